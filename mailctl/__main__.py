@@ -1,0 +1,3 @@
+from mailctl.cli.root import main
+
+main()

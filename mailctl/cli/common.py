@@ -1,0 +1,239 @@
+"""What every command shares: the application context, the options that
+mutating and listing commands take, output formatting and password input.
+
+Only click is imported at module level; SQLAlchemy and friends load inside the
+functions that need them, so `--help` and completion stay fast.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from mailctl.errors import Aborted, PasswordRejected, UsageError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
+
+    from mailctl.config import Settings
+    from mailctl.services import Tx
+
+F = TypeVar("F", bound=Callable[..., Any])
+FORMATS = ("table", "json", "csv", "plain")
+
+
+@dataclass
+class App:
+    """Per-invocation state, built from the global options."""
+
+    config_path: str | None = None
+    db_url: str | None = None
+    dry_run: bool = False
+    yes: bool = False
+    verbosity: int = 0
+    debug: bool = False
+    _settings: Settings | None = field(default=None, repr=False)
+    _engine: Engine | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from mailctl.config import announce_sandbox, load_settings
+
+            self._settings = load_settings(self.config_path, self.db_url)
+            announce_sandbox(self._settings, quiet=self.verbosity < 0)
+        return self._settings
+
+    @property
+    def url(self) -> str:
+        from mailctl.config import database_url
+
+        return database_url(self.settings)
+
+    def engine(self, *, check_schema: bool = True) -> Engine:
+        if self._engine is None:
+            from mailctl import db
+
+            self._engine = db.make_engine(self.url)
+            if check_schema:
+                db.require_current(self._engine, auto_upgrade=self.settings.sandbox)
+        return self._engine
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only session."""
+        from sqlalchemy.orm import Session
+
+        with Session(self.engine()) as session:
+            yield session
+
+    @contextmanager
+    def changing(self) -> Iterator[Tx]:
+        """A write transaction: committed, or only shown under --dry-run."""
+        from mailctl import db
+        from mailctl.services import Tx
+
+        with db.transaction(self.engine(), dry_run=self.dry_run) as session:
+            tx = Tx(session, self.settings)
+            yield tx
+        for message in tx.warnings:
+            self.warn(message)
+        if self.dry_run:
+            self.note("dry run: nothing was written; the changes would be:", force=True)
+            for change in tx.changes or []:
+                click.echo(f"  {change.describe()}")
+            if not tx.changes:
+                click.echo("  (none)")
+        elif self.verbosity > 0:
+            for change in tx.changes:
+                self.note(change.describe())
+
+    def note(self, message: str, *, force: bool = False) -> None:
+        if force or self.verbosity >= 0:
+            click.echo(message, err=True)
+
+    def warn(self, message: str) -> None:
+        click.echo(f"mailctl: warning: {message}", err=True)
+
+    def confirm(self, question: str) -> None:
+        """Ask before destroying; --yes answers for scripts."""
+        if self.yes or self.dry_run:
+            return
+        if not click.confirm(question, default=False, err=True):
+            raise Aborted("aborted; nothing was changed")
+
+
+def app() -> App:
+    ctx = click.get_current_context()
+    obj = ctx.find_root().obj
+    if not isinstance(obj, App):  # a command invoked without the root group (tests)
+        obj = ctx.find_root().obj = App()
+    return obj
+
+
+def _set_flag(name: str) -> Callable[[click.Context, click.Parameter, bool], None]:
+    def callback(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+        if value:
+            setattr(app(), name, True)
+
+    return callback
+
+
+def mutating(func: F) -> F:
+    """--dry-run and --yes on the command itself, since people type them last."""
+    func = click.option(
+        "--yes",
+        "-y",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_flag("yes"),
+        help="Answer yes to confirmation prompts.",
+    )(func)
+    func = click.option(
+        "--dry-run",
+        "-n",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_flag("dry_run"),
+        help="Show the changes and write nothing.",
+    )(func)
+    return func
+
+
+def output_format(func: F) -> F:
+    return click.option(
+        "--format",
+        "-f",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default=None,
+        help="Output format (default: table on a terminal, plain otherwise).",
+    )(func)
+
+
+def _resolve(fmt: str | None) -> str:
+    if fmt:
+        return fmt
+    return "table" if sys.stdout.isatty() else "plain"
+
+
+def emit_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str | None) -> None:
+    """One output function for every list command."""
+    chosen = _resolve(fmt)
+    if chosen == "json":
+        click.echo(json.dumps([{c: r[c] for c in columns} for r in rows], indent=2))
+    elif chosen == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([[_flat(r[c]) for c in columns] for r in rows])
+        click.echo(buffer.getvalue(), nl=False)
+    elif chosen == "plain":
+        for row in rows:
+            click.echo("\t".join(_flat(row[c]) for c in columns))
+    else:
+        from tabulate import tabulate
+
+        click.echo(tabulate([[_flat(r[c]) for c in columns] for r in rows], headers=list(columns)))
+
+
+def emit_record(record: dict[str, Any], fmt: str | None) -> None:
+    """One object: key/value lines, or a JSON object."""
+    chosen = _resolve(fmt)
+    if chosen == "json":
+        click.echo(json.dumps(record, indent=2))
+        return
+    emit_rows([{"field": k, "value": v} for k, v in record.items()], ("field", "value"), chosen)
+
+
+def _flat(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "" if value is None else str(value)
+
+
+# --- passwords ---------------------------------------------------------------
+
+
+def password_options(func: F) -> F:
+    """Password sources; a password is never accepted on argv."""
+    func = click.option(
+        "--generate", is_flag=True, help="Generate a random password and print it once."
+    )(func)
+    func = click.option(
+        "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
+    )(func)
+    return func
+
+
+def read_password(*, password_stdin: bool, generate: bool, min_length: int, confirm: bool) -> str:
+    if password_stdin and generate:
+        raise UsageError("use either --password-stdin or --generate, not both")
+    if generate:
+        from mailctl.passwords import generate_password
+
+        return generate_password(max(20, min_length))
+    if password_stdin:
+        line: str = sys.stdin.readline()
+        password = line.rstrip("\r\n")
+        if not password:
+            raise PasswordRejected("empty password on stdin")
+        return password
+    try:
+        value: str = click.prompt(
+            "Password", hide_input=True, confirmation_prompt=confirm, err=True
+        )
+    except click.exceptions.Abort:
+        raise Aborted("no password given; nothing was changed") from None
+    return value

@@ -1,0 +1,120 @@
+"""The `mailctl` command: global options, lazily loaded command groups, and
+the one place where errors become a line on stderr and an exit code."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from mailctl import __version__
+from mailctl.cli.common import App
+from mailctl.errors import MailctlError
+
+# name -> "module:attribute"; a group's module is imported only when it runs
+# (or when --help lists it), so startup stays at the cost of click.
+COMMANDS = {
+    "init": "mailctl.cli.setup:init",
+    "config": "mailctl.cli.setup:config",
+    "db": "mailctl.cli.database:db",
+    "domain": "mailctl.cli.domain:domain",
+    "user": "mailctl.cli.user:user",
+    "alias": "mailctl.cli.alias:alias",
+}
+
+
+class MailctlGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, _, attribute = target.partition(":")
+        command: click.Command = getattr(importlib.import_module(module), attribute)
+        return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MailctlError as exc:
+            if _debug(ctx):
+                raise
+            fail(ctx, str(exc), exc.exit_code)
+        except Exception as exc:
+            if not type(exc).__module__.startswith("sqlalchemy") or _debug(ctx):
+                raise
+            from sqlalchemy.exc import SQLAlchemyError
+
+            from mailctl.db import describe_db_error
+
+            assert isinstance(exc, SQLAlchemyError)  # noqa: S101
+            obj = ctx.obj if isinstance(ctx.obj, App) else App()
+            url = obj._settings.database.url if obj._settings else "database"
+            fail(ctx, describe_db_error(exc, url), 1)
+
+
+def _debug(ctx: click.Context) -> bool:
+    return isinstance(ctx.obj, App) and ctx.obj.debug
+
+
+def fail(ctx: click.Context, message: str, code: int) -> None:
+    click.echo(f"mailctl: error: {message}", err=True)
+    ctx.exit(code)
+
+
+@click.group(cls=MailctlGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    envvar="MAILCTL_CONFIG",
+    metavar="PATH",
+    help="Config file (default /etc/mailctl/config.toml; none: sandbox).",
+)
+@click.option(
+    "--db",
+    "db_url",
+    envvar="MAILCTL_DB_URL",
+    metavar="URL",
+    help="Database URL, overrides database.url.",
+)
+@click.option("--dry-run", "-n", is_flag=True, help="Show what would change; change nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Answer yes to confirmation prompts.")
+@click.option("-v", "--verbose", count=True, help="Say more (repeatable).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors and requested output.")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.version_option(__version__, prog_name="mailctl")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    config_path: str | None,
+    db_url: str | None,
+    dry_run: bool,
+    yes: bool,
+    verbose: int,
+    quiet: bool,
+    debug: bool,
+) -> None:
+    """Administer a Postfix + Dovecot + MariaDB + OpenDKIM mail server.
+
+    Domains, mailboxes and aliases in the guide's database, with everything
+    a domain needs around it, one command at a time.
+    """
+    ctx.obj = App(
+        config_path=config_path,
+        db_url=db_url,
+        dry_run=dry_run,
+        yes=yes,
+        verbosity=-1 if quiet else verbose,
+        debug=debug,
+    )
+
+
+def main() -> None:
+    cli.main(prog_name="mailctl")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

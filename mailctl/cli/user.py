@@ -1,0 +1,168 @@
+"""`mailctl user ...`"""
+
+from __future__ import annotations
+
+import click
+
+from mailctl.cli.common import (
+    app,
+    emit_record,
+    emit_rows,
+    mutating,
+    output_format,
+    password_options,
+    read_password,
+)
+from mailctl.config import SCHEMES
+
+
+@click.group()
+def user() -> None:
+    """Mailboxes (virtual_users) and their passwords."""
+
+
+scheme_option = click.option(
+    "--scheme",
+    type=click.Choice(SCHEMES, case_sensitive=False),
+    default=None,
+    help="Hash scheme (default: passwords.scheme).",
+)
+
+
+@user.command("add")
+@click.argument("email")
+@password_options
+@scheme_option
+@click.option("--force", is_flag=True, help="Allow a mailbox that an alias of the same name hides.")
+@mutating
+def add(email: str, password_stdin: bool, generate: bool, scheme: str | None, force: bool) -> None:
+    """Add a mailbox. The password comes from a hidden prompt, stdin or --generate."""
+    from mailctl.services import users
+
+    a = app()
+    settings = a.settings
+    with a.reading() as session:  # refuse bad input before asking for a password
+        users.check_new_user(session, email, force=force)
+    password = read_password(
+        password_stdin=password_stdin,
+        generate=generate,
+        min_length=settings.passwords.min_length,
+        confirm=True,
+    )
+    password_hash = users.hash_new_password(settings, password, scheme)
+    with a.changing() as tx:
+        created = users.add_user(tx, email, password_hash, force=force)
+    if a.dry_run:
+        return
+    a.note(f"added user {created.email}")
+    if generate:
+        click.echo(f"password for {created.email}: {password}")
+
+
+@user.command("passwd")
+@click.argument("email")
+@password_options
+@scheme_option
+@mutating
+def passwd(email: str, password_stdin: bool, generate: bool, scheme: str | None) -> None:
+    """Set a new password, hashed with the configured (or given) scheme."""
+    from mailctl.services import users
+
+    a = app()
+    settings = a.settings
+    with a.reading() as session:
+        users.get_user(session, email)
+    password = read_password(
+        password_stdin=password_stdin,
+        generate=generate,
+        min_length=settings.passwords.min_length,
+        confirm=True,
+    )
+    password_hash = users.hash_new_password(settings, password, scheme)
+    with a.changing() as tx:
+        changed = users.set_password(tx, email, password_hash)
+    if a.dry_run:
+        return
+    a.note(f"changed the password of {changed.email}")
+    if generate:
+        click.echo(f"password for {changed.email}: {password}")
+
+
+@user.command("del")
+@click.argument("email")
+@mutating
+def delete(email: str) -> None:
+    """Delete a mailbox (asks first); warns about aliases that point to it."""
+    from mailctl.services import users
+
+    a = app()
+    with a.reading() as session:
+        target = users.get_user(session, email).email
+    a.confirm(f"Delete user {target}?")
+    with a.changing() as tx:
+        users.delete_user(tx, target)
+    if not a.dry_run:
+        a.note(f"deleted user {target}")
+
+
+@user.command("list")
+@click.argument("domain", required=False)
+@output_format
+def list_(domain: str | None, fmt: str | None) -> None:
+    """List mailboxes, optionally of one domain."""
+    from mailctl.services import domains, users
+
+    a = app()
+    with a.reading() as session:
+        name = domains.get_domain(session, domain).name if domain else None
+        rows = [
+            {"email": u.email, "domain": u.domain, "scheme": u.scheme}
+            for u in users.list_users(session, a.settings, name)
+        ]
+    emit_rows(rows, ("email", "domain", "scheme"), fmt)
+
+
+@user.command("show")
+@click.argument("email")
+@output_format
+def show(email: str, fmt: str | None) -> None:
+    """Show one mailbox: scheme and the aliases that deliver to it."""
+    from mailctl.passwords import scheme_of
+    from mailctl.services import aliases, users
+
+    a = app()
+    with a.reading() as session:
+        found = users.get_user(session, email)
+        pointing = aliases.aliases_pointing_to(session, found.email)
+    emit_record(
+        {
+            "email": found.email,
+            "domain": found.email.rpartition("@")[2],
+            "scheme": scheme_of(found.password, a.settings.passwords.default_scheme),
+            "aliases": sorted(p.source for p in pointing),
+        },
+        fmt,
+    )
+
+
+@user.command("verify")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+def verify(email: str, password_stdin: bool) -> None:
+    """Check a password against the stored hash (exit 1 when it does not match)."""
+    from mailctl.errors import MailctlError
+    from mailctl.passwords import verify_password
+    from mailctl.services import users
+
+    a = app()
+    with a.reading() as session:
+        found = users.get_user(session, email)
+    password = read_password(
+        password_stdin=password_stdin, generate=False, min_length=1, confirm=False
+    )
+    if verify_password(
+        password, found.password, default_scheme=a.settings.passwords.default_scheme
+    ):
+        a.note(f"password matches for {found.email}", force=True)
+        return
+    raise MailctlError(f"password does not match for {found.email}")

@@ -1,0 +1,60 @@
+"""One error hierarchy: the CLI root turns every MailctlError into one line on
+stderr and its exit code; anything else is a bug and shows a traceback."""
+
+from __future__ import annotations
+
+
+class MailctlError(Exception):
+    """Base of every error mailctl reports to the user."""
+
+    exit_code = 1
+
+
+class UsageError(MailctlError):
+    """The command line itself is wrong (exit 2, like click's usage errors)."""
+
+    exit_code = 2
+
+
+class ConfigError(MailctlError):
+    """The configuration file or a configured secret file is unusable."""
+
+
+class InvalidInput(MailctlError):
+    """A domain, address, password or other value is not acceptable."""
+
+
+class InvalidName(InvalidInput):
+    """A domain name or address fails syntax rules."""
+
+
+class PasswordRejected(InvalidInput):
+    """A password does not meet the configured rules."""
+
+
+class NotFound(MailctlError):
+    """The named domain, user or alias does not exist."""
+
+
+class AlreadyExists(MailctlError):
+    """The object to create exists already."""
+
+
+class DomainNotHosted(MailctlError):
+    """An address belongs to a domain that is not in virtual_domains."""
+
+
+class Conflict(MailctlError):
+    """The change would break a rule such as mailbox/alias exclusivity."""
+
+
+class DatabaseError(MailctlError):
+    """The database is unreachable or refused the operation."""
+
+
+class SchemaNotCurrent(DatabaseError):
+    """The database schema needs `mailctl db upgrade` first."""
+
+
+class Aborted(MailctlError):
+    """The user declined a confirmation prompt."""

@@ -1,0 +1,78 @@
+"""The one module that writes files.
+
+A file is written next to its target with its final mode from the moment it
+exists (O_CREAT|O_EXCL with the mode, never write-then-chmod), fsynced, and
+renamed over the target, then the directory is fsynced: a reader sees the old
+file or the new one, never half of either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+
+from mailctl.errors import AlreadyExists, MailctlError
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(
+    path: Path,
+    data: str | bytes,
+    *,
+    mode: int = 0o644,
+    owner: tuple[int, int] | None = None,
+    replace: bool = True,
+) -> None:
+    """Write `data` to `path` atomically with `mode` (and owner) set before any content.
+
+    With replace=False an existing target is never clobbered (AlreadyExists).
+    """
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    directory = path.parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o755)
+        temp = directory / f".{path.name}.mailctl-{secrets.token_hex(6)}"
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+    except OSError as exc:
+        raise MailctlError(f"cannot write {path}: {exc.strerror}") from None
+    try:
+        try:
+            os.fchmod(fd, mode)  # the umask may have narrowed it
+            if owner is not None:
+                os.fchown(fd, *owner)
+            os.write(fd, payload)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if replace:
+            os.replace(temp, path)
+        else:
+            try:
+                os.link(temp, path)  # fails if the target exists: no clobbering race
+            except FileExistsError:
+                raise AlreadyExists(f"{path} exists already") from None
+            finally:
+                os.unlink(temp)
+        _fsync_dir(directory)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise MailctlError(f"cannot write {path}: {exc.strerror}") from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+def write_new_file(path: Path, text: str, *, mode: int, replace: bool = False) -> None:
+    """Create a file such as the config with its final mode; refuse to clobber unless told."""
+    atomic_write(path, text, mode=mode, replace=replace)

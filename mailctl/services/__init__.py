@@ -1,0 +1,42 @@
+"""The operations on domains, users and aliases.
+
+Services take a `Tx` (session + settings + what changed) and return plain
+data; they know nothing of click or output. Every row they insert, update or
+delete is recorded as a `Change`, which is what `--dry-run` shows and what the
+audit log and the managed-file step read after commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from mailctl.config import Settings
+
+
+@dataclass(frozen=True)
+class Change:
+    action: str  # "insert" | "update" | "delete"
+    table: str
+    key: str  # the natural key: domain name, email or alias source
+    detail: str = ""
+
+    def describe(self) -> str:
+        verb = {"insert": "INSERT INTO", "update": "UPDATE", "delete": "DELETE FROM"}[self.action]
+        text = f"{verb} {self.table}: {self.key}"
+        return f"{text} ({self.detail})" if self.detail else text
+
+
+@dataclass
+class Tx:
+    session: Session
+    settings: Settings
+    changes: list[Change] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def record(self, action: str, table: str, key: str, detail: str = "") -> None:
+        self.changes.append(Change(action, table, key, detail))
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)

@@ -1,0 +1,111 @@
+"""Hosted domains: rows in virtual_domains plus the RFC 5321 role aliases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mailctl.errors import AlreadyExists, NotFound
+from mailctl.models import VirtualAlias, VirtualDomain, VirtualUser
+from mailctl.names import display_domain, normalize_domain
+from mailctl.services import Tx
+
+ROLE_ALIASES = ("postmaster", "abuse")
+
+
+@dataclass(frozen=True)
+class DomainInfo:
+    name: str
+    unicode: str
+    users: int
+    aliases: int
+
+
+def find_domain(session: Session, name: str) -> VirtualDomain | None:
+    return session.scalars(select(VirtualDomain).where(VirtualDomain.name == name)).first()
+
+
+def get_domain(session: Session, value: str) -> VirtualDomain:
+    name = normalize_domain(value)
+    domain = find_domain(session, name)
+    if domain is None:
+        raise NotFound(f"domain {name} is not hosted here (see: mailctl domain list)")
+    return domain
+
+
+def add_domain(tx: Tx, value: str, *, role_aliases: bool = True) -> VirtualDomain:
+    """Insert a domain; postmaster@ and abuse@ point to server.admin_email."""
+    from mailctl.services import aliases
+
+    name = normalize_domain(value)
+    if find_domain(tx.session, name) is not None:
+        raise AlreadyExists(f"domain {name} exists already")
+    domain = VirtualDomain(name=name)
+    tx.session.add(domain)
+    tx.session.flush()
+    tx.record("insert", "virtual_domains", name)
+    admin = tx.settings.server.admin_email
+    if role_aliases and not admin:
+        tx.warn(f"server.admin_email is empty: no postmaster@{name} alias created")
+    elif role_aliases:
+        for role in ROLE_ALIASES:
+            source = f"{role}@{name}"
+            if source != admin.lower():
+                aliases.add_alias(tx, source, [admin])
+    return domain
+
+
+def delete_domain(tx: Tx, value: str) -> DomainInfo:
+    """Delete a domain; its users and aliases go with it (ON DELETE CASCADE)."""
+    from mailctl.services import aliases
+
+    domain = get_domain(tx.session, value)
+    info = domain_info(tx.session, domain)
+    pointing = aliases.aliases_pointing_into(tx.session, domain.name, exclude_domain=domain.id)
+    if pointing:
+        tx.warn(
+            f"{len(pointing)} alias(es) in other domains still point into {domain.name}: "
+            + ", ".join(sorted(a.source for a in pointing))
+        )
+    tx.session.delete(domain)
+    tx.session.flush()
+    tx.record(
+        "delete",
+        "virtual_domains",
+        domain.name,
+        f"cascades to {info.users} user(s) and {info.aliases} alias(es)",
+    )
+    return info
+
+
+def domain_info(session: Session, domain: VirtualDomain) -> DomainInfo:
+    users = session.scalar(
+        select(func.count()).select_from(VirtualUser).where(VirtualUser.domain_id == domain.id)
+    )
+    alias_count = session.scalar(
+        select(func.count()).select_from(VirtualAlias).where(VirtualAlias.domain_id == domain.id)
+    )
+    return DomainInfo(domain.name, display_domain(domain.name), users or 0, alias_count or 0)
+
+
+def list_domains(session: Session) -> list[DomainInfo]:
+    """All domains with their user and alias counts, in two grouped queries."""
+    users = _counts(session, VirtualUser.domain_id)
+    alias_counts = _counts(session, VirtualAlias.domain_id)
+    rows = session.execute(select(VirtualDomain.id, VirtualDomain.name)).tuples()
+    return sorted(
+        (
+            DomainInfo(name, display_domain(name), users.get(id_, 0), alias_counts.get(id_, 0))
+            for id_, name in rows
+        ),
+        key=lambda d: d.name,
+    )
+
+
+def _counts(session: Session, column: Any) -> dict[int, int]:
+    # A Result has .keys(), so dict(result) would treat it as a mapping.
+    query = select(column, func.count()).group_by(column)
+    return {key: count for key, count in session.execute(query).tuples()}
