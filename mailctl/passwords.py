@@ -251,8 +251,11 @@ def _check_basic(password: str, scheme: str) -> None:
         raise PasswordRejected("the password is empty")
     if "\x00" in password:
         raise PasswordRejected("the password contains a NUL character")
-    if scheme == "BLF-CRYPT":
+    try:
         size = len(password.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise PasswordRejected("the password is not valid Unicode (undecodable bytes)") from None
+    if scheme == "BLF-CRYPT":
         if size > BCRYPT_MAX_BYTES:
             raise PasswordRejected(
                 f"the password is {size} bytes in UTF-8; BLF-CRYPT cannot use more than "
@@ -361,6 +364,14 @@ def _verify_argon2(password: str, hashed: str, scheme: str) -> bool:
         raise InvalidInput(f"malformed {scheme} hash: {exc}") from None
 
 
+def _encodable(password: str) -> bool:
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def verify_password(password: str, stored: str, *, default_scheme: str = "SHA512-CRYPT") -> bool:
     """True when ``password`` matches ``stored`` as Dovecot would judge it.
 
@@ -373,7 +384,7 @@ def verify_password(password: str, stored: str, *, default_scheme: str = "SHA512
         raise InvalidInput(
             f"unknown password scheme {name!r}; accepted: {', '.join(SCHEMES_VERIFY)}"
         )
-    if "\x00" in password:
+    if "\x00" in password or not _encodable(password):
         return False
     if name in _CRYPT_FAMILY:
         return _verify_crypt(password, hashed, name)

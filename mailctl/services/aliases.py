@@ -176,7 +176,7 @@ def list_aliases(session: Session, domain: str | None = None) -> list[AliasInfo]
             VirtualDomain.name == domain
         )
     grouped: dict[str, list[str]] = {}
-    for source, destination in session.execute(query).tuples():
+    for source, destination in session.execute(query):
         dests = grouped.setdefault(source, [])
         for part in destination.split(","):
             if part.strip() and part.strip() not in dests:

@@ -95,7 +95,7 @@ def list_domains(session: Session) -> list[DomainInfo]:
     """All domains with their user and alias counts, in two grouped queries."""
     users = _counts(session, VirtualUser.domain_id)
     alias_counts = _counts(session, VirtualAlias.domain_id)
-    rows = session.execute(select(VirtualDomain.id, VirtualDomain.name)).tuples()
+    rows = session.execute(select(VirtualDomain.id, VirtualDomain.name))
     return sorted(
         (
             DomainInfo(name, display_domain(name), users.get(id_, 0), alias_counts.get(id_, 0))
@@ -108,4 +108,4 @@ def list_domains(session: Session) -> list[DomainInfo]:
 def _counts(session: Session, column: Any) -> dict[int, int]:
     # A Result has .keys(), so dict(result) would treat it as a mapping.
     query = select(column, func.count()).group_by(column)
-    return {key: count for key, count in session.execute(query).tuples()}
+    return {key: count for key, count in session.execute(query)}

@@ -122,7 +122,7 @@ def list_users(session: Session, settings: Settings, domain: str | None = None) 
         )
     return [
         UserInfo(email, email.rpartition("@")[2], _scheme(settings, password))
-        for email, password in session.execute(query).tuples()
+        for email, password in session.execute(query)
     ]
 
 

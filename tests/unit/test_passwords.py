@@ -211,6 +211,13 @@ def test_nul_in_password_never_verifies() -> None:
     assert not verify_password("pw\x00", hash_password("pw"))
 
 
+def test_undecodable_password() -> None:
+    bad = b"pw\xff".decode("utf-8", "surrogateescape")
+    with pytest.raises(PasswordRejected, match="not valid Unicode"):
+        hash_password(bad)
+    assert not verify_password(bad, hash_password("pw"))
+
+
 # ---------------------------------------------------------------- errors
 
 

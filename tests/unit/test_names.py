@@ -1,0 +1,94 @@
+"""Domain and address validation: what gets stored, what is refused and why."""
+
+from __future__ import annotations
+
+import pytest
+
+from mailctl.errors import InvalidName
+from mailctl.names import display_domain, normalize_domain, parse_address
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("Example.NL", "example.nl"),
+        ("example.nl.", "example.nl"),
+        ("bücher.example", "xn--bcher-kva.example"),
+        ("XN--BCHER-KVA.example", "xn--bcher-kva.example"),
+        ("a-b.c-d.example.org", "a-b.c-d.example.org"),
+        ("x" * 63 + ".nl", "x" * 63 + ".nl"),
+    ],
+)
+def test_domains_are_stored_lowercase_as_a_labels(given: str, stored: str) -> None:
+    assert normalize_domain(given) == stored
+
+
+def test_display_form_shows_unicode() -> None:
+    assert display_domain("xn--bcher-kva.example") == "bücher.example"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "nl",
+        "../x",
+        "a/b",
+        "a/b.nl",
+        "..example.nl",
+        ".example.nl",
+        "exa mple.nl",
+        "-example.nl",
+        "example-.nl",
+        "exa_mple.nl",
+        "example.123",
+        "ex\x00ample.nl",
+        "x" * 64 + ".nl",
+        ".".join(["a" * 60] * 5),  # 304 characters
+        "xn--zz.nl",
+    ],
+)
+def test_bad_domains_are_refused_with_the_value_named(bad: str) -> None:
+    with pytest.raises(InvalidName) as info:
+        normalize_domain(bad)
+    assert "invalid" in str(info.value)
+    if bad:
+        assert repr(bad) in str(info.value)
+
+
+def test_domain_of_exactly_253_characters_is_accepted() -> None:
+    name = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])
+    assert len(name) == 253
+    assert normalize_domain(name) == name
+    with pytest.raises(InvalidName, match="254 characters"):
+        normalize_domain(name + "d")
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("John.Doe@Example.NL", "john.doe@example.nl"),
+        ("info+tag@bücher.example", "info+tag@xn--bcher-kva.example"),
+        ("o'hara@example.nl", "o'hara@example.nl"),
+    ],
+)
+def test_addresses_are_normalized(given: str, stored: str) -> None:
+    assert str(parse_address(given)) == stored
+
+
+def test_catchall_only_where_allowed() -> None:
+    assert str(parse_address("@Example.nl", allow_catchall=True)) == "@example.nl"
+    assert parse_address("@example.nl", allow_catchall=True).is_catchall
+    with pytest.raises(InvalidName, match="catch-all"):
+        parse_address("@example.nl")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["user", "user@", "a@b@example.nl", ".user@example.nl", "us..er@example.nl",
+     "us/er@example.nl", "user@../x", "us er@example.nl", "x" * 65 + "@example.nl"],
+)
+def test_bad_addresses_are_refused(bad: str) -> None:
+    with pytest.raises(InvalidName) as info:
+        parse_address(bad)
+    assert repr(bad) in str(info.value)
