@@ -26,10 +26,7 @@ def add(source: str, destinations: tuple[str, ...], force: bool) -> None:
         result = aliases.add_alias(tx, source, list(destinations), force=force)
     if a.dry_run:
         return
-    if not result.changed:
-        a.note(f"{result.source} already delivers to {', '.join(destinations)}; nothing to do")
-    else:
-        a.note(f"{result.source} -> {','.join(result.destinations)}")
+    a.note(f"{result.source} -> {','.join(result.destinations)}")
 
 
 @alias.command("del")

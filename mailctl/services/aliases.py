@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mailctl.errors import Conflict, DomainNotHosted, InvalidName, NotFound
+from mailctl.errors import AlreadyExists, Conflict, DomainNotHosted, InvalidName, NotFound
 from mailctl.models import VirtualAlias, VirtualDomain, VirtualUser
 from mailctl.names import Address, parse_address
 from mailctl.services import Tx
@@ -90,9 +90,9 @@ def add_alias(tx: Tx, source_value: str, values: list[str], *, force: bool = Fal
     current = [d for row in rows for d in row.destinations]
     merged = current + [d for d in wanted if d not in current]
     added = tuple(d for d in wanted if d not in current)
-    _check_merged(tx, source, merged, force=force)
     if not added:
-        return AliasChange(str(source), tuple(merged), ())
+        raise AlreadyExists(f"alias {source} already delivers to {', '.join(wanted)}")
+    _check_merged(tx, source, merged, force=force)
     if rows:
         # A hand-made database may hold several rows per source; extend the first.
         rows[0].destination = ",".join(rows[0].destinations + list(added))

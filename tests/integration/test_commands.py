@@ -125,8 +125,10 @@ def test_alias_merge_and_partial_delete(mailctl: Mailctl) -> None:
     mailctl("alias", "add", "info@example.nl", "B@example.org", "c@example.org")
     rows = mailctl.query("SELECT source, destination FROM virtual_aliases")
     assert rows == [("info@example.nl", "a@example.org,b@example.org,c@example.org")]
-    again = mailctl("alias", "add", "info@example.nl", "a@example.org")
-    assert "nothing to do" in again.stderr
+    before = mailctl.dump()
+    again = mailctl("alias", "add", "info@example.nl", "a@example.org", code=1)
+    assert "info@example.nl already delivers to a@example.org" in again.stderr
+    assert mailctl.dump() == before
     mailctl("alias", "del", "info@example.nl", "b@example.org")
     listed = json.loads(mailctl("alias", "list", "-f", "json").stdout)
     assert listed == [{"source": "info@example.nl",

@@ -1,0 +1,102 @@
+"""Bad input: one clear line on stderr naming the value, exit 1 (2 for usage),
+and the three tables exactly as before."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import Mailctl
+
+PW = "a good long password\n"
+
+
+@pytest.fixture
+def populated(maria: Mailctl) -> Mailctl:
+    maria("domain", "add", "example.nl")
+    maria("user", "add", "joe@example.nl", "--password-stdin", input=PW)
+    maria("alias", "add", "info@example.nl", "joe@example.nl")
+    return maria
+
+
+CASES = [
+    # (id, argv, stdin, exit code, text the one-line message must contain)
+    ("bad-syntax", ["domain", "add", "exa mple.nl"], None, 1, "'exa mple.nl'"),
+    ("dotdot", ["domain", "add", "../x"], None, 1, "'../x'"),
+    ("slash", ["domain", "add", "a/b"], None, 1, "'a/b'"),
+    ("long-label", ["domain", "add", "x" * 64 + ".nl"], None, 1, "label of 64 characters"),
+    ("long-name", ["domain", "add", ".".join(["a" * 60] * 5)], None, 1, "304 characters"),
+    ("one-bad-of-two", ["domain", "add", "good.nl", "bad_one.nl"], None, 1, "'bad_one.nl'"),
+    ("dup-domain", ["domain", "add", "Example.NL"], None, 1, "example.nl exists already"),
+    ("dup-user", ["user", "add", "joe@example.nl", "--password-stdin"], PW, 1,
+     "joe@example.nl exists already"),
+    ("dup-alias", ["alias", "add", "info@example.nl", "joe@example.nl"], None, 1,
+     "info@example.nl already delivers to joe@example.nl"),
+    ("unhosted-user", ["user", "add", "x@example.org", "--password-stdin"], PW, 1,
+     "domain example.org is not hosted"),
+    ("unhosted-alias", ["alias", "add", "x@example.org", "joe@example.nl"], None, 1,
+     "domain example.org is not hosted"),
+    ("unknown-user-del", ["user", "del", "nobody@example.nl", "--yes"], None, 1,
+     "nobody@example.nl does not exist"),
+    ("unknown-user-passwd", ["user", "passwd", "nobody@example.nl", "--password-stdin"], PW, 1,
+     "nobody@example.nl does not exist"),
+    ("unknown-alias", ["alias", "del", "sales@example.nl"], None, 1,
+     "sales@example.nl does not exist"),
+    ("unknown-alias-dest", ["alias", "del", "info@example.nl", "ann@example.nl"], None, 1,
+     "no destination ann@example.nl"),
+    ("unknown-domain-del", ["domain", "del", "example.org", "--yes"], None, 1,
+     "example.org is not hosted"),
+    ("empty-password", ["user", "add", "ann@example.nl", "--password-stdin"], "\n", 1,
+     "empty password"),
+    ("short-password", ["user", "add", "ann@example.nl", "--password-stdin"], "short\n", 1,
+     "at least 12 required"),
+    ("bcrypt-72", ["user", "add", "ann@example.nl", "--password-stdin", "--scheme",
+                   "BLF-CRYPT"], "é" * 40 + "\n", 1, "72 bytes"),
+    ("conflict", ["alias", "add", "joe@example.nl", "x@example.org"], None, 1,
+     "joe@example.nl is a mailbox"),
+    ("bad-destination", ["alias", "add", "sales@example.nl", "not-an-address"], None, 1,
+     "'not-an-address'"),
+    ("bad-destination-2", ["alias", "add", "sales@example.nl", "x@exa mple.org"], None, 1,
+     "'x@exa mple.org'"),
+    ("bad-user-address", ["user", "add", "a/b@example.nl", "--password-stdin"], PW, 1,
+     "'a/b@example.nl'"),
+    ("both-sources", ["user", "add", "ann@example.nl", "--password-stdin", "--generate"], PW,
+     2, "either --password-stdin or --generate"),
+    ("bad-scheme", ["user", "add", "ann@example.nl", "--scheme", "MD5"], None, 2, "MD5"),
+    ("no-args", ["alias", "add", "sales@example.nl"], None, 2, "DEST"),
+]
+
+
+@pytest.mark.parametrize(("argv", "stdin", "code", "text"),
+                         [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_changes_nothing(
+    populated: Mailctl, argv: list[str], stdin: str | None, code: int, text: str
+) -> None:
+    before = populated.dump()
+    files_before = sorted(p.name for p in populated.config.parent.rglob("*"))
+    result = populated(*argv, input=stdin, code=code)
+    assert text in result.stderr
+    if code == 1:
+        lines = [ln for ln in result.stderr.splitlines() if ln.startswith("mailctl: error:")]
+        assert len(lines) == 1, result.stderr
+        assert "Traceback" not in result.stderr
+    assert populated.dump() == before
+    assert sorted(p.name for p in populated.config.parent.rglob("*")) == files_before
+
+
+def test_unreachable_database_is_one_line(tmp_path: object) -> None:
+    from click.testing import CliRunner
+
+    from mailctl.cli.root import cli
+
+    result = CliRunner().invoke(
+        cli, ["--db", "mysql+pymysql://nobody:secret@127.0.0.1:1/none", "domain", "list"]
+    )
+    assert result.exit_code == 1
+    assert result.stderr.count("mailctl: error:") == 1
+    assert "secret" not in result.stderr
+    assert "127.0.0.1" in result.stderr
+
+
+def test_debug_shows_the_traceback(maria: Mailctl) -> None:
+    result = maria("--debug", "domain", "add", "../x", code=1)
+    assert isinstance(result.exception, Exception)
+    assert "invalid domain" in str(result.exception)

@@ -1,0 +1,179 @@
+"""The schema: identical to the guide's DDL on MariaDB, equivalent elsewhere,
+migrations from any directory, and adoption of a hand-made guide database."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pymysql
+import sqlalchemy as sa
+from conftest import TABLES, Mailctl, write_config
+
+from mailctl import db
+
+GUIDE_DDL = Path(__file__).resolve().parent.parent / "fixtures" / "guide_schema.sql"
+
+
+def _statements() -> list[str]:
+    text = "\n".join(ln for ln in GUIDE_DDL.read_text().splitlines() if not ln.startswith("--"))
+    return [s.strip() for s in text.split(";") if s.strip()]
+
+
+def _mysql_conn(url: str) -> pymysql.connections.Connection:  # type: ignore[type-arg]
+    name = sa.engine.make_url(url).database
+    return pymysql.connect(host="127.0.0.1", port=3306, user="root", database=name,
+                           autocommit=True, charset="utf8mb4")
+
+
+def _show_create(url: str) -> dict[str, str]:
+    conn = _mysql_conn(url)
+    try:
+        out = {}
+        with conn.cursor() as cur:
+            for table in TABLES:
+                cur.execute(f"SHOW CREATE TABLE {table}")
+                ddl = cur.fetchone()[1]
+                out[table] = re.sub(r" AUTO_INCREMENT=\d+", "", ddl)
+        return out
+    finally:
+        conn.close()
+
+
+def _load_guide_ddl(url: str) -> None:
+    conn = _mysql_conn(url)
+    try:
+        with conn.cursor() as cur:
+            for statement in _statements():
+                cur.execute(statement)
+    finally:
+        conn.close()
+
+
+def test_mariadb_schema_is_identical_to_the_guide(mariadb_url: str, tmp_path: Path) -> None:
+    import secrets
+
+    import pymysql as pm
+
+    # Database A: the guide's DDL by hand. Database B: mailctl db upgrade.
+    _load_guide_ddl(mariadb_url)
+    by_hand = _show_create(mariadb_url)
+    other = f"mailctl_t_{secrets.token_hex(6)}"
+    root = pm.connect(host="127.0.0.1", port=3306, user="root", autocommit=True)
+    try:
+        with root.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{other}` CHARACTER SET utf8mb4"
+                        " COLLATE utf8mb4_unicode_ci")
+        url = f"mysql+pymysql://root@127.0.0.1:3306/{other}?charset=utf8mb4"
+        (tmp_path / "f").mkdir()
+        Mailctl(url, write_config(tmp_path / "c.toml", url, tmp_path / "f"))("db", "upgrade")
+        assert _show_create(url) == by_hand
+        assert "int(10) unsigned NOT NULL AUTO_INCREMENT" in by_hand["virtual_domains"]
+        assert "ON DELETE CASCADE" in by_hand["virtual_users"]
+        assert "ENGINE=InnoDB" in by_hand["virtual_aliases"]
+    finally:
+        with root.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{other}`")
+        root.close()
+
+
+def test_upgrade_works_from_any_directory_and_is_idempotent(
+    mailctl: Mailctl, tmp_path: Path, monkeypatch: object
+) -> None:
+    import os
+
+    os.chdir(tmp_path)  # no alembic.ini, no migrations/ here
+    again = mailctl("db", "upgrade")
+    assert "already at" in again.stderr
+    status = json.loads(mailctl("db", "status", "-f", "json").stdout)
+    assert status["revision"] == db.head_revision()
+    tables = set(sa.inspect(sa.create_engine(mailctl.url)).get_table_names())
+    assert set(TABLES) <= tables
+    assert db.VERSION_TABLE in tables
+    assert all(t in TABLES or t.startswith("mailctl_") for t in tables)
+
+
+def test_cascade_delete_on_every_backend(mailctl: Mailctl) -> None:
+    mailctl("domain", "add", "example.nl")
+    mailctl("user", "add", "joe@example.nl", "--password-stdin", input="long enough pw\n")
+    engine = sa.create_engine(mailctl.url)
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+        conn.execute(sa.text("DELETE FROM virtual_domains WHERE name='example.nl'"))
+    engine.dispose()
+    assert mailctl.dump() == {t: [] for t in TABLES}
+
+
+def test_a_hand_made_guide_database_is_adopted(mariadb_url: str, tmp_path: Path) -> None:
+    _load_guide_ddl(mariadb_url)
+    conn = _mysql_conn(mariadb_url)
+    with conn.cursor() as cur:
+        cur.execute("INSERT INTO virtual_domains (name) VALUES ('example.nl')")
+        cur.execute(
+            "INSERT INTO virtual_users (domain_id, email, password) VALUES"
+            " (1, 'old@example.nl', '{SHA512-CRYPT}$6$abcdefghijklmnop$"
+            "AHmV4uJ3QKLZl5rHv6Xm1cqA5lR0k3j8hG0m5oLq2b6wQ8p3mVb7U1a3Zr5Kp9s0n0d9b8Yb0T7a4e3f2c1d00')"
+        )
+        cur.execute("INSERT INTO virtual_aliases (domain_id, source, destination) VALUES"
+                    " (1, 'info@example.nl', 'old@example.nl')")
+    conn.close()
+    (tmp_path / "f").mkdir()
+    m = Mailctl(mariadb_url, write_config(tmp_path / "c.toml", mariadb_url, tmp_path / "f"))
+    before = m.dump()
+    # Before adoption every command refuses with the way out.
+    refused = m("domain", "list", code=1)
+    assert "mailctl db upgrade" in refused.stderr
+    status = json.loads(m("db", "status", "-f", "json").stdout)
+    assert status["adoptable"] is True and status["revision"] == "none"
+    out = m("db", "upgrade")
+    assert "adopted" in out.stderr
+    assert m.dump() == before  # rows untouched
+    status = json.loads(m("db", "status", "-f", "json").stdout)
+    assert status["revision"] == db.head_revision()
+    # Every command works on the adopted database.
+    m("domain", "add", "example2.nl")
+    m("user", "add", "new@example.nl", "--password-stdin", input="long enough pw\n")
+    m("alias", "add", "info@example.nl", "new@example.nl")
+    assert m.query("SELECT destination FROM virtual_aliases WHERE source='info@example.nl'") == [
+        ("old@example.nl,new@example.nl",)
+    ]
+    listed = json.loads(m("user", "list", "-f", "json").stdout)
+    assert [u["email"] for u in listed] == ["new@example.nl", "old@example.nl"]
+
+
+def test_partial_guide_schema_is_refused(mariadb_url: str, tmp_path: Path) -> None:
+    conn = _mysql_conn(mariadb_url)
+    with conn.cursor() as cur:
+        cur.execute(_statements()[0])  # only virtual_domains
+    conn.close()
+    (tmp_path / "f").mkdir()
+    m = Mailctl(mariadb_url, write_config(tmp_path / "c.toml", mariadb_url, tmp_path / "f"))
+    out = m("db", "upgrade", code=1)
+    assert "cannot adopt" in out.stderr and "virtual_users" in out.stderr
+
+
+def test_init_writes_a_private_config_and_creates_the_schema(
+    db_url: str, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from mailctl.cli.root import cli
+
+    target = tmp_path / "etc" / "config.toml"
+    result = CliRunner().invoke(cli, [
+        "--db", db_url, "init", "--path", str(target), "--hostname", "mx.example.org",
+        "--admin-email", "hostmaster@example.org",
+    ])
+    assert result.exit_code == 0, result.output
+    assert target.stat().st_mode & 0o777 == 0o600
+    text = target.read_text()
+    assert 'hostname = "mx.example.org"' in text
+    assert "# RSA key size" in text  # complete and commented
+    m = Mailctl(db_url, target)
+    m("domain", "add", "example.org")
+    rows = m.query("SELECT destination FROM virtual_aliases")
+    assert rows == [("hostmaster@example.org",), ("hostmaster@example.org",)]
+    again = CliRunner().invoke(cli, ["init", "--path", str(target)])
+    assert again.exit_code == 1 and "exists already" in again.stderr
