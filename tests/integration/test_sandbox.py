@@ -12,10 +12,17 @@ from pathlib import Path
 from conftest import Mailctl
 
 
-def run(*args: str, env: dict[str, str], input: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, env: dict[str, str], input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "mailctl", *args],
-        capture_output=True, text=True, env=env, input=input, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        input=input,
+        timeout=120,
+        check=False,
         cwd=env["HOME"],
     )
 
@@ -33,8 +40,9 @@ def test_sandbox_without_config(tmp_path: Path) -> None:
     assert listed.stderr == ""  # -q silences the notice
     assert json.loads(listed.stdout)[0]["domain"] == "example.nl"
     assert (tmp_path / "data" / "mailctl" / "mailctl.sqlite3").is_file()
-    user = run("user", "add", "joe@example.nl", "--password-stdin", env=env,
-               input="sandbox password\n")
+    user = run(
+        "user", "add", "joe@example.nl", "--password-stdin", env=env, input="sandbox password\n"
+    )
     assert user.returncode == 0, user.stderr
 
 
