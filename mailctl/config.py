@@ -141,6 +141,12 @@ class AuditSettings:
 
 
 @dataclass(frozen=True)
+class LockSettings:
+    path: str = _opt("/run/lock/mailctl.lock", "lock file that serialises mutating commands")
+    timeout: int = _opt(60, "seconds to wait for another mailctl to finish", min=0)
+
+
+@dataclass(frozen=True)
 class CommandSettings:
     postmap: list[str] = _opt(["postmap"], "postmap program")
     reload_postfix: list[str] = _opt(["postfix", "reload"], "reload Postfix; [] = off")
@@ -164,6 +170,7 @@ class Settings:
     dovecot: DovecotSettings = field(default_factory=DovecotSettings)
     dns: DnsSettings = field(default_factory=DnsSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
+    lock: LockSettings = field(default_factory=LockSettings)
     commands: CommandSettings = field(default_factory=CommandSettings)
     # Where the settings came from; not config keys.
     source: str = field(default="", metadata={"internal": True})
@@ -206,6 +213,7 @@ def sandbox_defaults(root: Path) -> dict[str, dict[str, Any]]:
         },
         "dovecot": {"sni_conf": str(root / "dovecot/conf.d/11-ssl-sni.conf")},
         "audit": {"log": str(root / "audit.log")},
+        "lock": {"path": str(root / "mailctl.lock")},
         "commands": {
             "reload_postfix": [],
             "reload_dovecot": [],

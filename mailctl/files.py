@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 from mailctl.errors import AlreadyExists, MailctlError
@@ -76,3 +77,32 @@ def atomic_write(
 def write_new_file(path: Path, text: str, *, mode: int, replace: bool = False) -> None:
     """Create a file such as the config with its final mode; refuse to clobber unless told."""
     atomic_write(path, text, mode=mode, replace=replace)
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path, *, timeout: float) -> Iterator[None]:
+    """Hold an exclusive fcntl lock so two mutating runs never interleave."""
+    import fcntl
+    import time
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise MailctlError(f"cannot open lock file {path}: {exc.strerror}") from None
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise MailctlError(
+                        f"another mailctl holds the lock {path}; gave up after {timeout:g}s"
+                        " (raise lock.timeout, or check for a stuck mailctl)"
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

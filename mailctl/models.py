@@ -8,7 +8,17 @@ SQLite get the closest equivalents. mailctl's own tables start with
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKeyConstraint, Index, Integer, String, Text, UniqueConstraint
+from datetime import datetime
+
+from sqlalchemy import (
+    DateTime,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -78,3 +88,29 @@ class VirtualAlias(Base):
 
 
 GUIDE_TABLES = ("virtual_domains", "virtual_users", "virtual_aliases")
+
+
+class DkimKey(Base):
+    """mailctl's record of a DKIM key; the key itself is a file in dkim.key_dir."""
+
+    __tablename__ = "mailctl_dkim_keys"
+    __table_args__ = (
+        UniqueConstraint("domain_id", "selector", name="uq_mailctl_dkim_selector"),
+        ForeignKeyConstraint(
+            ["domain_id"],
+            ["virtual_domains.id"],
+            name="fk_mailctl_dkim_domain",
+            ondelete="CASCADE",
+        ),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(UnsignedInt, primary_key=True, autoincrement=True)
+    domain_id: Mapped[int] = mapped_column(UnsignedInt, nullable=False)
+    selector: Mapped[str] = mapped_column(String(63), nullable=False)
+    algorithm: Mapped[str] = mapped_column(String(16), nullable=False)
+    bits: Mapped[int] = mapped_column(Integer, nullable=False)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

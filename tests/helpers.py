@@ -50,3 +50,54 @@ def program(name: str) -> str:
     if found is None:
         _unavailable(f"program {name!r} not found (see DEB_PACKAGES in scripts/test)")
     return found
+
+
+def make_cert(directory: Path, names: list[str], *, days: int = 90) -> tuple[Path, Path]:
+    """A self-signed certificate for `names` as fullchain.pem + privkey.pem (EC P-256)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
+        .sign(key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    fullchain = directory / "fullchain.pem"
+    privkey = directory / "privkey.pem"
+    fullchain.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    privkey.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    privkey.chmod(0o600)
+    return fullchain, privkey
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, bytes | None]]:
+    """Every path under root with its mode and content (the audit log excepted:
+    recording failed attempts is its job)."""
+    out: dict[str, tuple[int, bytes | None]] = {}
+    for path in sorted(root.rglob("*")):
+        if path.name in ("audit.log", "mailctl.lock"):
+            continue
+        rel = str(path.relative_to(root))
+        content = path.read_bytes() if path.is_file() and not path.is_symlink() else None
+        out[rel] = (path.lstat().st_mode, content)
+    return out

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import click
 
-from mailctl.cli.common import app, emit_record, emit_rows, mutating, output_format
+from mailctl.cli.common import App, app, emit_record, emit_rows, mutating, output_format
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from mailctl.config import Settings
+    from mailctl.services.domains import DomainInfo
+
+CERT_NAMES = ("", "imap.", "smtp.", "autoconfig.", "autodiscover.", "mta-sts.")
 
 
 @click.group()
@@ -21,7 +31,7 @@ def domain() -> None:
 )
 @mutating
 def add(names: tuple[str, ...], no_postmaster: bool) -> None:
-    """Add domains: database row, postmaster@/abuse@ aliases and every managed file."""
+    """Add domains: database row, DKIM key, role aliases and every managed file."""
     from mailctl.services import domains
 
     a = app()
@@ -32,12 +42,29 @@ def add(names: tuple[str, ...], no_postmaster: bool) -> None:
     if not a.dry_run:
         for name in added:
             a.note(f"added domain {name}")
+        _next_steps(a, added)
+
+
+def _next_steps(a: App, added: list[str]) -> None:
+    """What the administrator does next: certificates (and, later, DNS records)."""
+    from mailctl.tls import check_domain
+
+    for name in added:
+        status = check_domain(a.settings, name)
+        if status.ready:
+            continue
+        a.note(f"{name}: {status.reason}")
+        flags = " ".join(f"-d {prefix}{name}" for prefix in CERT_NAMES)
+        a.note("  get a certificate, then run 'mailctl sync':")
+        a.note(f"  certbot certonly --cert-name {name} {flags}")
 
 
 @domain.command("del")
 @click.argument("name", metavar="DOMAIN")
+@click.option("--purge-keys", is_flag=True, help="Also delete the domain's DKIM key files.")
+@click.option("--purge-maildirs", is_flag=True, help="Also delete the domain's maildirs.")
 @mutating
-def delete(name: str) -> None:
+def delete(name: str, purge_keys: bool, purge_maildirs: bool) -> None:
     """Delete a domain with its users and aliases (asks first)."""
     from mailctl.services import domains
 
@@ -48,41 +75,80 @@ def delete(name: str) -> None:
         f"{info.name}: {info.users} user(s) and {info.aliases} alias(es) will be deleted with it"
     )
     a.confirm(f"Delete domain {info.name}?")
+    if purge_maildirs:
+        a.confirm(f"Also delete every maildir of {info.name} (mail is lost)?")
+    if purge_keys:
+        a.confirm(f"Also delete the DKIM keys of {info.name}?")
     with a.changing() as tx:
         domains.delete_domain(tx, info.name)
+        if purge_maildirs:
+            tx.domain_trees_to_remove.append(info.name)
+        if purge_keys:
+            tx.key_dirs_to_remove.append(info.name)
     if not a.dry_run:
         a.note(f"deleted domain {info.name}")
+
+
+def _describe(session: Session, settings: Settings, info: DomainInfo) -> dict[str, Any]:
+    from mailctl.services import keys
+    from mailctl.tls import check_domain
+
+    domain_id = keys.domain_id(session, info.name)
+    rows = keys.keys_of(session, domain_id)
+    active = [k.selector for k in rows if k.state == "active"]
+    tls = check_domain(settings, info.name)
+    return {
+        "domain": info.name,
+        "unicode": info.unicode,
+        "users": info.users,
+        "aliases": info.aliases,
+        "dkim": ",".join(active) or "none",
+        "tls": "ok" if tls.ready else "pending",
+    }
 
 
 @domain.command("list")
 @output_format
 def list_(fmt: str | None) -> None:
-    """List domains with their user and alias counts."""
-    from mailctl.services import domains
+    """List domains with user and alias counts, DKIM selector and TLS status."""
+    from mailctl.services import domains, keys
+    from mailctl.tls import check_domain
 
-    with app().reading() as session:
+    a = app()
+    with a.reading() as session:
+        selectors = keys.active_selectors(session)
         rows = [
-            {"domain": d.name, "unicode": d.unicode, "users": d.users, "aliases": d.aliases}
+            {
+                "domain": d.name,
+                "unicode": d.unicode,
+                "users": d.users,
+                "aliases": d.aliases,
+                "dkim": ",".join(selectors.get(d.name, [])) or "none",
+                "tls": "ok" if check_domain(a.settings, d.name).ready else "pending",
+            }
             for d in domains.list_domains(session)
         ]
-    emit_rows(rows, ("domain", "unicode", "users", "aliases"), fmt)
+    emit_rows(rows, ("domain", "unicode", "users", "aliases", "dkim", "tls"), fmt)
 
 
 @domain.command("show")
 @click.argument("name", metavar="DOMAIN")
 @output_format
 def show(name: str, fmt: str | None) -> None:
-    """Show one domain."""
-    from mailctl.services import domains
+    """Show one domain: counts, DKIM keys and TLS status."""
+    from mailctl.services import domains, keys
+    from mailctl.tls import check_domain
 
-    with app().reading() as session:
+    a = app()
+    with a.reading() as session:
         info = domains.domain_info(session, domains.get_domain(session, name))
-    emit_record(
-        {
-            "domain": info.name,
-            "unicode": info.unicode,
-            "users": info.users,
-            "aliases": info.aliases,
-        },
-        fmt,
-    )
+        record = _describe(session, a.settings, info)
+        record["dkim_keys"] = [
+            f"{k.selector} {k.algorithm}-{k.bits} {k.state}"
+            for k in keys.keys_of(session, keys.domain_id(session, info.name))
+        ]
+    tls = check_domain(a.settings, info.name)
+    record["tls"] = "ok" if tls.ready else tls.reason
+    if tls.not_after is not None:
+        record["tls_expires"] = tls.not_after.strftime("%Y-%m-%d")
+    emit_record(record, fmt)

@@ -21,6 +21,7 @@ COMMANDS = {
     "domain": "mailctl.cli.domain:domain",
     "user": "mailctl.cli.user:user",
     "alias": "mailctl.cli.alias:alias",
+    "sync": "mailctl.cli.sync:sync",
 }
 
 

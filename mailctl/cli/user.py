@@ -90,8 +90,9 @@ def passwd(email: str, password_stdin: bool, generate: bool, scheme: str | None)
 
 @user.command("del")
 @click.argument("email")
+@click.option("--purge-maildir", is_flag=True, help="Also delete the mailbox's maildir.")
 @mutating
-def delete(email: str) -> None:
+def delete(email: str, purge_maildir: bool) -> None:
     """Delete a mailbox (asks first); warns about aliases that point to it."""
     from mailctl.services import users
 
@@ -99,8 +100,12 @@ def delete(email: str) -> None:
     with a.reading() as session:
         target = users.get_user(session, email).email
     a.confirm(f"Delete user {target}?")
+    if purge_maildir:
+        a.confirm(f"Also delete the maildir of {target} (its mail is lost)?")
     with a.changing() as tx:
         users.delete_user(tx, target)
+        if purge_maildir:
+            tx.maildirs_to_remove.append(target)
     if not a.dry_run:
         a.note(f"deleted user {target}")
 

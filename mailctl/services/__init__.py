@@ -28,12 +28,28 @@ class Change:
         return f"{text} ({self.detail})" if self.detail else text
 
 
+@dataclass(frozen=True)
+class NewKey:
+    """A generated private key that the managed-files step writes (never under --dry-run)."""
+
+    domain: str
+    selector: str
+    pem: bytes
+
+
 @dataclass
 class Tx:
     session: Session
     settings: Settings
     changes: list[Change] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # File effects the services ask for; the CLI's transaction carries them out.
+    new_keys: list[NewKey] = field(default_factory=list)
+    files_dirty: bool = False  # domains or keys changed: re-render the managed files
+    maildirs_to_create: list[str] = field(default_factory=list)  # addresses
+    maildirs_to_remove: list[str] = field(default_factory=list)
+    domain_trees_to_remove: list[str] = field(default_factory=list)
+    key_dirs_to_remove: list[str] = field(default_factory=list)
 
     def record(self, action: str, table: str, key: str, detail: str = "") -> None:
         self.changes.append(Change(action, table, key, detail))

@@ -37,8 +37,8 @@ def get_domain(session: Session, value: str) -> VirtualDomain:
 
 
 def add_domain(tx: Tx, value: str, *, role_aliases: bool = True) -> VirtualDomain:
-    """Insert a domain; postmaster@ and abuse@ point to server.admin_email."""
-    from mailctl.services import aliases
+    """Insert a domain with its DKIM key; postmaster@ and abuse@ go to server.admin_email."""
+    from mailctl.services import aliases, keys
 
     name = normalize_domain(value)
     if find_domain(tx.session, name) is not None:
@@ -47,6 +47,8 @@ def add_domain(tx: Tx, value: str, *, role_aliases: bool = True) -> VirtualDomai
     tx.session.add(domain)
     tx.session.flush()
     tx.record("insert", "virtual_domains", name)
+    tx.files_dirty = True
+    keys.ensure_domain_key(tx, domain)
     admin = tx.settings.server.admin_email
     if role_aliases and not admin:
         tx.warn(f"server.admin_email is empty: no postmaster@{name} alias created")
@@ -72,6 +74,7 @@ def delete_domain(tx: Tx, value: str) -> DomainInfo:
         )
     tx.session.delete(domain)
     tx.session.flush()
+    tx.files_dirty = True
     tx.record(
         "delete",
         "virtual_domains",

@@ -72,6 +72,7 @@ def add_user(tx: Tx, value: str, password_hash: str, *, force: bool = False) -> 
     tx.session.add(user)
     tx.session.flush()
     tx.record("insert", "virtual_users", email, f"password {_scheme(tx.settings, password_hash)}")
+    tx.maildirs_to_create.append(email)
     domain = email.rpartition("@")[2]
     catchall = tx.session.scalar(
         select(func.count()).select_from(VirtualAlias).where(VirtualAlias.source == "@" + domain)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +18,19 @@ from mailctl.cli.root import cli
 TABLES = ("virtual_domains", "virtual_users", "virtual_aliases")
 
 
-def write_config(path: Path, url: str, root: Path, extra: str = "") -> Path:
+def write_config(
+    path: Path, url: str, root: Path, extra: str = "", commands: dict[str, list[str]] | None = None
+) -> Path:
+    argv = {
+        "postmap": ["postmap"],
+        "reload_postfix": [],
+        "reload_dovecot": [],
+        "reload_opendkim": [],
+        "check_postfix": [],
+        "check_dovecot": [],
+        **(commands or {}),
+    }
+    command_lines = "\n".join(f"{k} = {json.dumps(v)}" for k, v in argv.items())
     path.write_text(
         f"""
 [database]
@@ -34,6 +47,7 @@ bcrypt_cost = 5
 home = "{root / 'vmail'}"
 
 [dkim]
+bits = 1024
 key_dir = "{root / 'keys'}"
 key_table = "{root / 'KeyTable'}"
 signing_table = "{root / 'SigningTable'}"
@@ -47,6 +61,16 @@ sni_conf = "{root / '11-ssl-sni.conf'}"
 
 [audit]
 log = "{root / 'audit.log'}"
+
+[lock]
+path = "{root / 'mailctl.lock'}"
+
+[tls]
+cert = "{root / 'certs/{domain}/fullchain.pem'}"
+key = "{root / 'certs/{domain}/privkey.pem'}"
+
+[commands]
+{command_lines}
 {extra}
 """
     )
@@ -58,6 +82,7 @@ log = "{root / 'audit.log'}"
 class Mailctl:
     url: str
     config: Path
+    root: Path = Path("/nonexistent")  # the private file tree of managed files
 
     def __call__(self, *args: str, input: str | None = None, code: int | None = 0) -> Result:
         result = CliRunner().invoke(cli, ["--config", str(self.config), *args], input=input)
@@ -92,7 +117,7 @@ class Mailctl:
 def _make(url: str, tmp_path: Path) -> Mailctl:
     root = tmp_path / "files"
     root.mkdir()
-    m = Mailctl(url, write_config(tmp_path / "config.toml", url, root))
+    m = Mailctl(url, write_config(tmp_path / "config.toml", url, root), root)
     m("db", "upgrade")
     return m
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import Mailctl
+from helpers import snapshot
 
 PW = "a good long password\n"
 
@@ -71,7 +72,7 @@ def test_bad_input_changes_nothing(
     populated: Mailctl, argv: list[str], stdin: str | None, code: int, text: str
 ) -> None:
     before = populated.dump()
-    files_before = sorted(p.name for p in populated.config.parent.rglob("*"))
+    files_before = snapshot(populated.root)
     result = populated(*argv, input=stdin, code=code)
     assert text in result.stderr
     if code == 1:
@@ -79,7 +80,7 @@ def test_bad_input_changes_nothing(
         assert len(lines) == 1, result.stderr
         assert "Traceback" not in result.stderr
     assert populated.dump() == before
-    assert sorted(p.name for p in populated.config.parent.rglob("*")) == files_before
+    assert snapshot(populated.root) == files_before
 
 
 def test_unreachable_database_is_one_line(tmp_path: object) -> None:

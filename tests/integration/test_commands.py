@@ -13,9 +13,10 @@ def test_domain_add_list_show_del(mailctl: Mailctl) -> None:
     mailctl("domain", "add", "Example.NL", "bücher.example")
     out = json.loads(mailctl("domain", "list", "--format", "json").stdout)
     assert out == [
-        {"domain": "example.nl", "unicode": "example.nl", "users": 0, "aliases": 2},
+        {"domain": "example.nl", "unicode": "example.nl", "users": 0, "aliases": 2,
+         "dkim": "mail", "tls": "pending"},
         {"domain": "xn--bcher-kva.example", "unicode": "bücher.example", "users": 0,
-         "aliases": 2},
+         "aliases": 2, "dkim": "mail", "tls": "pending"},
     ]
     shown = json.loads(mailctl("domain", "show", "BÜCHER.example", "-f", "json").stdout)
     assert shown["domain"] == "xn--bcher-kva.example"

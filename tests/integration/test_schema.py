@@ -172,8 +172,10 @@ def test_init_writes_a_private_config_and_creates_the_schema(
     assert 'hostname = "mx.example.org"' in text
     assert "# RSA key size" in text  # complete and commented
     m = Mailctl(db_url, target)
-    m("domain", "add", "example.org")
-    rows = m.query("SELECT destination FROM virtual_aliases")
-    assert rows == [("hostmaster@example.org",), ("hostmaster@example.org",)]
+    status = json.loads(m("db", "status", "-f", "json").stdout)
+    assert status["revision"] == db.head_revision()
+    shown = json.loads(m("config", "show", "-f", "json").stdout)
+    assert shown["server"]["admin_email"] == "hostmaster@example.org"
+    assert shown["dkim"]["key_table"] == "/etc/opendkim/KeyTable"  # the guide's defaults
     again = CliRunner().invoke(cli, ["init", "--path", str(target)])
     assert again.exit_code == 1 and "exists already" in again.stderr

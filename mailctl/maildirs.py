@@ -1,0 +1,90 @@
+"""Maildirs under vmail.home: created on `user add`, removed only on request.
+
+A maildir path is built from a validated address, checked to lie inside
+vmail.home, and never reached through a symlink, so a hostile name or a link
+planted in the tree cannot make mailctl create or delete outside it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from mailctl.config import Settings
+from mailctl.errors import MailctlError
+from mailctl.names import parse_address
+
+
+def maildir_path(settings: Settings, email: str) -> Path:
+    address = parse_address(email)
+    home = Path(settings.vmail.home)
+    path = home / address.domain / address.localpart
+    if path.parent.parent != home or address.localpart in ("", ".", ".."):
+        raise MailctlError(f"refusing maildir path {path} outside {home}")
+    return path
+
+
+def _no_symlinks(settings: Settings, path: Path) -> None:
+    home = Path(settings.vmail.home)
+    for part in (path.parent, path):
+        if part.is_symlink():
+            raise MailctlError(f"refusing to use {part}: it is a symlink (inside {home})")
+
+
+def _owner(settings: Settings) -> tuple[int, int] | None:
+    return (settings.vmail.uid, settings.vmail.gid) if os.geteuid() == 0 else None
+
+
+def create(settings: Settings, email: str) -> Path | None:
+    """Create home/{domain}/{localpart} with cur/new/tmp, 0700, owned by vmail."""
+    path = maildir_path(settings, email)
+    _no_symlinks(settings, path)
+    owner = _owner(settings)
+    created = None
+    try:
+        for directory in (path.parent, path, path / "cur", path / "new", path / "tmp"):
+            if directory.exists():
+                continue
+            directory.mkdir(mode=0o700, parents=directory == path.parent)
+            os.chmod(directory, 0o700)
+            if owner is not None:
+                os.chown(directory, *owner, follow_symlinks=False)
+            created = created or directory
+    except OSError as exc:
+        raise MailctlError(f"cannot create maildir {path}: {exc.strerror}") from None
+    return path if created else None
+
+
+def remove(settings: Settings, email: str) -> Path | None:
+    """Delete a mailbox's maildir; never follows a symlink out of vmail.home."""
+    path = maildir_path(settings, email)
+    if not path.exists() and not path.is_symlink():
+        return None
+    _no_symlinks(settings, path)
+    home = Path(settings.vmail.home).resolve()
+    if not path.resolve().is_relative_to(home):
+        raise MailctlError(f"refusing to delete {path}: it resolves outside {home}")
+    try:
+        shutil.rmtree(path)  # fd-based on Linux: links inside are removed, not followed
+    except OSError as exc:
+        raise MailctlError(f"cannot remove maildir {path}: {exc.strerror}") from None
+    return path
+
+
+def remove_domain(settings: Settings, domain: str) -> Path | None:
+    """Delete a domain's whole maildir tree after the same checks."""
+    from mailctl.names import normalize_domain
+
+    name = normalize_domain(domain)
+    home = Path(settings.vmail.home)
+    path = home / name
+    if not path.exists() and not path.is_symlink():
+        return None
+    if path.is_symlink() or not path.resolve().is_relative_to(home.resolve()):
+        raise MailctlError(f"refusing to delete {path}: symlink or outside {home}")
+    try:
+        shutil.rmtree(path)
+    except OSError as exc:
+        raise MailctlError(f"cannot remove maildirs {path}: {exc.strerror}") from None
+    return path

@@ -1,0 +1,307 @@
+"""Managed server files: rendered from the database, written atomically,
+followed by exactly the steps each changed file needs.
+
+One path for every command: `sync` and every mutating command call `plan()`
+(pure rendering + merge into the current files) and `apply()` (write, postmap,
+validate — restoring the previous files if anything fails). Reloads run only
+after the database commit, through `Applied.reload()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailctl import system
+from mailctl.config import Settings
+from mailctl.errors import MailctlError
+from mailctl.files import atomic_write
+from mailctl.models import VirtualDomain
+from mailctl.services import NewKey
+from mailctl.tls import TlsStatus, check_domain
+
+Runner = Callable[..., system.Ran]
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    key: str  # short name used in messages
+    path: Path
+    kind: str  # merge style: "table" or "dovecot"
+    service: str  # whose reload it triggers: opendkim, postfix, dovecot
+    mode: int  # for a new file; an existing file keeps its mode and owner
+    owner: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class Rendered:
+    spec: FileSpec
+    old: str | None  # None: the file does not exist yet
+    new: str
+    duplicates: tuple[str, ...]
+
+    @property
+    def changed(self) -> bool:
+        return self.old != self.new
+
+    def diff(self) -> str:
+        from mailctl.blocks import unified_diff
+
+        return unified_diff(self.old or "", self.new, str(self.spec.path))
+
+
+@dataclass(frozen=True)
+class Plan:
+    files: tuple[Rendered, ...]
+    tls: tuple[TlsStatus, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def changed(self) -> tuple[Rendered, ...]:
+        return tuple(f for f in self.files if f.changed)
+
+    @property
+    def pending_tls(self) -> tuple[TlsStatus, ...]:
+        return tuple(t for t in self.tls if not t.ready)
+
+    def followups(self, settings: Settings) -> list[list[str]]:
+        """The commands `apply` and `reload` would run for this plan, in order."""
+        return _followups(settings, self.changed) + _reloads(settings, self.changed)
+
+
+def file_specs(settings: Settings) -> list[FileSpec]:
+    from mailctl.dkim import resolve_owner
+
+    dkim_owner, _ = resolve_owner(settings.dkim.owner, settings.dkim.group)
+    return [
+        FileSpec("KeyTable", Path(settings.dkim.key_table), "table", "opendkim", 0o640, dkim_owner),
+        FileSpec(
+            "SigningTable",
+            Path(settings.dkim.signing_table),
+            "table",
+            "opendkim",
+            0o640,
+            dkim_owner,
+        ),
+        # The source map only names files, but postmap -F inlines the private keys
+        # into the .db next to it: keep both private to root.
+        FileSpec("SNI map", Path(settings.postfix.sni_map), "table", "postfix", 0o600),
+        FileSpec("HELO checks", Path(settings.postfix.helo_checks), "table", "postfix", 0o644),
+        FileSpec("Dovecot SNI", Path(settings.dovecot.sni_conf), "dovecot", "dovecot", 0o644),
+    ]
+
+
+def dovecot_version(settings: Settings) -> tuple[str, str | None]:
+    """The SNI syntax to write, and a note when it had to be guessed."""
+    from mailctl.render.dovecot import parse_dovecot_version
+
+    if settings.dovecot.version != "auto":
+        return settings.dovecot.version, None
+    if system.find_program("dovecot") is None:
+        return "2.4", "dovecot not installed; writing Dovecot 2.4 syntax (set dovecot.version)"
+    try:
+        return parse_dovecot_version(system.run(["dovecot", "--version"], timeout=30).stdout), None
+    except (MailctlError, ValueError) as exc:
+        return "2.4", f"cannot tell the Dovecot version ({exc}); writing 2.4 syntax"
+
+
+def plan(session: Session, settings: Settings, *, adopt: bool = False) -> Plan:
+    """Render every managed block from the database and merge it into the current files."""
+    from mailctl.blocks import merge_block
+    from mailctl.render.dovecot import render_dovecot_sni
+    from mailctl.render.opendkim import render_key_table, render_signing_table
+    from mailctl.render.postfix import render_helo_checks, render_sni_map
+    from mailctl.services.keys import signing_entries
+
+    domains = sorted(session.scalars(select(VirtualDomain.name)))
+    keys = signing_entries(session, settings)
+    tls = tuple(check_domain(settings, d) for d in domains)
+    ready = [t.entry for t in tls if t.entry is not None]
+    version, note = dovecot_version(settings)
+    blocks = {
+        "KeyTable": render_key_table(keys),
+        "SigningTable": render_signing_table(keys),
+        "SNI map": render_sni_map(ready, settings.postfix.sni_names),
+        "HELO checks": render_helo_checks(domains, settings.server.hostname),
+        "Dovecot SNI": render_dovecot_sni(ready, settings.dovecot.sni_names, version),
+    }
+    files = []
+    for spec in file_specs(settings):
+        old = _read(spec.path)
+        try:
+            merged = merge_block(old or "", blocks[spec.key], adopt=adopt, kind=spec.kind)
+        except MailctlError as exc:
+            raise MailctlError(f"{spec.path}: {exc}") from None
+        files.append(Rendered(spec, old, merged.text, merged.duplicates))
+    return Plan(tuple(files), tls, (note,) if note else ())
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise MailctlError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _followups(settings: Settings, changed: Sequence[Rendered]) -> list[list[str]]:
+    keys = {r.spec.key for r in changed}
+    steps: list[list[str]] = []
+    if "SNI map" in keys and settings.commands.postmap:
+        steps.append(
+            [
+                *settings.commands.postmap,
+                "-F",
+                f"{settings.postfix.map_type}:{settings.postfix.sni_map}",
+            ]
+        )
+    if keys & {"SNI map", "HELO checks"} and settings.commands.check_postfix:
+        steps.append(list(settings.commands.check_postfix))
+    if "Dovecot SNI" in keys and settings.commands.check_dovecot:
+        steps.append(list(settings.commands.check_dovecot))
+    return steps
+
+
+def _reloads(settings: Settings, changed: Sequence[Rendered]) -> list[list[str]]:
+    services = {r.spec.service for r in changed}
+    commands = {
+        "opendkim": settings.commands.reload_opendkim,
+        "postfix": settings.commands.reload_postfix,
+        "dovecot": settings.commands.reload_dovecot,
+    }
+    return [
+        list(commands[s])
+        for s in ("opendkim", "postfix", "dovecot")
+        if s in services and commands[s]
+    ]
+
+
+@dataclass
+class Applied:
+    """What `apply` wrote, so it can be undone (before commit) or reloaded (after)."""
+
+    settings: Settings
+    written: list[Rendered] = field(default_factory=list)
+    created_keys: list[Path] = field(default_factory=list)
+    runner: Runner = system.run
+    notes: list[str] = field(default_factory=list)
+
+    def undo(self) -> None:
+        """Put back every file as it was; remove keys this run created."""
+        for rendered in reversed(self.written):
+            _restore(rendered)
+        if any(r.spec.key == "SNI map" for r in self.written):
+            with contextlib.suppress(MailctlError):
+                _postmap(self.settings, self.runner, self.notes)
+        for path in self.created_keys:
+            with contextlib.suppress(OSError):
+                path.unlink()
+                path.with_suffix(".txt").unlink()
+
+    def reload(self) -> None:
+        for argv in _reloads(self.settings, self.written):
+            self.runner(argv, what="reload")
+
+
+def _restore(rendered: Rendered) -> None:
+    path = rendered.spec.path
+    with contextlib.suppress(OSError, MailctlError):
+        if rendered.old is None:
+            path.unlink()
+        else:
+            mode, owner = _mode_owner(rendered.spec)
+            atomic_write(path, rendered.old, mode=mode, owner=owner)
+
+
+def _mode_owner(spec: FileSpec) -> tuple[int, tuple[int, int] | None]:
+    """Keep the mode and owner an administrator gave an existing file."""
+    try:
+        st = spec.path.stat()
+    except OSError:
+        return spec.mode, spec.owner
+    owner = (st.st_uid, st.st_gid) if os.geteuid() == 0 else None
+    return stat.S_IMODE(st.st_mode), owner
+
+
+def _postmap(settings: Settings, runner: Runner, notes: list[str]) -> None:
+    if not settings.commands.postmap:
+        return
+    argv = [
+        *settings.commands.postmap,
+        "-F",
+        f"{settings.postfix.map_type}:{settings.postfix.sni_map}",
+    ]
+    if settings.sandbox and system.find_program(argv[0]) is None:
+        notes.append(f"{argv[0]} not installed; skipped: {system.describe(argv)}")
+        return
+    runner(argv, what="postmap")
+    db_file = Path(f"{settings.postfix.sni_map}.db")
+    # postmap -F inlines private keys: make sure the indexed file is not world-readable.
+    with contextlib.suppress(OSError):
+        if db_file.stat().st_mode & 0o077:
+            db_file.chmod(0o600)
+
+
+def apply(
+    plan_: Plan,
+    settings: Settings,
+    *,
+    new_keys: Sequence[NewKey] = (),
+    runner: Runner = system.run,
+) -> Applied:
+    """Write new keys and changed files, then postmap and validate; undo all on failure."""
+    from mailctl import dkim
+
+    applied = Applied(settings, runner=runner)
+    owner, owner_note = dkim.resolve_owner(settings.dkim.owner, settings.dkim.group)
+    try:
+        if new_keys:
+            _make_dir(Path(settings.dkim.key_dir), 0o750)
+        for key in new_keys:
+            files = dkim.write_key_pair(
+                Path(settings.dkim.key_dir), key.domain, key.selector, key.pem, owner=owner
+            )
+            applied.created_keys.append(files.private)
+        if new_keys and owner_note:
+            applied.notes.append(owner_note)
+        for rendered in plan_.changed:
+            mode, file_owner = _mode_owner(rendered.spec)
+            atomic_write(rendered.spec.path, rendered.new, mode=mode, owner=file_owner)
+            applied.written.append(rendered)
+        keys = {r.spec.key for r in plan_.changed}
+        if "SNI map" in keys:
+            _postmap(settings, runner, applied.notes)
+        if keys & {"SNI map", "HELO checks"}:
+            _check(settings.commands.check_postfix, settings, runner, applied.notes, "Postfix")
+        if "Dovecot SNI" in keys:
+            _check(settings.commands.check_dovecot, settings, runner, applied.notes, "Dovecot")
+    except BaseException:
+        applied.undo()
+        raise
+    return applied
+
+
+def _make_dir(path: Path, mode: int) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=mode)
+    except OSError as exc:
+        raise MailctlError(f"cannot create {path}: {exc.strerror}") from None
+
+
+def _check(
+    argv: Sequence[str], settings: Settings, runner: Runner, notes: list[str], what: str
+) -> None:
+    if not argv:
+        return
+    if settings.sandbox and system.find_program(argv[0]) is None:
+        notes.append(f"{argv[0]} not installed; skipped the {what} check")
+        return
+    runner(list(argv), what=f"{what} rejected the new configuration; previous files restored")

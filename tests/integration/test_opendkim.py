@@ -1,0 +1,432 @@
+"""The real OpenDKIM loads and signs with the key files mailctl writes.
+
+Three ways in, cheapest first:
+- `opendkim -n -x CONF`: the config check accepts KeyTable/SigningTable that
+  point at the generated key;
+- `opendkim -x CONF -t MSG`: OpenDKIM's test mode runs a message through the
+  filter's own milter callbacks (KeyTable lookup, key load with the
+  RequireSafeKeys check, signing) and prints the header it would insert;
+- a private `opendkim -f` daemon on a UNIX socket, driven by a minimal milter
+  client below (the protocol Postfix speaks to it).
+Each signature is then verified with dkimpy against the TXT value read back
+out of the `.txt` file mailctl wrote: an independent signer and verifier.
+
+Key safety: OpenDKIM walks the key's whole path from `/` and calls a key
+"not secure" if any directory on it is writable by others — so anything under
+/tmp (pytest's tmp_path) is refused. The tests therefore build their tree in a
+safe place (/run as root, else $XDG_RUNTIME_DIR or the real home directory) so
+RequireSafeKeys stays on, as in production, and OpenDKIM really judges the
+modes mailctl set. Only when no such place exists do the signing tests fall
+back to `RequireSafeKeys false` (and the safety test is skipped).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import stat
+import struct
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dkim as dkimpy
+import pytest
+from helpers import need, program
+
+from mailctl import dkim
+from mailctl.errors import InvalidInput
+
+DOMAIN = "example.nl"
+SELECTOR = "mail"
+FIXED_TIME = "1700000000"  # opendkim -F: fixed t= in test mode
+
+MESSAGE_HEADERS = [
+    ("From", "Joe <joe@example.nl>"),
+    ("To", "someone@example.org"),
+    ("Subject", "mailctl signing test"),
+    ("Date", "Tue, 14 Nov 2023 22:13:20 +0000"),
+    ("Message-ID", "<mailctl-test-1@example.nl>"),
+]
+MESSAGE_BODY = b"Hello from the private OpenDKIM.\r\n\r\n-- \r\nmailctl\r\n"
+
+
+def message_bytes() -> bytes:
+    head = b"".join(f"{n}: {v}\r\n".encode() for n, v in MESSAGE_HEADERS)
+    return head + b"\r\n" + MESSAGE_BODY
+
+
+# ------------------------------------------------------------------ safe tree
+
+
+def _chain_is_safe(path: Path) -> bool:
+    """Would OpenDKIM's dkimf_securefile accept the directories from / down to `path`?"""
+    me = os.geteuid()
+    node = path.resolve()
+    for directory in [*reversed(node.parents), node]:
+        info = directory.stat()
+        if info.st_mode & stat.S_IWOTH:
+            return False
+        if info.st_mode & stat.S_IWGRP and info.st_gid != 0:
+            return False  # a shared group could replace the key
+        if info.st_mode & stat.S_IWUSR and info.st_uid not in (0, me):
+            return False
+    return True
+
+
+def _safe_base() -> Path | None:
+    candidates = []
+    if os.geteuid() == 0:
+        candidates.append(Path("/run"))
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        candidates.append(Path(os.environ["XDG_RUNTIME_DIR"]))
+    candidates.append(Path(pwd.getpwuid(os.geteuid()).pw_dir))  # $HOME is the test's tmp
+    for base in candidates:
+        if base.is_dir() and os.access(base, os.W_OK | os.X_OK) and _chain_is_safe(base):
+            return base
+    return None
+
+
+@dataclass
+class Tree:
+    root: Path
+    safe: bool  # False: RequireSafeKeys must be off for OpenDKIM to use the key
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Iterator[Tree]:
+    """A short private directory for keys, tables, config and socket; removed afterwards."""
+    base = _safe_base()
+    root = Path(tempfile.mkdtemp(prefix=".mailctl-odk-", dir=base or tmp_path))
+    # 0755, not mkdtemp's 0700: OpenDKIM stops checking at the first directory
+    # nobody else can enter, so it must walk on into mailctl's own 0750 dirs
+    # and judge the 0600 key file itself.
+    os.chmod(root, 0o755)
+    try:
+        yield Tree(root, safe=base is not None)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@dataclass
+class Signer:
+    """Generated key files plus OpenDKIM's tables and config, in the guide's format."""
+
+    files: dkim.KeyFiles
+    conf: Path
+    socket: Path
+    key_table: Path
+    signing_table: Path
+    extra: list[str] = field(default_factory=list)
+
+
+def make_signer(tree: Tree, private_pem: bytes, *, safe_keys: bool | None = None) -> Signer:
+    files = dkim.write_key_pair(tree.root / "keys", DOMAIN, SELECTOR, private_pem, owner=None)
+    key_table = tree.root / "KeyTable"
+    signing_table = tree.root / "SigningTable"
+    key_table.write_text(f"{SELECTOR}._domainkey.{DOMAIN} {DOMAIN}:{SELECTOR}:{files.private}\n")
+    signing_table.write_text(f"*@{DOMAIN} {SELECTOR}._domainkey.{DOMAIN}\n")
+    sock = tree.root / "opendkim.sock"
+    require_safe = tree.safe if safe_keys is None else safe_keys
+    algorithm = "ed25519-sha256" if dkim.key_algorithm(private_pem) == "ed25519" else "rsa-sha256"
+    conf = tree.root / "opendkim-sign.conf"
+    # The guide's SIGN-only instance, made private: no syslog, no UserID (runs
+    # as the caller), no PidFile, a UNIX socket in the private tree.
+    conf.write_text(
+        "\n".join(
+            [
+                "Syslog no",
+                "Mode s",
+                f"Socket local:{sock}",
+                "Canonicalization relaxed/relaxed",
+                f"SignatureAlgorithm {algorithm}",
+                f"MinimumKeyBits {min(dkim.key_bits(private_pem), 2048)}",
+                f"KeyTable refile:{key_table}",
+                f"SigningTable refile:{signing_table}",
+                "OversignHeaders From",
+                f"RequireSafeKeys {'true' if require_safe else 'false'}",
+                "",
+            ]
+        )
+    )
+    return Signer(files, conf, sock, key_table, signing_table)
+
+
+def published_value(files: dkim.KeyFiles) -> bytes:
+    """The record a resolver would return, taken from the .txt file mailctl wrote."""
+    return dkim.txt_value(files.txt.read_text()).encode("ascii")
+
+
+def dkimpy_verifies(signed: bytes, record: bytes) -> bool:
+    def dnsfunc(name: bytes, timeout: int = 5) -> bytes:
+        assert name == f"{SELECTOR}._domainkey.{DOMAIN}.".encode()
+        return record
+
+    return bool(dkimpy.verify(signed, dnsfunc=dnsfunc))
+
+
+# ------------------------------------------------------------------ config check
+
+
+def test_config_check_accepts_generated_tables(tree: Tree) -> None:
+    opendkim = program("opendkim")
+    signer = make_signer(tree, dkim.generate_rsa_key(2048))
+    done = subprocess.run(
+        [opendkim, "-n", "-x", str(signer.conf)], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    # and the check is real: a KeyTable line without the key path is refused
+    signer.key_table.write_text(f"{SELECTOR}._domainkey.{DOMAIN} {DOMAIN}:{SELECTOR}\n")
+    bad = subprocess.run(
+        [opendkim, "-n", "-x", str(signer.conf)], capture_output=True, text=True, timeout=30
+    )
+    assert bad.returncode != 0
+
+
+# ------------------------------------------------------------------ test mode (-t)
+
+
+def sign_in_test_mode(signer: Signer, tree: Tree) -> subprocess.CompletedProcess[str]:
+    msg = tree.root / "message.eml"
+    msg.write_bytes(message_bytes())
+    return subprocess.run(
+        [program("opendkim"), "-x", str(signer.conf), "-F", FIXED_TIME, "-vv", "-t", str(msg)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def signature_from_test_mode(out: str) -> bytes:
+    """The DKIM-Signature header field that test mode prints as `### INSHEADER: …`."""
+    marker = "hname='DKIM-Signature' hvalue='"
+    start = out.index(marker) + len(marker)
+    value = out[start : out.index("'", start)]
+    return b"DKIM-Signature: " + value.replace("\n", "\r\n").encode() + b"\r\n"
+
+
+@pytest.mark.parametrize("bits", [1024, 2048])
+def test_test_mode_signs_with_generated_rsa_key(tree: Tree, bits: int) -> None:
+    signer = make_signer(tree, dkim.generate_rsa_key(bits))
+    done = sign_in_test_mode(signer, tree)
+    assert done.returncode == 0, done.stdout + done.stderr
+    header = signature_from_test_mode(done.stdout)
+    assert f"d={DOMAIN}; s={SELECTOR}".encode() in header
+    signed = header + message_bytes()
+    assert dkimpy_verifies(signed, published_value(signer.files))
+    other = dkim.dns_value(dkim.generate_rsa_key(1024)).encode()
+    assert not dkimpy_verifies(signed, other)
+
+
+def test_test_mode_signs_with_opendkim_genkey_key_reused(tree: Tree) -> None:
+    """A key made by opendkim-genkey, taken over with load_existing_key, still signs."""
+    genkey = program("opendkim-genkey")
+    made = tree.root / "genkey"
+    made.mkdir(mode=0o700)
+    subprocess.run(
+        [genkey, "-b", "1024", "-D", str(made), "-d", DOMAIN, "-s", SELECTOR],
+        check=True,
+        timeout=60,
+    )
+    pem = dkim.load_existing_key(made / f"{SELECTOR}.private")
+    signer = make_signer(tree, pem)
+    assert signer.files.txt.read_text() == (made / f"{SELECTOR}.txt").read_text()
+    done = sign_in_test_mode(signer, tree)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert dkimpy_verifies(
+        signature_from_test_mode(done.stdout) + message_bytes(), published_value(signer.files)
+    )
+
+
+def test_require_safe_keys_judges_mailctls_modes(tree: Tree) -> None:
+    """With RequireSafeKeys on, OpenDKIM signs with mailctl's 0600 key and refuses it at
+    0644 — the same verdict load_existing_key gives."""
+    need(tree.safe, "no directory with an OpenDKIM-safe path chain to hold the key")
+    signer = make_signer(tree, dkim.generate_rsa_key(1024), safe_keys=True)
+    assert sign_in_test_mode(signer, tree).returncode == 0
+    os.chmod(signer.files.private, 0o644)
+    refused = sign_in_test_mode(signer, tree)
+    assert refused.returncode != 0  # EX_SOFTWARE: the filter answered tempfail
+    assert "INSHEADER" not in refused.stdout
+    with pytest.raises(InvalidInput, match="chmod 600"):
+        dkim.load_existing_key(signer.files.private)
+
+
+# ------------------------------------------------------------------ milter daemon
+
+
+class MilterError(Exception):
+    pass
+
+
+class MilterClient:
+    """Just enough of the milter protocol (version 6) to have a message signed."""
+
+    # protocol flags the filter may set: "don't send" and "no reply" per stage
+    NO = {"C": 0x1, "H": 0x2, "M": 0x4, "R": 0x8, "B": 0x10, "L": 0x20, "N": 0x40, "T": 0x200}
+    NO_REPLY = {
+        "L": 0x80,
+        "C": 0x1000,
+        "H": 0x2000,
+        "M": 0x4000,
+        "R": 0x8000,
+        "T": 0x10000,
+        "N": 0x40000,
+        "B": 0x80000,
+    }
+    OFFERED_PROTOCOL = 0x1FFFFF & ~0x100000  # everything except HDR_LEADSPC
+
+    def __init__(self, path: Path) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(10)
+        self.sock.connect(str(path))
+        self.protocol = 0
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def _send(self, cmd: str, data: bytes = b"") -> None:
+        self.sock.sendall(struct.pack(">I", len(data) + 1) + cmd.encode() + data)
+
+    def _recv_exact(self, n: int) -> bytes:
+        buf = b""
+        while len(buf) < n:
+            chunk = self.sock.recv(n - len(buf))
+            if not chunk:
+                raise MilterError("filter closed the connection")
+            buf += chunk
+        return buf
+
+    def _recv(self) -> tuple[str, bytes]:
+        (length,) = struct.unpack(">I", self._recv_exact(4))
+        packet = self._recv_exact(length)
+        return chr(packet[0]), packet[1:]
+
+    def negotiate(self) -> None:
+        self._send("O", struct.pack(">III", 6, 0x1FF, self.OFFERED_PROTOCOL))
+        cmd, data = self._recv()
+        assert cmd == "O", cmd
+        _version, _actions, self.protocol = struct.unpack(">III", data[:12])
+
+    def step(self, cmd: str, data: bytes) -> None:
+        """Send one stage unless the filter opted out; expect `continue` unless no-reply."""
+        if self.protocol & self.NO.get(cmd, 0):
+            return
+        self._send(cmd, data)
+        if self.protocol & self.NO_REPLY.get(cmd, 0):
+            return
+        reply, payload = self._recv()
+        if reply not in ("c", "s"):  # continue / skip (body)
+            raise MilterError(f"stage {cmd}: filter answered {reply!r} {payload!r}")
+
+    def sign(self, headers: list[tuple[str, str]], body: bytes) -> list[tuple[str, str]]:
+        """Run one message through; return the header fields the filter inserts."""
+        z = b"\0"
+        self.negotiate()
+        # the job id macro ("i") is what OpenDKIM logs messages under
+        self._send("D", b"C" + b"j" + z + b"mail.example.nl" + z)
+        self.step("C", b"localhost" + z + b"4" + struct.pack(">H", 25) + b"127.0.0.1" + z)
+        self.step("H", b"client.example.nl" + z)
+        self._send("D", b"M" + b"i" + z + b"4TestJob1" + z)
+        self.step("M", b"<joe@example.nl>" + z)
+        self.step("R", b"<someone@example.org>" + z)
+        self.step("T", b"")
+        for name, value in headers:
+            self.step("L", name.encode() + z + value.encode() + z)
+        self.step("N", b"")
+        for start in range(0, len(body), 65535):
+            self.step("B", body[start : start + 65535])
+        self._send("E")
+        added: list[tuple[str, str]] = []
+        while True:
+            reply, payload = self._recv()
+            if reply in ("h", "i"):  # add / insert header field
+                if reply == "i":
+                    payload = payload[4:]  # index
+                name, value, _ = payload.split(z)
+                added.append((name.decode(), value.decode()))
+            elif reply == "p":  # progress
+                continue
+            elif reply in ("a", "c"):
+                break
+            elif reply in ("m", "q", "e", "+", "-", "b"):
+                continue  # other modifications: not expected, harmless here
+            else:
+                raise MilterError(f"end of message: filter answered {reply!r} {payload!r}")
+        self._send("Q")
+        return added
+
+
+def _running(pid: int) -> bool:
+    """Alive per /proc/PID/stat (a zombie or a vanished entry counts as gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return fields[0] not in ("Z", "X")
+
+
+@pytest.fixture
+def opendkim_daemon(tree: Tree) -> Iterator[tuple[Signer, subprocess.Popen[bytes]]]:
+    opendkim = program("opendkim")
+    signer = make_signer(tree, dkim.generate_rsa_key(2048))
+    log = tree.root / "opendkim.out"
+    with log.open("wb") as out:
+        # -f: stay in the foreground, so this Popen is the daemon and can be reaped
+        proc = subprocess.Popen(
+            [opendkim, "-f", "-x", str(signer.conf)],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"opendkim exited {proc.returncode}: {log.read_text()}")
+            try:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                    probe.connect(str(signer.socket))
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                if time.monotonic() > deadline:
+                    pytest.fail(f"opendkim did not listen on {signer.socket}: {log.read_text()}")
+                time.sleep(0.02)
+        yield signer, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while _running(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not _running(proc.pid), f"opendkim (pid {proc.pid}) still running"
+
+
+def test_daemon_signs_over_milter(
+    opendkim_daemon: tuple[Signer, subprocess.Popen[bytes]],
+) -> None:
+    signer, proc = opendkim_daemon
+    client = MilterClient(signer.socket)
+    try:
+        added = client.sign(MESSAGE_HEADERS, MESSAGE_BODY)
+    finally:
+        client.close()
+    signatures = [value for name, value in added if name == "DKIM-Signature"]
+    assert len(signatures) == 1, added  # a down or refusing signer adds nothing
+    assert f"d={DOMAIN}; s={SELECTOR};" in signatures[0]
+    header = b"DKIM-Signature: " + signatures[0].replace("\n", "\r\n").encode() + b"\r\n"
+    signed = header + message_bytes()
+    assert dkimpy_verifies(signed, published_value(signer.files))
+    tampered = signed.replace(b"Hello from", b"Hello frum")
+    assert not dkimpy_verifies(tampered, published_value(signer.files))
+    assert proc.poll() is None  # still serving
