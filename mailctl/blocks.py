@@ -93,12 +93,17 @@ def _find_block(lines: Sequence[str]) -> tuple[int, int] | None:
 
 # ------------------------------------------------------------------ tables
 
+_PCRE_FLAGS = re.compile(r"/[a-z]*$")
+
 
 def _first_field(line: str) -> str | None:
     """Lookup key of a table line (lowercased), None for comments, blanks, continuations."""
     if _is_blank(line) or _is_comment(line) or line[0] in " \t":
         return None
-    return line.split(maxsplit=1)[0].lower()
+    key = line.split(maxsplit=1)[0].lower()
+    # A PCRE pattern is the same entry whatever flags follow it: the guide's
+    # "/^example\.nl$/i" duplicates our "/^example\.nl$/".
+    return _PCRE_FLAGS.sub("/", key) if key.startswith("/") else key
 
 
 def _table_duplicates(

@@ -146,8 +146,8 @@ def plan(session: Session, settings: Settings, *, adopt: bool = False) -> Plan:
 def _read(path: Path) -> str | None:
     try:
         return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
+    except (FileNotFoundError, NotADirectoryError):
+        return None  # absent; writing it will say why if it cannot be created
     except OSError as exc:
         raise MailctlError(f"cannot read {path}: {exc.strerror}") from None
 
@@ -191,6 +191,7 @@ class Applied:
     settings: Settings
     written: list[Rendered] = field(default_factory=list)
     created_keys: list[Path] = field(default_factory=list)
+    created_dirs: list[Path] = field(default_factory=list)
     runner: Runner = system.run
     notes: list[str] = field(default_factory=list)
 
@@ -202,9 +203,12 @@ class Applied:
             with contextlib.suppress(MailctlError):
                 _postmap(self.settings, self.runner, self.notes)
         for path in self.created_keys:
+            for file in (path, path.with_suffix(".txt")):
+                with contextlib.suppress(OSError):
+                    file.unlink()
+        for directory in reversed(self.created_dirs):
             with contextlib.suppress(OSError):
-                path.unlink()
-                path.with_suffix(".txt").unlink()
+                directory.rmdir()
 
     def reload(self) -> None:
         for argv in _reloads(self.settings, self.written):
@@ -263,9 +267,13 @@ def apply(
     applied = Applied(settings, runner=runner)
     owner, owner_note = dkim.resolve_owner(settings.dkim.owner, settings.dkim.group)
     try:
-        if new_keys:
-            _make_dir(Path(settings.dkim.key_dir), 0o750)
+        key_dir = Path(settings.dkim.key_dir)
+        if new_keys and not key_dir.is_dir():
+            _make_dir(key_dir, 0o750)
+            applied.created_dirs.append(key_dir)
         for key in new_keys:
+            if not (key_dir / key.domain).exists():
+                applied.created_dirs.append(key_dir / key.domain)
             files = dkim.write_key_pair(
                 Path(settings.dkim.key_dir), key.domain, key.selector, key.pem, owner=owner
             )

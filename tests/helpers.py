@@ -92,12 +92,14 @@ def make_cert(directory: Path, names: list[str], *, days: int = 90) -> tuple[Pat
 
 def snapshot(root: Path) -> dict[str, tuple[int, bytes | None]]:
     """Every path under root with its mode and content (the audit log excepted:
-    recording failed attempts is its job)."""
+    recording failed attempts is its job; indexed .db maps compared by lookup)."""
     out: dict[str, tuple[int, bytes | None]] = {}
     for path in sorted(root.rglob("*")):
         if path.name in ("audit.log", "mailctl.lock"):
             continue
         rel = str(path.relative_to(root))
         content = path.read_bytes() if path.is_file() and not path.is_symlink() else None
+        if path.suffix == ".db":  # Berkeley DB bytes differ between equal builds
+            content = None
         out[rel] = (path.lstat().st_mode, content)
     return out

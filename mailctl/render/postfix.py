@@ -1,7 +1,11 @@
 """Postfix tables: the SNI map (guide §8.8) and the HELO spoof checks (§8.4).
 
 vmail_ssl.map:      smtp.example.nl <privkey.pem> <fullchain.pem>
-helo_checks.pcre:   /^example\\.nl$/i 554 5.7.1 Spoofed HELO (you are not me)
+helo_checks.pcre:   /^example\\.nl$/ 554 5.7.1 Spoofed HELO (you are not me)
+
+The guide writes these lines with a trailing /i, but in Postfix PCRE tables
+matching is case-insensitive by default and /i TOGGLES it to case-sensitive
+(pcre_table(5)), so "MAIL.EXAMPLE.NL" would slip past. We leave /i off.
 """
 
 from __future__ import annotations
@@ -63,7 +67,7 @@ def _pcre_literal(name: str) -> str:
 
 
 def render_helo_checks(domains: Iterable[str], hostname: str) -> list[str]:
-    """`/^name$/i 554 5.7.1 Spoofed HELO (you are not me)` for the hostname and each domain.
+    """`/^name$/ 554 5.7.1 Spoofed HELO (you are not me)` for the hostname and each domain.
 
     Sorted by name; the hostname appears once even when it is also a domain.
     """
@@ -71,4 +75,4 @@ def render_helo_checks(domains: Iterable[str], hostname: str) -> list[str]:
     for name in names:
         if name.startswith(".") or not _HOST.match(name):
             raise ValueError(f"HELO name is not a host name: {name!r}")
-    return [f"/^{_pcre_literal(name)}$/i {HELO_ACTION}" for name in sorted(names)]
+    return [f"/^{_pcre_literal(name)}$/ {HELO_ACTION}" for name in sorted(names)]

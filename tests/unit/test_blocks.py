@@ -323,3 +323,14 @@ def test_unified_diff_marks_a_missing_final_newline() -> None:
         "--- f\n+++ f\n@@ -1 +1 @@\n-a\n\\ No newline at end of file\n+a\n"
     )
     assert unified_diff("", "x\n", "f") == "--- f\n+++ f\n@@ -0,0 +1 @@\n+x\n"
+
+
+def test_guide_helo_lines_with_i_flag_count_as_duplicates() -> None:
+    from mailctl.blocks import merge_block
+
+    admin = "/^example\\.nl$/i 554 5.7.1 Spoofed HELO (you are not me)\n"
+    ours = ["/^example\\.nl$/ 554 5.7.1 Spoofed HELO (you are not me)"]
+    merged = merge_block(admin, ours)
+    assert merged.duplicates == (admin.rstrip("\n"),)
+    adopted = merge_block(admin, ours, adopt=True)
+    assert "/i" not in adopted.text and adopted.duplicates == ()
