@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 from mailctl.config import Settings
 from mailctl.render import TlsEntry
@@ -34,19 +33,23 @@ def cert_paths(settings: Settings, domain: str) -> tuple[str, str]:
     )
 
 
-def check_domain(settings: Settings, domain: str) -> TlsStatus:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
+def _read(path: str) -> bytes:
+    with open(path, "rb") as handle:  # plain open: this runs once per domain per change
+        return handle.read()
 
+
+def check_domain(settings: Settings, domain: str) -> TlsStatus:
     cert_path, key_path = cert_paths(settings, domain)
     try:
-        cert_pem = Path(cert_path).read_bytes()
+        cert_pem = _read(cert_path)
     except OSError as exc:
         return TlsStatus(domain, None, f"TLS pending: certificate {cert_path}: {exc.strerror}")
     try:
-        key_pem = Path(key_path).read_bytes()
+        key_pem = _read(key_path)
     except OSError as exc:
         return TlsStatus(domain, None, f"TLS pending: key {key_path}: {exc.strerror}")
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
     try:
         cert = x509.load_pem_x509_certificate(cert_pem)
     except ValueError:

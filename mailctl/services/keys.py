@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -62,10 +63,12 @@ def signing_entries(session: Session, settings: Settings) -> list[DkimEntry]:
         .join(DkimKey, DkimKey.domain_id == VirtualDomain.id)
         .where(DkimKey.state == "active")
     )
-    return sorted(
-        DkimEntry(name, selector, str(key_file(settings, name, selector)))
+    key_dir = settings.dkim.key_dir
+    # os.path.join, not Path: this runs once per domain on every change.
+    return [
+        DkimEntry(name, selector, os.path.join(key_dir, name, f"{selector}.private"))
         for name, selector in rows
-    )
+    ]
 
 
 def keys_of(session: Session, domain_id: int) -> list[DkimKey]:

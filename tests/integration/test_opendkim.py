@@ -8,8 +8,10 @@ Three ways in, cheapest first:
   RequireSafeKeys check, signing) and prints the header it would insert;
 - a private `opendkim -f` daemon on a UNIX socket, driven by a minimal milter
   client below (the protocol Postfix speaks to it).
-Each signature is then verified with dkimpy against the TXT value read back
-out of the `.txt` file mailctl wrote: an independent signer and verifier.
+Each RSA signature is then verified with dkimpy against the TXT value read
+back out of the `.txt` file mailctl wrote: an independent signer and verifier.
+Ed25519 signatures are verified by OpenDKIM itself (mode v, TestDNSData), as
+dkimpy would need PyNaCl for them.
 
 Key safety: OpenDKIM walks the key's whole path from `/` and calls a key
 "not secure" if any directory on it is writable by others — so anything under
@@ -33,7 +35,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import dkim as dkimpy
@@ -100,14 +102,18 @@ class Tree:
 
 
 @pytest.fixture
-def tree(tmp_path: Path) -> Iterator[Tree]:
-    """A short private directory for keys, tables, config and socket; removed afterwards."""
+def tree() -> Iterator[Tree]:
+    """A short private directory for keys, tables, config and socket; removed afterwards.
+
+    Not tmp_path: its path chain is unsafe for OpenDKIM, and it can be too long
+    for a UNIX socket (108 bytes); the fallback is the system temp directory.
+    """
     base = _safe_base()
-    root = Path(tempfile.mkdtemp(prefix=".mailctl-odk-", dir=base or tmp_path))
+    root = Path(tempfile.mkdtemp(prefix="mailctl-test-odk-", dir=base))
     # 0755, not mkdtemp's 0700: OpenDKIM stops checking at the first directory
     # nobody else can enter, so it must walk on into mailctl's own 0750 dirs
     # and judge the 0600 key file itself.
-    os.chmod(root, 0o755)
+    os.chmod(root, 0o755)  # noqa: S103  (see above; holds no secret itself)
     try:
         yield Tree(root, safe=base is not None)
     finally:
@@ -123,21 +129,29 @@ class Signer:
     socket: Path
     key_table: Path
     signing_table: Path
-    extra: list[str] = field(default_factory=list)
 
 
-def make_signer(tree: Tree, private_pem: bytes, *, safe_keys: bool | None = None) -> Signer:
-    files = dkim.write_key_pair(tree.root / "keys", DOMAIN, SELECTOR, private_pem, owner=None)
+def make_signer(
+    tree: Tree,
+    private_pem: bytes,
+    *,
+    safe_keys: bool | None = None,
+    owner: tuple[int, int] | None = None,
+    user_id: str | None = None,
+    sock: Path | None = None,
+) -> Signer:
+    files = dkim.write_key_pair(tree.root / "keys", DOMAIN, SELECTOR, private_pem, owner=owner)
     key_table = tree.root / "KeyTable"
     signing_table = tree.root / "SigningTable"
     key_table.write_text(f"{SELECTOR}._domainkey.{DOMAIN} {DOMAIN}:{SELECTOR}:{files.private}\n")
     signing_table.write_text(f"*@{DOMAIN} {SELECTOR}._domainkey.{DOMAIN}\n")
-    sock = tree.root / "opendkim.sock"
+    sock = sock or tree.root / "opendkim.sock"
     require_safe = tree.safe if safe_keys is None else safe_keys
     algorithm = "ed25519-sha256" if dkim.key_algorithm(private_pem) == "ed25519" else "rsa-sha256"
     conf = tree.root / "opendkim-sign.conf"
-    # The guide's SIGN-only instance, made private: no syslog, no UserID (runs
-    # as the caller), no PidFile, a UNIX socket in the private tree.
+    # The guide's SIGN-only instance, made private: no syslog, no PidFile, a
+    # UNIX socket in the private tree, UserID only when asked (else it runs as
+    # the caller).
     conf.write_text(
         "\n".join(
             [
@@ -151,6 +165,7 @@ def make_signer(tree: Tree, private_pem: bytes, *, safe_keys: bool | None = None
                 f"SigningTable refile:{signing_table}",
                 "OversignHeaders From",
                 f"RequireSafeKeys {'true' if require_safe else 'false'}",
+                *([f"UserID {user_id}"] if user_id else []),
                 "",
             ]
         )
@@ -391,8 +406,8 @@ class MilterClient:
             if reply in ("h", "i"):  # add / insert header field
                 if reply == "i":
                     payload = payload[4:]  # index
-                name, value, _ = payload.split(z)
-                added.append((name.decode(), value.decode()))
+                field_name, field_value, _ = payload.split(z)
+                added.append((field_name.decode(), field_value.decode()))
             elif reply == "p":  # progress
                 continue
             elif reply in ("a", "c"):
@@ -414,10 +429,10 @@ def _running(pid: int) -> bool:
     return fields[0] not in ("Z", "X")
 
 
-@pytest.fixture
-def opendkim_daemon(tree: Tree) -> Iterator[tuple[Signer, subprocess.Popen[bytes]]]:
+@contextlib.contextmanager
+def running_opendkim(signer: Signer, tree: Tree) -> Iterator[subprocess.Popen[bytes]]:
+    """`opendkim -f -x CONF` until the block ends; stopped and confirmed gone afterwards."""
     opendkim = program("opendkim")
-    signer = make_signer(tree, dkim.generate_rsa_key(2048))
     log = tree.root / "opendkim.out"
     with log.open("wb") as out:
         # -f: stay in the foreground, so this Popen is the daemon and can be reaped
@@ -440,7 +455,7 @@ def opendkim_daemon(tree: Tree) -> Iterator[tuple[Signer, subprocess.Popen[bytes
                 if time.monotonic() > deadline:
                     pytest.fail(f"opendkim did not listen on {signer.socket}: {log.read_text()}")
                 time.sleep(0.02)
-        yield signer, proc
+        yield proc
     finally:
         proc.terminate()
         # libmilter notices the stop only when its accept loop wakes up (up to
@@ -459,10 +474,8 @@ def opendkim_daemon(tree: Tree) -> Iterator[tuple[Signer, subprocess.Popen[bytes
         assert not _running(proc.pid), f"opendkim (pid {proc.pid}) still running"
 
 
-def test_daemon_signs_over_milter(
-    opendkim_daemon: tuple[Signer, subprocess.Popen[bytes]],
-) -> None:
-    signer, proc = opendkim_daemon
+def sign_over_milter(signer: Signer, proc: subprocess.Popen[bytes]) -> None:
+    """One message through the running signer; its signature must verify (dkimpy)."""
     client = MilterClient(signer.socket)
     try:
         added = client.sign(MESSAGE_HEADERS, MESSAGE_BODY)
@@ -477,3 +490,38 @@ def test_daemon_signs_over_milter(
     tampered = signed.replace(b"Hello from", b"Hello frum")
     assert not dkimpy_verifies(tampered, published_value(signer.files))
     assert proc.poll() is None  # still serving
+
+
+def test_daemon_signs_over_milter(tree: Tree) -> None:
+    signer = make_signer(tree, dkim.generate_rsa_key(2048))
+    with running_opendkim(signer, tree) as proc:
+        sign_over_milter(signer, proc)
+
+
+def test_daemon_as_the_guide_runs_it(tree: Tree) -> None:
+    """Root starts it with `UserID opendkim:opendkim`; the key is opendkim's, 0600, in
+    0750 directories owned by opendkim (resolve_owner + write_key_pair), and
+    RequireSafeKeys is on: exactly the production layout of guide section 12."""
+    need(os.geteuid() == 0, "needs root (to chown keys and let opendkim switch user)")
+    need(tree.safe, "no directory with an OpenDKIM-safe path chain to hold the key")
+    owner, note = dkim.resolve_owner("opendkim", "opendkim")
+    need(owner is not None, f"no opendkim account: {note}")
+    assert owner is not None
+    run_dir = tree.root / "run"  # like /run/opendkim: the socket is made as opendkim
+    run_dir.mkdir(mode=0o750)
+    os.chown(run_dir, *owner)
+    signer = make_signer(
+        tree,
+        dkim.generate_rsa_key(2048),
+        safe_keys=True,
+        owner=owner,
+        user_id="opendkim:opendkim",
+        sock=run_dir / "opendkim.sock",
+    )
+    for path in (signer.files.directory.parent, signer.files.directory, signer.files.private):
+        assert (path.stat().st_uid, path.stat().st_gid) == owner, path
+    with running_opendkim(signer, tree) as proc:
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        uids = next(line for line in status.splitlines() if line.startswith("Uid:"))
+        assert uids.split()[1:] == [str(owner[0])] * 4  # it really dropped root
+        sign_over_milter(signer, proc)

@@ -339,11 +339,12 @@ def test_existing_private_key_is_never_overwritten(
     ],
 )
 def test_unsafe_names_refused(tmp_path: Path, rsa_pem: bytes, domain: str, selector: str) -> None:
-    key_dir = tmp_path / "keys"
-    key_dir.mkdir()
+    base = tmp_path / "base"
+    key_dir = base / "keys"
+    key_dir.mkdir(parents=True)
     with pytest.raises(InvalidInput):
         dkim.write_key_pair(key_dir, domain, selector, rsa_pem, owner=None)
-    assert list(tmp_path.rglob("*")) == [key_dir]  # nothing written anywhere
+    assert list(base.rglob("*")) == [key_dir]  # nothing written, inside or next to key_dir
 
 
 def test_symlinked_domain_directory_refused(tmp_path: Path, rsa_pem: bytes) -> None:
@@ -358,9 +359,10 @@ def test_symlinked_domain_directory_refused(tmp_path: Path, rsa_pem: bytes) -> N
 
 
 def test_invalid_key_writes_nothing(tmp_path: Path) -> None:
+    key_dir = tmp_path / "keys"
     with pytest.raises(InvalidInput):
-        dkim.write_key_pair(tmp_path, DOMAIN, SELECTOR, b"not a key", owner=None)
-    assert list(tmp_path.iterdir()) == []
+        dkim.write_key_pair(key_dir, DOMAIN, SELECTOR, b"not a key", owner=None)
+    assert not key_dir.exists()
 
 
 def test_missing_parent_of_key_dir_refused(tmp_path: Path, rsa_pem: bytes) -> None:
