@@ -329,3 +329,53 @@ def test_unreadable_certificate_stays_pending(maria: Mailctl) -> None:
     assert "is not a PEM certificate" in out.stderr
     assert snapshot(maria.root) == files
     assert block(maria.root / "vmail_ssl.map") == []
+
+
+def test_mutating_commands_wait_for_the_lock(maria: Mailctl) -> None:
+    import fcntl
+
+    text = maria.config.read_text().replace("[lock]\n", "[lock]\ntimeout = 1\n")
+    maria.config.write_text(text)
+    lock = maria.root / "mailctl.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        before = maria.dump()
+        out = maria("domain", "add", "example.nl", code=1)
+        assert f"another mailctl holds the lock {lock}" in out.stderr
+        assert maria.dump() == before
+        maria("domain", "list")  # reading needs no lock
+    finally:
+        os.close(fd)
+    maria("domain", "add", "example.nl")
+
+
+def test_key_files_belong_to_opendkim_when_root(maria: Mailctl) -> None:
+    import grp
+    import pwd
+
+    if os.geteuid() != 0:
+        pytest.skip("ownership is only changed as root")
+    try:
+        uid, gid = pwd.getpwnam("opendkim").pw_uid, grp.getgrnam("opendkim").gr_gid
+    except KeyError:
+        pytest.fail("the opendkim package (and its account) is not installed")
+    maria("domain", "add", "example.nl")
+    key = maria.root / "keys" / "example.nl" / "mail.private"
+    assert (key.stat().st_uid, key.stat().st_gid) == (uid, gid)
+    assert key.parent.stat().st_gid == gid
+    table = maria.root / "KeyTable"
+    assert (table.stat().st_uid, table.stat().st_gid) == (uid, gid)
+    assert mode(table) == 0o640
+
+
+def test_domain_del_purges_maildirs_after_confirmation(maria: Mailctl) -> None:
+    maria("domain", "add", "example.nl")
+    maria("user", "add", "joe@example.nl", "--password-stdin", input=PW)
+    tree = maria.root / "vmail" / "example.nl"
+    assert tree.is_dir()
+    # Confirm the domain but decline the purge: nothing happens at all.
+    maria("domain", "del", "example.nl", "--purge-maildirs", input="y\nn\n", code=1)
+    assert tree.is_dir() and maria.query("SELECT name FROM virtual_domains")
+    maria("domain", "del", "example.nl", "--purge-maildirs", input="y\ny\n")
+    assert not tree.exists()
