@@ -31,6 +31,7 @@ from mailctl.files import atomic_write
 
 MIN_RSA_BITS = 1024  # RFC 8301: verifiers must not accept smaller keys
 MAX_RSA_BITS = 8192  # same bound as the config's dkim.bits
+MAX_KEY_FILE = 64 * 1024  # an 8192-bit RSA PEM is under 7 KiB
 PRIVATE_MODE = 0o600
 TXT_MODE = 0o644
 DIR_MODE = 0o750
@@ -371,13 +372,15 @@ def load_existing_key(path: Path) -> bytes:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise InvalidInput(f"DKIM key {path} is not a regular file")
+        if info.st_size > MAX_KEY_FILE:
+            raise InvalidInput(f"DKIM key {path} is {info.st_size} bytes: too big for a key")
         if info.st_mode & 0o077:
             raise InvalidInput(
                 f"DKIM key {path} has mode {stat.S_IMODE(info.st_mode):04o}: group/others may "
                 f"access it and OpenDKIM refuses such keys; fix: chmod 600 {path}"
             )
         chunks: list[bytes] = []
-        while chunk := os.read(fd, 65536):
+        while chunk := os.read(fd, MAX_KEY_FILE + 1):
             chunks.append(chunk)
     except OSError as exc:
         raise InvalidInput(f"cannot read DKIM key {path}: {exc.strerror}") from None

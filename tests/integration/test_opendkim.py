@@ -459,13 +459,16 @@ def running_opendkim(signer: Signer, tree: Tree) -> Iterator[subprocess.Popen[by
     finally:
         proc.terminate()
         # libmilter notices the stop only when its accept loop wakes up (up to
-        # 5 s after the last connection); one more connection wakes it now.
-        with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as poke:
-            poke.settimeout(1)
-            poke.connect(str(signer.socket))
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+        # 5 s after the last connection); a new connection wakes it at once,
+        # provided the SIGTERM has been handled by then: so poke until it's gone.
+        deadline = time.monotonic() + 10
+        while proc.poll() is None and time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as poke:
+                poke.settimeout(1)
+                poke.connect(str(signer.socket))
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=0.05)
+        if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
         deadline = time.monotonic() + 10

@@ -14,7 +14,7 @@ import dkim as dkimpy
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from helpers import program
+from helpers import need, program
 
 from mailctl import dkim
 from mailctl.errors import AlreadyExists, InvalidInput
@@ -370,8 +370,8 @@ def test_missing_parent_of_key_dir_refused(tmp_path: Path, rsa_pem: bytes) -> No
         dkim.write_key_pair(tmp_path / "a" / "keys", DOMAIN, SELECTOR, rsa_pem, owner=None)
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
 def test_owner_applied(tmp_path: Path, rsa_pem: bytes) -> None:
+    need(os.geteuid() == 0, "chown needs root")
     files = dkim.write_key_pair(tmp_path, DOMAIN, SELECTOR, rsa_pem, owner=(4321, 4322))
     for path in (files.directory, files.private, files.txt):
         info = path.stat()
