@@ -528,3 +528,40 @@ def test_daemon_as_the_guide_runs_it(tree: Tree) -> None:
         uids = next(line for line in status.splitlines() if line.startswith("Uid:"))
         assert uids.split()[1:] == [str(owner[0])] * 4  # it really dropped root
         sign_over_milter(signer, proc)
+
+
+# ------------------------------------------------------------------ mailctl's own tables
+
+
+def test_opendkim_signs_with_the_tables_mailctl_rendered(tree: Tree, mariadb_url: str) -> None:
+    """End to end: `mailctl domain add` writes key, KeyTable and SigningTable; the
+    real OpenDKIM reads exactly those files and signs; dkimpy verifies against
+    the .txt record mailctl wrote."""
+    from conftest import Mailctl, write_config
+
+    config = write_config(tree.root / "config.toml", mariadb_url, tree.root)
+    # Test mode runs OpenDKIM as the caller (root), and RequireSafeKeys refuses a key
+    # owned by another user; in production it runs as opendkim, which owns the key
+    # (test_daemon_as_the_guide_runs_it covers that).
+    config.write_text(config.read_text().replace("[dkim]\n", '[dkim]\nowner = "root"\n'
+                                                 'group = "root"\n'))
+    m = Mailctl(mariadb_url, config, tree.root)
+    m("db", "upgrade")
+    m("domain", "add", DOMAIN)
+    conf = tree.root / "opendkim-sign.conf"
+    conf.write_text(
+        "Syslog no\nMode s\nCanonicalization relaxed/relaxed\nSignatureAlgorithm rsa-sha256\n"
+        f"MinimumKeyBits 1024\nKeyTable refile:{tree.root / 'KeyTable'}\n"
+        f"SigningTable refile:{tree.root / 'SigningTable'}\n"
+        f"RequireSafeKeys {'true' if tree.safe else 'false'}\n"
+    )
+    msg = tree.root / "message.eml"
+    msg.write_bytes(message_bytes())
+    done = subprocess.run(
+        [program("opendkim"), "-x", str(conf), "-F", FIXED_TIME, "-vv", "-t", str(msg)],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    signed = signature_from_test_mode(done.stdout) + message_bytes()
+    txt = tree.root / "keys" / DOMAIN / f"{SELECTOR}.txt"
+    assert dkimpy_verifies(signed, dkim.txt_value(txt.read_text()).encode("ascii"))
