@@ -106,3 +106,26 @@ def exclusive_lock(path: Path, *, timeout: float) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def remove_tree_inside(path: Path, base: Path) -> Path | None:
+    """Delete the directory tree `path`, which must lie inside `base`.
+
+    Refuses a symlink at `path` or its parent, or a path that resolves outside
+    `base`; rmtree is fd-based on Linux, so links inside are removed, not followed.
+    Returns the path removed, or None when there was nothing to remove.
+    """
+    import shutil
+
+    if not path.exists() and not path.is_symlink():
+        return None
+    for part in (path.parent, path):
+        if part.is_symlink():
+            raise MailctlError(f"refusing to delete {path}: {part} is a symlink")
+    if not path.resolve().is_relative_to(base.resolve()):
+        raise MailctlError(f"refusing to delete {path}: it resolves outside {base}")
+    try:
+        shutil.rmtree(path)
+    except OSError as exc:
+        raise MailctlError(f"cannot remove {path}: {exc.strerror}") from None
+    return path

@@ -8,12 +8,12 @@ planted in the tree cannot make mailctl create or delete outside it.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 from mailctl.config import Settings
 from mailctl.errors import MailctlError
-from mailctl.names import parse_address
+from mailctl.files import remove_tree_inside
+from mailctl.names import normalize_domain, parse_address
 
 
 def maildir_path(settings: Settings, email: str) -> Path:
@@ -58,33 +58,10 @@ def create(settings: Settings, email: str) -> Path | None:
 
 def remove(settings: Settings, email: str) -> Path | None:
     """Delete a mailbox's maildir; never follows a symlink out of vmail.home."""
-    path = maildir_path(settings, email)
-    if not path.exists() and not path.is_symlink():
-        return None
-    _no_symlinks(settings, path)
-    home = Path(settings.vmail.home).resolve()
-    if not path.resolve().is_relative_to(home):
-        raise MailctlError(f"refusing to delete {path}: it resolves outside {home}")
-    try:
-        shutil.rmtree(path)  # fd-based on Linux: links inside are removed, not followed
-    except OSError as exc:
-        raise MailctlError(f"cannot remove maildir {path}: {exc.strerror}") from None
-    return path
+    return remove_tree_inside(maildir_path(settings, email), Path(settings.vmail.home))
 
 
 def remove_domain(settings: Settings, domain: str) -> Path | None:
     """Delete a domain's whole maildir tree after the same checks."""
-    from mailctl.names import normalize_domain
-
-    name = normalize_domain(domain)
     home = Path(settings.vmail.home)
-    path = home / name
-    if not path.exists() and not path.is_symlink():
-        return None
-    if path.is_symlink() or not path.resolve().is_relative_to(home.resolve()):
-        raise MailctlError(f"refusing to delete {path}: symlink or outside {home}")
-    try:
-        shutil.rmtree(path)
-    except OSError as exc:
-        raise MailctlError(f"cannot remove maildirs {path}: {exc.strerror}") from None
-    return path
+    return remove_tree_inside(home / normalize_domain(domain), home)

@@ -29,6 +29,29 @@ scheme_option = click.option(
 )
 
 
+def _new_hash(password_stdin: bool, generate: bool, scheme: str | None) -> tuple[str, str]:
+    """Read (or generate) a new password and hash it: (password, hash)."""
+    from mailctl.services import users
+
+    settings = app().settings
+    password = read_password(
+        password_stdin=password_stdin,
+        generate=generate,
+        min_length=settings.passwords.min_length,
+        confirm=True,
+    )
+    return password, users.hash_new_password(settings, password, scheme)
+
+
+def _report_password(done: str, email: str, password: str, generated: bool) -> None:
+    a = app()
+    if a.dry_run:
+        return
+    a.note(f"{done} {email}")
+    if generated:
+        click.echo(f"password for {email}: {password}")
+
+
 @user.command("add")
 @click.argument("email")
 @password_options
@@ -40,23 +63,12 @@ def add(email: str, password_stdin: bool, generate: bool, scheme: str | None, fo
     from mailctl.services import users
 
     a = app()
-    settings = a.settings
     with a.reading() as session:  # refuse bad input before asking for a password
         users.check_new_user(session, email, force=force)
-    password = read_password(
-        password_stdin=password_stdin,
-        generate=generate,
-        min_length=settings.passwords.min_length,
-        confirm=True,
-    )
-    password_hash = users.hash_new_password(settings, password, scheme)
+    password, password_hash = _new_hash(password_stdin, generate, scheme)
     with a.changing() as tx:
         created = users.add_user(tx, email, password_hash, force=force)
-    if a.dry_run:
-        return
-    a.note(f"added user {created.email}")
-    if generate:
-        click.echo(f"password for {created.email}: {password}")
+    _report_password("added user", created.email, password, generate)
 
 
 @user.command("passwd")
@@ -69,23 +81,12 @@ def passwd(email: str, password_stdin: bool, generate: bool, scheme: str | None)
     from mailctl.services import users
 
     a = app()
-    settings = a.settings
     with a.reading() as session:
         users.get_user(session, email)
-    password = read_password(
-        password_stdin=password_stdin,
-        generate=generate,
-        min_length=settings.passwords.min_length,
-        confirm=True,
-    )
-    password_hash = users.hash_new_password(settings, password, scheme)
+    password, password_hash = _new_hash(password_stdin, generate, scheme)
     with a.changing() as tx:
         changed = users.set_password(tx, email, password_hash)
-    if a.dry_run:
-        return
-    a.note(f"changed the password of {changed.email}")
-    if generate:
-        click.echo(f"password for {changed.email}: {password}")
+    _report_password("changed the password of", changed.email, password, generate)
 
 
 @user.command("del")

@@ -81,22 +81,11 @@ def keys_of(session: Session, domain_id: int) -> list[DkimKey]:
 
 def purge_key_dir(settings: Settings, domain: str) -> Path | None:
     """Delete key_dir/{domain} (after `domain del --purge-keys`), never via a symlink."""
-    import shutil
-
-    from mailctl.errors import MailctlError
+    from mailctl.files import remove_tree_inside
     from mailctl.names import normalize_domain
 
     key_dir = Path(settings.dkim.key_dir)
-    path = key_dir / normalize_domain(domain)
-    if not path.exists() and not path.is_symlink():
-        return None
-    if path.is_symlink() or not path.resolve().is_relative_to(key_dir.resolve()):
-        raise MailctlError(f"refusing to delete {path}: symlink or outside {key_dir}")
-    try:
-        shutil.rmtree(path)
-    except OSError as exc:
-        raise MailctlError(f"cannot remove {path}: {exc.strerror}") from None
-    return path
+    return remove_tree_inside(key_dir / normalize_domain(domain), key_dir)
 
 
 def domain_id(session: Session, name: str) -> int:
