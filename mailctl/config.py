@@ -175,6 +175,8 @@ class Settings:
     # Where the settings came from; not config keys.
     source: str = field(default="", metadata={"internal": True})
     sandbox: bool = field(default=False, metadata={"internal": True})
+    # The sandbox's own SQLite file: only that database is migrated automatically.
+    sandbox_db: bool = field(default=False, metadata={"internal": True})
 
 
 SECTIONS: dict[str, type[Any]] = {
@@ -276,7 +278,10 @@ def load_settings(
     override_url = db_url or env.get("MAILCTL_DB_URL")
     if override_url and isinstance(merged.setdefault("database", {}), dict):
         merged["database"]["url"] = override_url
-    return build_settings(merged, source=source, sandbox=sandbox)
+    settings = build_settings(merged, source=source, sandbox=sandbox)
+    if sandbox and not override_url:
+        settings = dataclasses.replace(settings, sandbox_db=True)
+    return settings
 
 
 def _merge(base: dict[str, dict[str, Any]], data: dict[str, Any]) -> dict[str, Any]:
@@ -432,9 +437,11 @@ def render_toml(settings: Settings, *, masked: bool, commented: bool) -> str:
 
 
 def announce_sandbox(settings: Settings, quiet: bool) -> None:
-    if settings.sandbox and not quiet:
-        root = sandbox_root()
-        print(
-            f"mailctl: no config file; using the sandbox in {root} (SQLite, private files)",
-            file=sys.stderr,
-        )
+    if not settings.sandbox or quiet:
+        return
+    root = sandbox_root()
+    if settings.sandbox_db:
+        what = f"using the sandbox in {root} (SQLite, private files)"
+    else:
+        what = f"using the sandbox's private files in {root} with {mask_url(settings.database.url)}"
+    print(f"mailctl: no config file; {what}", file=sys.stderr)

@@ -50,6 +50,7 @@ def check_domain(settings: Settings, domain: str) -> TlsStatus:
         return TlsStatus(domain, None, f"TLS pending: key {key_path}: {exc.strerror}")
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
+
     try:
         cert = x509.load_pem_x509_certificate(cert_pem)
     except ValueError:

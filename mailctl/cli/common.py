@@ -68,7 +68,7 @@ class App:
 
             self._engine = db.make_engine(self.url)
             if check_schema:
-                db.require_current(self._engine, auto_upgrade=self.settings.sandbox)
+                db.require_current(self._engine, auto_upgrade=self.settings.sandbox_db)
         return self._engine
 
     @contextmanager
@@ -284,7 +284,9 @@ def emit_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str |
     """One output function for every list command."""
     chosen = _resolve(fmt)
     if chosen == "json":
-        click.echo(json.dumps([{c: r[c] for c in columns} for r in rows], indent=2))
+        click.echo(
+            json.dumps([{c: r[c] for c in columns} for r in rows], indent=2, ensure_ascii=False)
+        )
     elif chosen == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
@@ -304,7 +306,7 @@ def emit_record(record: dict[str, Any], fmt: str | None) -> None:
     """One object: key/value lines, or a JSON object."""
     chosen = _resolve(fmt)
     if chosen == "json":
-        click.echo(json.dumps(record, indent=2))
+        click.echo(json.dumps(record, indent=2, ensure_ascii=False))
         return
     emit_rows([{"field": k, "value": v} for k, v in record.items()], ("field", "value"), chosen)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mailctl.cli.common import app, emit_record, output_format
+from mailctl.cli.common import app, emit_record, mutating, output_format
 
 
 @click.group()
@@ -13,6 +13,7 @@ def db() -> None:
 
 
 @db.command("upgrade")
+@mutating
 def upgrade() -> None:
     """Migrate to the newest schema; adopt a database made with the guide's SQL."""
     from mailctl import db as database
@@ -21,26 +22,25 @@ def upgrade() -> None:
     engine = a.engine(check_schema=False)
     status = database.schema_status(engine)
     if a.dry_run:
+        start = database.ADOPTED_REVISION if status.adoptable else status.current
         if status.adoptable:
-            a.note(
-                f"dry run: would adopt the guide's tables and stamp {database.ADOPTED_REVISION}",
-                force=True,
-            )
+            a.note(f"dry run: would adopt the guide's tables and stamp {start}", force=True)
         a.note(
-            f"dry run: would upgrade from {status.current or 'empty'} to {status.head}"
-            if status.pending
+            f"dry run: would upgrade from {start or 'empty'} to {status.head}"
+            if start != status.head
             else f"dry run: already at {status.head}",
             force=True,
         )
         return
     before, adopted = database.upgrade(engine)
+    start = database.ADOPTED_REVISION if adopted else before.current
     if adopted:
         a.note(
             "adopted the existing guide tables (rows untouched);"
             f" stamped revision {database.ADOPTED_REVISION}"
         )
-    if before.pending:
-        a.note(f"upgraded schema from {before.current or 'empty'} to {before.head}")
+    if start != before.head:
+        a.note(f"upgraded schema from {start or 'empty'} to {before.head}")
     else:
         a.note(f"schema already at {before.head}")
 

@@ -32,6 +32,7 @@ def domain() -> None:
 @mutating
 def add(names: tuple[str, ...], no_postmaster: bool) -> None:
     """Add domains: database row, DKIM key, role aliases and every managed file."""
+    from mailctl.names import display_domain
     from mailctl.services import domains
 
     a = app()
@@ -41,7 +42,8 @@ def add(names: tuple[str, ...], no_postmaster: bool) -> None:
             added.append(domains.add_domain(tx, name, role_aliases=not no_postmaster).name)
     if not a.dry_run:
         for name in added:
-            a.note(f"added domain {name}")
+            shown = display_domain(name)
+            a.note(f"added domain {name}" + (f" ({shown})" if shown != name else ""))
         _next_steps(a, added)
 
 
@@ -148,7 +150,7 @@ def show(name: str, fmt: str | None) -> None:
             for k in keys.keys_of(session, keys.domain_id(session, info.name))
         ]
     tls = check_domain(a.settings, info.name)
-    record["tls"] = "ok" if tls.ready else tls.reason
+    record["tls_detail"] = tls.reason
     if tls.not_after is not None:
         record["tls_expires"] = tls.not_after.strftime("%Y-%m-%d")
     emit_record(record, fmt)

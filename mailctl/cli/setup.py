@@ -8,19 +8,22 @@ from pathlib import Path
 
 import click
 
-from mailctl.cli.common import app
+from mailctl.cli.common import app, mutating
 from mailctl.errors import AlreadyExists, ConfigError
 
 # init's prompts: option name -> (config section, key, question)
 INIT_FIELDS = {
     "db_url": ("database", "url", "Database URL"),
-    "db_password_file": ("database", "password_file", "Database password file (empty: none)"),
+    "db_password_file": ("database", "password_file", "Database password file"),
     "hostname": ("server", "hostname", "Mail host name (PTR/HELO)"),
     "primary_domain": ("server", "primary_domain", "Primary mail domain"),
     "ipv4": ("server", "ipv4", "Public IPv4 address"),
-    "ipv6": ("server", "ipv6", "Public IPv6 address (empty: none)"),
+    "ipv6": ("server", "ipv6", "Public IPv6 address"),
     "admin_email": ("server", "admin_email", "Admin address for postmaster@/abuse@"),
 }
+
+
+OPTIONAL_KEYS = ("password_file", "ipv6")
 
 
 def _init_options(func: click.decorators.FC) -> click.decorators.FC:
@@ -42,6 +45,7 @@ def _init_options(func: click.decorators.FC) -> click.decorators.FC:
 @_init_options
 @click.option("--force", is_flag=True, help="Replace an existing config file.")
 @click.option("--no-schema", is_flag=True, help="Only write the config; leave the database alone.")
+@mutating
 def init(target: str | None, force: bool, no_schema: bool, **given: str | None) -> None:
     """Write a complete commented config (0600) and create or adopt the schema."""
     from mailctl import db as database
@@ -64,11 +68,13 @@ def init(target: str | None, force: bool, no_schema: bool, **given: str | None) 
         value = given.get(name)
         if value is None and interactive:
             value = click.prompt(
-                question,
-                default=getattr(getattr(defaults, section), key),
+                f"{question} ('none' for empty)" if key in OPTIONAL_KEYS else question,
+                default=getattr(getattr(defaults, section), key) or "none",
                 show_default=True,
                 err=True,
             )
+            if key in OPTIONAL_KEYS and value.strip().lower() == "none":
+                value = ""
         if value is not None:
             data.setdefault(section, {})[key] = value
     if a.db_url and "url" not in data.get("database", {}):

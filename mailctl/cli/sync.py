@@ -61,4 +61,3 @@ def sync(check: bool, diff: bool, adopt: bool) -> None:
         audit.append_for(settings, changes=written, result="ok")
         for path in written:
             a.note(f"updated {path}")
-

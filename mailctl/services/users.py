@@ -112,6 +112,13 @@ def delete_user(tx: Tx, value: str) -> list[AliasInfo]:
     tx.session.delete(user)
     tx.session.flush()
     tx.record("delete", "virtual_users", user.email)
+    own = tx.session.scalars(select(VirtualAlias).where(VirtualAlias.source == user.email)).all()
+    if any(user.email in row.destinations for row in own):
+        # A forward with a local copy keeps the mailbox among its destinations;
+        # without the mailbox that copy would bounce, so drop it from the alias.
+        from mailctl.services.aliases import delete_alias
+
+        delete_alias(tx, user.email, [user.email])
     return pointing
 
 

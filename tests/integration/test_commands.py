@@ -191,3 +191,19 @@ def test_db_status(mailctl: Mailctl) -> None:
     assert status["revision"] == status["head"]
     assert status["pending"] is False
     assert status["backend"] in ("mysql", "mariadb", "postgresql", "sqlite")
+
+
+def test_user_del_drops_the_local_copy_from_its_forward(mailctl: Mailctl) -> None:
+    mailctl("domain", "add", "example.nl", "--no-postmaster")
+    mailctl("user", "add", "joe@example.nl", "--password-stdin", input=PW)
+    mailctl("alias", "add", "joe@example.nl", "joe@example.nl", "joe@example.org")
+    mailctl("user", "del", "joe@example.nl", "--yes")
+    assert mailctl.query("SELECT source, destination FROM virtual_aliases") == [
+        ("joe@example.nl", "joe@example.org")
+    ]
+
+
+def test_trailing_flags_on_init_and_db_upgrade(mailctl: Mailctl, tmp_path: object) -> None:
+    out = mailctl("db", "upgrade", "--dry-run")
+    assert "already at" in out.stderr
+    mailctl("db", "upgrade", "--yes")

@@ -60,7 +60,8 @@ def test_domain_add_writes_key_and_tables(maria: Mailctl) -> None:
     # No certificate yet: no SNI entries, and the domain says so.
     assert block(maria.root / "vmail_ssl.map") == []
     shown = json.loads(maria("domain", "show", "example.nl", "-f", "json").stdout)
-    assert shown["tls"].startswith("TLS pending")
+    assert shown["tls"] == "pending"
+    assert shown["tls_detail"].startswith("TLS pending: certificate")
     assert shown["dkim_keys"] == ["mail rsa-1024 active"]
     rows = maria.query("SELECT selector, state, bits FROM mailctl_dkim_keys ORDER BY id")
     assert rows == [("mail", "active", 1024), ("mail", "active", 1024)]

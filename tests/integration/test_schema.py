@@ -129,6 +129,7 @@ def test_a_hand_made_guide_database_is_adopted(mariadb_url: str, tmp_path: Path)
     assert status["adoptable"] is True and status["revision"] == "none"
     out = m("db", "upgrade")
     assert "adopted" in out.stderr
+    assert f"upgraded schema from 0001 to {db.head_revision()}" in out.stderr
     assert m.dump() == before  # rows untouched
     status = json.loads(m("db", "status", "-f", "json").stdout)
     assert status["revision"] == db.head_revision()
@@ -179,3 +180,17 @@ def test_init_writes_a_private_config_and_creates_the_schema(
     assert shown["dkim"]["key_table"] == "/etc/opendkim/KeyTable"  # the guide's defaults
     again = CliRunner().invoke(cli, ["init", "--path", str(target)])
     assert again.exit_code == 1 and "exists already" in again.stderr
+
+
+def test_db_url_without_config_is_never_migrated_implicitly(mariadb_url: str) -> None:
+    from click.testing import CliRunner
+
+    from mailctl.cli.root import cli
+
+    _load_guide_ddl(mariadb_url)
+    result = CliRunner().invoke(cli, ["--db", mariadb_url, "user", "list"])
+    assert result.exit_code == 1 and "mailctl db upgrade" in result.stderr
+    assert "using the sandbox's private files" in result.stderr
+    engine = sa.create_engine(mariadb_url)
+    assert db.VERSION_TABLE not in sa.inspect(engine).get_table_names()
+    engine.dispose()
