@@ -94,6 +94,16 @@ class DkimSettings:
     signing_table: str = _opt("/etc/opendkim/SigningTable", "OpenDKIM SigningTable")
     owner: str = _opt("opendkim", "owner of key files (applied when running as root)")
     group: str = _opt("opendkim", "group of key files and directories")
+    ed25519: bool = _opt(
+        False, "also give each new domain an Ed25519 key (RFC 8463) for a second signer"
+    )
+    ed25519_selector: str = _opt("ed", "selector of new Ed25519 keys")
+    ed25519_key_table: str = _opt(
+        "/etc/opendkim/KeyTable.ed25519", "KeyTable of the Ed25519 signing instance"
+    )
+    ed25519_signing_table: str = _opt(
+        "/etc/opendkim/SigningTable.ed25519", "SigningTable of the Ed25519 signing instance"
+    )
 
 
 @dataclass(frozen=True)
@@ -154,6 +164,10 @@ class CommandSettings:
     reload_opendkim: list[str] = _opt(
         ["systemctl", "reload", "opendkim-sign"], "reload the OpenDKIM signer; [] = off"
     )
+    reload_opendkim_ed25519: list[str] = _opt(
+        ["systemctl", "reload", "opendkim-sign-ed25519"],
+        "reload the Ed25519 OpenDKIM signer; [] = off",
+    )
     check_postfix: list[str] = _opt(["postfix", "check"], "validate Postfix config; [] = off")
     check_dovecot: list[str] = _opt(["doveconf", "-n"], "validate Dovecot config; [] = off")
 
@@ -204,6 +218,8 @@ def sandbox_defaults(root: Path) -> dict[str, dict[str, Any]]:
             "key_dir": str(root / "opendkim/keys"),
             "key_table": str(root / "opendkim/KeyTable"),
             "signing_table": str(root / "opendkim/SigningTable"),
+            "ed25519_key_table": str(root / "opendkim/KeyTable.ed25519"),
+            "ed25519_signing_table": str(root / "opendkim/SigningTable.ed25519"),
         },
         "tls": {
             "cert": str(root / "letsencrypt/live/{domain}/fullchain.pem"),
@@ -220,6 +236,7 @@ def sandbox_defaults(root: Path) -> dict[str, dict[str, Any]]:
             "reload_postfix": [],
             "reload_dovecot": [],
             "reload_opendkim": [],
+            "reload_opendkim_ed25519": [],
             "check_postfix": [],
             "check_dovecot": [],
         },

@@ -24,6 +24,7 @@ from mailctl.config import Settings
 from mailctl.errors import MailctlError
 from mailctl.files import atomic_write
 from mailctl.models import VirtualDomain
+from mailctl.render import DkimEntry
 from mailctl.services import NewKey
 from mailctl.tls import TlsStatus, check_domain
 
@@ -79,17 +80,34 @@ class Plan:
 def file_specs(settings: Settings) -> list[FileSpec]:
     from mailctl.dkim import resolve_owner
 
-    dkim_owner, _ = resolve_owner(settings.dkim.owner, settings.dkim.group)
-    return [
-        FileSpec("KeyTable", Path(settings.dkim.key_table), "table", "opendkim", 0o640, dkim_owner),
-        FileSpec(
-            "SigningTable",
-            Path(settings.dkim.signing_table),
-            "table",
-            "opendkim",
-            0o640,
-            dkim_owner,
-        ),
+    dkim = settings.dkim
+    owner, _ = resolve_owner(dkim.owner, dkim.group)
+    specs = [
+        FileSpec("KeyTable", Path(dkim.key_table), "table", "opendkim", 0o640, owner),
+        FileSpec("SigningTable", Path(dkim.signing_table), "table", "opendkim", 0o640, owner),
+    ]
+    if dkim.ed25519:
+        # OpenDKIM signs with one algorithm per instance: Ed25519 keys get their
+        # own tables, read by a second signing instance.
+        specs += [
+            FileSpec(
+                "Ed25519 KeyTable",
+                Path(dkim.ed25519_key_table),
+                "table",
+                "opendkim-ed25519",
+                0o640,
+                owner,
+            ),
+            FileSpec(
+                "Ed25519 SigningTable",
+                Path(dkim.ed25519_signing_table),
+                "table",
+                "opendkim-ed25519",
+                0o640,
+                owner,
+            ),
+        ]
+    return specs + [
         # The source map only names files, but postmap -F inlines the private keys
         # into the .db next to it: keep both private to root.
         FileSpec("SNI map", Path(settings.postfix.sni_map), "table", "postfix", 0o600),
@@ -118,16 +136,21 @@ def plan(session: Session, settings: Settings, *, adopt: bool = False) -> Plan:
     from mailctl.render.dovecot import render_dovecot_sni
     from mailctl.render.opendkim import render_key_table, render_signing_table
     from mailctl.render.postfix import render_helo_checks, render_sni_map
-    from mailctl.services.keys import signing_entries
+    from mailctl.services.keys import IN_KEY_TABLE, table_entries
 
     domains = sorted(session.scalars(select(VirtualDomain.name)))
-    keys = signing_entries(session, settings)
     tls = tuple(check_domain(settings, d) for d in domains)
     ready = [t.entry for t in tls if t.entry is not None]
     version, note = dovecot_version(settings)
+
+    def keys(algorithm: str, states: tuple[str, ...]) -> list[DkimEntry]:
+        return table_entries(session, settings, algorithm=algorithm, states=states)
+
     blocks = {
-        "KeyTable": render_key_table(keys),
-        "SigningTable": render_signing_table(keys),
+        "KeyTable": render_key_table(keys("rsa", IN_KEY_TABLE)),
+        "SigningTable": render_signing_table(keys("rsa", ("active",))),
+        "Ed25519 KeyTable": render_key_table(keys("ed25519", IN_KEY_TABLE)),
+        "Ed25519 SigningTable": render_signing_table(keys("ed25519", ("active",))),
         "SNI map": render_sni_map(ready, settings.postfix.sni_names),
         "HELO checks": render_helo_checks(domains, settings.server.hostname),
         "Dovecot SNI": render_dovecot_sni(ready, settings.dovecot.sni_names, version),
@@ -174,14 +197,11 @@ def _reloads(settings: Settings, changed: Sequence[Rendered]) -> list[list[str]]
     services = {r.spec.service for r in changed}
     commands = {
         "opendkim": settings.commands.reload_opendkim,
+        "opendkim-ed25519": settings.commands.reload_opendkim_ed25519,
         "postfix": settings.commands.reload_postfix,
         "dovecot": settings.commands.reload_dovecot,
     }
-    return [
-        list(commands[s])
-        for s in ("opendkim", "postfix", "dovecot")
-        if s in services and commands[s]
-    ]
+    return [list(argv) for service, argv in commands.items() if service in services and argv]
 
 
 @dataclass

@@ -189,7 +189,7 @@ class App:
         """Effects that must wait for the commit: maildirs and service reloads."""
         from mailctl import maildirs
         from mailctl.errors import MailctlError
-        from mailctl.services.keys import purge_key_dir
+        from mailctl.services.keys import archive_key_files, purge_key_dir
 
         settings = tx.settings
         if settings.vmail.create_maildirs:
@@ -205,6 +205,9 @@ class App:
         for domain in tx.key_dirs_to_remove:
             if (path := purge_key_dir(settings, domain)) is not None:
                 tx.record("delete", "dkim keys", str(path))
+        for domain, selector in tx.keys_to_archive:
+            if (path := archive_key_files(settings, domain, selector)) is not None:
+                tx.record("update", "dkim key", str(path), "archived")
         if applied is not None:
             try:
                 applied.reload()

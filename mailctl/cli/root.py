@@ -22,6 +22,7 @@ COMMANDS = {
     "user": "mailctl.cli.user:user",
     "alias": "mailctl.cli.alias:alias",
     "sync": "mailctl.cli.sync:sync",
+    "dkim": "mailctl.cli.dkim:dkim",
 }
 
 

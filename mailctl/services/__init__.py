@@ -50,6 +50,7 @@ class Tx:
     maildirs_to_remove: list[str] = field(default_factory=list)
     domain_trees_to_remove: list[str] = field(default_factory=list)
     key_dirs_to_remove: list[str] = field(default_factory=list)
+    keys_to_archive: list[tuple[str, str]] = field(default_factory=list)  # (domain, selector)
 
     def record(self, action: str, table: str, key: str, detail: str = "") -> None:
         self.changes.append(Change(action, table, key, detail))

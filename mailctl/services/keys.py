@@ -23,45 +23,185 @@ def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
-def ensure_domain_key(tx: Tx, domain: VirtualDomain) -> DkimKey:
-    """Give a new domain its active key: an existing key file is reused, never overwritten."""
+# Lifecycle: pending (published, not signing) -> active (signing) -> retired
+# (record still published for mail in flight) -> archived (file moved away).
+IN_KEY_TABLE = ("pending", "active", "retired")
+
+
+def selector_for(settings: Settings, algorithm: str) -> str:
+    return settings.dkim.ed25519_selector if algorithm == "ed25519" else settings.dkim.selector
+
+
+def _new_key(tx: Tx, domain: str, selector: str, algorithm: str) -> tuple[bytes, str]:
+    """Reuse a key file that exists (never overwrite it), else generate one."""
     from mailctl import dkim
 
-    selector = tx.settings.dkim.selector
-    path = key_file(tx.settings, domain.name, selector)
+    path = key_file(tx.settings, domain, selector)
     if path.exists():
         pem = dkim.load_existing_key(path)
-        detail = f"reused existing key file {path}"
+        if dkim.key_algorithm(pem) != algorithm:
+            from mailctl.errors import Conflict
+
+            raise Conflict(f"{path} holds a {dkim.key_algorithm(pem)} key, not {algorithm}")
+        return pem, f"reused existing key file {path}"
+    if algorithm == "ed25519":
+        pem = dkim.generate_ed25519_key()
+        detail = f"new Ed25519 key {path}"
     else:
         pem = dkim.generate_rsa_key(tx.settings.dkim.bits)
-        tx.new_keys.append(NewKey(domain.name, selector, pem))
         detail = f"new {tx.settings.dkim.bits}-bit RSA key {path}"
+    tx.new_keys.append(NewKey(domain, selector, pem))
+    return pem, detail
+
+
+def _add_row(tx: Tx, domain: VirtualDomain, selector: str, algorithm: str, state: str) -> DkimKey:
+    from mailctl import dkim
+
+    pem, detail = _new_key(tx, domain.name, selector, algorithm)
     bits = dkim.key_bits(pem)
-    if dkim.key_algorithm(pem) == "rsa" and bits < 2048:
+    if algorithm == "rsa" and bits < 2048:
+        path = key_file(tx.settings, domain.name, selector)
         tx.warn(f"DKIM key {path} has {bits} bits; 2048 or more is recommended")
     stamp = now()
     row = DkimKey(
         domain_id=domain.id,
         selector=selector,
-        algorithm=dkim.key_algorithm(pem),
+        algorithm=algorithm,
         bits=bits,
-        state="active",
+        state=state,
         created_at=stamp,
-        activated_at=stamp,
+        activated_at=stamp if state == "active" else None,
     )
     tx.session.add(row)
     tx.session.flush()
-    tx.record("insert", "mailctl_dkim_keys", f"{selector}._domainkey.{domain.name}", detail)
+    tx.record(
+        "insert", "mailctl_dkim_keys", f"{selector}._domainkey.{domain.name}", f"{state}, {detail}"
+    )
     tx.files_dirty = True
     return row
 
 
-def signing_entries(session: Session, settings: Settings) -> list[DkimEntry]:
-    """KeyTable/SigningTable input: every active key."""
+def ensure_domain_key(tx: Tx, domain: VirtualDomain) -> list[DkimKey]:
+    """Give a new domain its active key(s): RSA, plus Ed25519 when configured."""
+    algorithms = ["rsa", "ed25519"] if tx.settings.dkim.ed25519 else ["rsa"]
+    return [_add_row(tx, domain, selector_for(tx.settings, a), a, "active") for a in algorithms]
+
+
+def domain_row(tx: Tx, name: str) -> VirtualDomain:
+    from mailctl.services.domains import get_domain
+
+    return get_domain(tx.session, name)
+
+
+def _dated_selector(tx: Tx, domain: VirtualDomain, algorithm: str) -> str:
+    """`mail20261125`, then `mail20261125b`, ... : unique per domain, readable in DNS."""
+    base = f"{selector_for(tx.settings, algorithm)}{now():%Y%m%d}"
+    taken = {k.selector for k in keys_of(tx.session, domain.id)}
+    for suffix in ["", *"bcdefghijklmnopqrstuvwxyz"]:
+        candidate: str = base + suffix
+        if candidate not in taken and not key_file(tx.settings, domain.name, candidate).exists():
+            return candidate
+    from mailctl.errors import Conflict
+
+    raise Conflict(f"too many keys made today for {domain.name}")
+
+
+def rotate(tx: Tx, name: str, algorithm: str = "rsa") -> DkimKey:
+    """A new pending key with a dated selector; publish its record, then activate it."""
+    from mailctl.errors import Conflict
+
+    domain = domain_row(tx, name)
+    pending = [
+        k
+        for k in keys_of(tx.session, domain.id)
+        if k.state == "pending" and k.algorithm == algorithm
+    ]
+    if pending:
+        raise Conflict(
+            f"{domain.name} already has a pending {algorithm} key ({pending[0].selector});"
+            f" activate or retire it first"
+        )
+    return _add_row(tx, domain, _dated_selector(tx, domain, algorithm), algorithm, "pending")
+
+
+def find_key(tx: Tx, domain: VirtualDomain, selector: str | None, state: str) -> DkimKey:
+    from mailctl.errors import Conflict, NotFound
+
+    rows = keys_of(tx.session, domain.id)
+    if selector is not None:
+        for row in rows:
+            if row.selector == selector:
+                if row.state != state:
+                    raise Conflict(f"key {selector} of {domain.name} is {row.state}, not {state}")
+                return row
+        raise NotFound(f"{domain.name} has no DKIM key with selector {selector}")
+    matching = [r for r in rows if r.state == state]
+    if not matching:
+        raise NotFound(f"{domain.name} has no {state} DKIM key (see: mailctl dkim show)")
+    if len(matching) > 1:
+        raise Conflict(
+            f"{domain.name} has several {state} keys ({', '.join(r.selector for r in matching)});"
+            " name the selector"
+        )
+    return matching[0]
+
+
+def activate(tx: Tx, row: DkimKey) -> list[DkimKey]:
+    """Sign with `row` from now on; the active key of the same algorithm becomes retired."""
+    stamp = now()
+    retired = []
+    for other in keys_of(tx.session, row.domain_id):
+        if other.state == "active" and other.algorithm == row.algorithm:
+            other.state = "retired"
+            other.retired_at = stamp
+            retired.append(other)
+            tx.record("update", "mailctl_dkim_keys", other.selector, "active -> retired")
+    row.state = "active"
+    row.activated_at = stamp
+    tx.record("update", "mailctl_dkim_keys", row.selector, "pending -> active")
+    tx.session.flush()
+    tx.files_dirty = True
+    return retired
+
+
+def retire(tx: Tx, row: DkimKey, domain: str) -> None:
+    """Drop a retired key from KeyTable and DNS; its file moves to the archive."""
+    row.state = "archived"
+    tx.record("update", "mailctl_dkim_keys", row.selector, "retired -> archived")
+    tx.session.flush()
+    tx.files_dirty = True
+    tx.keys_to_archive.append((domain, row.selector))
+
+
+def archive_key_files(settings: Settings, domain: str, selector: str) -> Path | None:
+    """Move <selector>.private/.txt into <domain>/archive/ (0700), stamped with the date."""
+    from mailctl.errors import MailctlError
+
+    private = key_file(settings, domain, selector)
+    if not private.exists():
+        return None
+    archive = private.parent / "archive"
+    try:
+        archive.mkdir(mode=0o700, exist_ok=True)
+        stamp = f"{now():%Y%m%d%H%M%S}"
+        target = archive / f"{selector}.private.{stamp}"
+        os.rename(private, target)
+        txt = private.with_suffix(".txt")
+        if txt.exists():
+            os.rename(txt, archive / f"{selector}.txt.{stamp}")
+    except OSError as exc:
+        raise MailctlError(f"cannot archive {private}: {exc.strerror}") from None
+    return target
+
+
+def table_entries(
+    session: Session, settings: Settings, *, algorithm: str, states: tuple[str, ...]
+) -> list[DkimEntry]:
+    """KeyTable input (pending, active, retired keys) or SigningTable input (active)."""
     rows = session.execute(
         select(VirtualDomain.name, DkimKey.selector)
         .join(DkimKey, DkimKey.domain_id == VirtualDomain.id)
-        .where(DkimKey.state == "active")
+        .where(DkimKey.state.in_(states), DkimKey.algorithm == algorithm)
     )
     key_dir = settings.dkim.key_dir
     # os.path.join, not Path: this runs once per domain on every change.

@@ -26,6 +26,7 @@ def write_config(
         "reload_postfix": [],
         "reload_dovecot": [],
         "reload_opendkim": [],
+        "reload_opendkim_ed25519": [],
         "check_postfix": [],
         "check_dovecot": [],
         **(commands or {}),
@@ -51,6 +52,8 @@ bits = 1024
 key_dir = "{root / 'keys'}"
 key_table = "{root / 'KeyTable'}"
 signing_table = "{root / 'SigningTable'}"
+ed25519_key_table = "{root / 'KeyTable.ed25519'}"
+ed25519_signing_table = "{root / 'SigningTable.ed25519'}"
 
 [postfix]
 sni_map = "{root / 'vmail_ssl.map'}"
