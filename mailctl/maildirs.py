@@ -37,17 +37,23 @@ def _owner(settings: Settings) -> tuple[int, int] | None:
 
 
 def create(settings: Settings, email: str) -> Path | None:
-    """Create home/{domain}/{localpart} with cur/new/tmp, 0700, owned by vmail."""
+    """Create home/{domain}/{localpart} with cur/new/tmp, 0700, owned by vmail.
+
+    A missing vmail.home is created as the guide does it: 0750 vmail:vmail.
+    """
     path = maildir_path(settings, email)
     _no_symlinks(settings, path)
     owner = _owner(settings)
     created = None
+    home = path.parent.parent
     try:
-        for directory in (path.parent, path, path / "cur", path / "new", path / "tmp"):
+        home.parent.mkdir(parents=True, exist_ok=True)
+        for directory in (home, path.parent, path, path / "cur", path / "new", path / "tmp"):
             if directory.exists():
                 continue
-            directory.mkdir(mode=0o700, parents=directory == path.parent)
-            os.chmod(directory, 0o700)
+            mode = 0o750 if directory == home else 0o700
+            directory.mkdir(mode=mode)
+            os.chmod(directory, mode)
             if owner is not None:
                 os.chown(directory, *owner, follow_symlinks=False)
             created = created or directory

@@ -23,6 +23,7 @@ COMMANDS = {
     "alias": "mailctl.cli.alias:alias",
     "sync": "mailctl.cli.sync:sync",
     "dkim": "mailctl.cli.dkim:dkim",
+    "doctor": "mailctl.cli.doctor:doctor",
 }
 
 

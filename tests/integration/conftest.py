@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
+from dnsserver import Named
 
 from mailctl.cli.root import cli
 
@@ -141,3 +142,15 @@ def maria(mariadb_url: str, tmp_path: Path) -> Mailctl:
 def pw() -> Callable[[str], str]:
     """stdin for --password-stdin."""
     return lambda password: password + "\n"
+
+
+@pytest.fixture
+def named(tmp_path: Path) -> Iterator[Named]:
+    """A private BIND on 127.0.0.1:<free port>; `named.serve({origin: zone text})`."""
+    directory = tmp_path / "named"
+    directory.mkdir()
+    server = Named(directory)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,36 @@
+"""`mailctl doctor`: whole-installation health check."""
+
+from __future__ import annotations
+
+import click
+
+from mailctl.cli.common import app, emit_rows, output_format
+
+
+@click.command()
+@output_format
+def doctor(fmt: str | None) -> None:
+    """Check database, managed files, keys, certificates and role aliases.
+
+    One row per check; exit 1 when any check fails.
+    """
+    from sqlalchemy.orm import Session
+
+    from mailctl import doctor as checks
+    from mailctl.errors import MailctlError
+
+    a = app()
+    engine = a.engine(check_schema=False)
+    results = [checks.database(engine)]
+    if not results[0].failed:
+        with Session(engine) as session:
+            for check in checks.CHECKS:
+                results.extend(check(session, a.settings))
+    emit_rows(
+        [{"check": r.check, "status": r.status, "detail": r.detail} for r in results],
+        ("check", "status", "detail"),
+        fmt,
+    )
+    failed = [r for r in results if r.failed]
+    if failed:
+        raise MailctlError(f"{len(failed)} check(s) failed: {', '.join(r.check for r in failed)}")

@@ -1,0 +1,79 @@
+"""`mailctl doctor`: green on a consistent installation, and each fault named."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import Mailctl
+from helpers import make_cert
+
+
+def rows(m: Mailctl, code: int) -> dict[str, dict[str, str]]:
+    out = m("doctor", "-f", "json", code=code)
+    return {r["check"]: r for r in json.loads(out.stdout)}
+
+
+@pytest.fixture
+def healthy(maria: Mailctl) -> Mailctl:
+    maria("domain", "add", "example.nl")
+    make_cert(maria.root / "certs" / "example.nl",
+              ["example.nl", "smtp.example.nl", "imap.example.nl"])
+    maria("sync")
+    maria("user", "add", "joe@example.nl", "--password-stdin", input="a good long password\n")
+    return maria
+
+
+def test_all_green(healthy: Mailctl) -> None:
+    found = rows(healthy, 0)
+    assert {r["status"] for r in found.values()} == {"OK"}
+    assert found["dkim mail._domainkey.example.nl"]["status"] == "OK"
+    assert found["tls example.nl"]["detail"].startswith("covers its names")
+
+
+def test_deleted_key_file(healthy: Mailctl) -> None:
+    (healthy.root / "keys" / "example.nl" / "mail.private").unlink()
+    found = rows(healthy, 1)
+    assert found["dkim mail._domainkey.example.nl"]["status"] == "FAIL"
+    assert "No such file" in found["dkim mail._domainkey.example.nl"]["detail"]
+
+
+def test_key_readable_by_others(healthy: Mailctl) -> None:
+    key = healthy.root / "keys" / "example.nl" / "mail.private"
+    key.chmod(0o644)
+    found = rows(healthy, 1)
+    assert f"chmod 600 {key}" in found["dkim mail._domainkey.example.nl"]["detail"]
+
+
+def test_keytable_edited_by_hand(healthy: Mailctl) -> None:
+    table = healthy.root / "KeyTable"
+    table.write_text(table.read_text().replace("example.nl:mail:", "example.nl:old:"))
+    out = healthy("doctor", "-f", "plain", code=1)
+    assert "file KeyTable\tFAIL" in out.stdout
+    assert "1 check(s) failed: file KeyTable" in out.stderr
+
+
+def test_removed_certificate(healthy: Mailctl) -> None:
+    (healthy.root / "certs" / "example.nl" / "fullchain.pem").unlink()
+    found = rows(healthy, 1)
+    assert found["file SNI map"]["status"] == "FAIL"  # its entry must go (mailctl sync)
+    assert found["tls example.nl"]["status"] == "WARN"
+
+
+def test_expiring_certificate(healthy: Mailctl) -> None:
+    make_cert(healthy.root / "certs" / "example.nl",
+              ["example.nl", "smtp.example.nl", "imap.example.nl"], days=10)
+    found = rows(healthy, 1)
+    assert "expires in" in found["tls example.nl"]["detail"]
+
+
+def test_certificate_missing_a_name(healthy: Mailctl) -> None:
+    make_cert(healthy.root / "certs" / "example.nl", ["example.nl", "smtp.example.nl"])
+    found = rows(healthy, 1)
+    assert "does not cover imap.example.nl" in found["tls example.nl"]["detail"]
+
+
+def test_domain_without_postmaster(healthy: Mailctl) -> None:
+    healthy("alias", "del", "postmaster@example.nl")
+    found = rows(healthy, 1)
+    assert found["rfc5321 example.nl"]["status"] == "FAIL"
