@@ -1,0 +1,119 @@
+"""DKIM key lifecycle through the CLI: rotate -> activate (checked against a real
+BIND) -> retire, and what the tables and files look like at each step."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import Mailctl
+from dnsserver import Named
+
+from mailctl import dkim
+
+
+def keys(m: Mailctl) -> dict[str, str]:
+    out = json.loads(m("dkim", "show", "example.nl", "-f", "json").stdout)
+    return {k["selector"]: k["state"] for k in out}
+
+
+def table(m: Mailctl, name: str) -> list[str]:
+    lines = (m.root / name).read_text().splitlines()
+    return lines[lines.index("# BEGIN mailctl managed block") + 1 :
+                 lines.index("# END mailctl managed block")]
+
+
+def zone_with(records: dict[str, str]) -> str:
+    """A minimal zone; the DNS issue's `dns show --zone` output replaces it later."""
+    lines = [
+        "$ORIGIN example.nl.", "$TTL 300",
+        "@ IN SOA ns1.example.nl. hostmaster.example.nl. 1 3600 600 86400 300",
+        "@ IN NS ns1.example.nl.", "ns1 IN A 127.0.0.1",
+    ]
+    for name, value in records.items():
+        chunks = [value[i : i + 255] for i in range(0, len(value), 255)]
+        lines.append(f"{name} IN TXT ( " + " ".join(f'"{c}"' for c in chunks) + " )")
+    return "\n".join(lines) + "\n"
+
+
+def value_of(m: Mailctl, selector: str) -> str:
+    return dkim.dns_value(dkim.load_existing_key(m.root / "keys" / "example.nl"
+                                                 / f"{selector}.private"))
+
+
+def test_rotation_end_to_end_against_bind(maria: Mailctl, named: Named) -> None:
+    maria("domain", "add", "example.nl")
+    named.serve({"example.nl": zone_with({"mail._domainkey": value_of(maria, "mail")})})
+    out = maria("dkim", "rotate", "example.nl")
+    (new,) = [s for s, state in keys(maria).items() if state == "pending"]
+    assert new.startswith("mail2") and f"{new}._domainkey.example.nl. TXT" in out.stdout
+    # Pending keys are loaded (KeyTable) but do not sign (SigningTable).
+    assert any(f"example.nl:{new}:" in line for line in table(maria, "KeyTable"))
+    assert table(maria, "SigningTable") == ["*@example.nl mail._domainkey.example.nl"]
+    # Not published yet: refused, nothing changes.
+    before = maria.dump()
+    refused = maria("dkim", "activate", "example.nl", "--nameserver", named.address, code=1)
+    assert f"no TXT record at {new}._domainkey.example.nl" in refused.stderr
+    assert maria.dump() == before and keys(maria)[new] == "pending"
+    # Published with another key: still refused.
+    named.serve({"example.nl": zone_with({
+        "mail._domainkey": value_of(maria, "mail"), f"{new}._domainkey": value_of(maria, "mail"),
+    })})
+    refused = maria("dkim", "activate", "example.nl", "--nameserver", named.address, code=1)
+    assert "a record with another key" in refused.stderr
+    # Published correctly: activation switches the SigningTable.
+    named.serve({"example.nl": zone_with({
+        "mail._domainkey": value_of(maria, "mail"), f"{new}._domainkey": value_of(maria, new),
+    })})
+    maria("dkim", "activate", "example.nl", "--nameserver", named.address)
+    assert keys(maria) == {"mail": "retired", new: "active"}
+    assert table(maria, "SigningTable") == [f"*@example.nl {new}._domainkey.example.nl"]
+    assert len(table(maria, "KeyTable")) == 2  # the retired key still verifies in flight
+    maria("dkim", "retire", "example.nl")
+    assert keys(maria) == {"mail": "archived", new: "active"}
+    assert len(table(maria, "KeyTable")) == 1
+    archive = maria.root / "keys" / "example.nl" / "archive"
+    assert [p.name.split(".")[0:2] for p in archive.glob("mail.private.*")] == [["mail", "private"]]
+    assert not (maria.root / "keys" / "example.nl" / "mail.private").exists()
+    assert (archive.stat().st_mode & 0o777) == 0o700
+
+
+def test_unreachable_nameserver_is_one_line(maria: Mailctl) -> None:
+    maria("domain", "add", "example.nl")
+    maria("dkim", "rotate", "example.nl")
+    out = maria("dkim", "activate", "example.nl", "--nameserver", "127.0.0.1:9", code=1)
+    assert out.stderr.count("mailctl: error:") == 1 and "timed out" in out.stderr
+
+
+def test_malformed_nameserver_is_a_usage_error(maria: Mailctl) -> None:
+    maria("domain", "add", "example.nl")
+    maria("dkim", "rotate", "example.nl")
+    out = maria("dkim", "activate", "example.nl", "--nameserver", "ns1.example:53", code=2)
+    assert "invalid --nameserver 'ns1.example:53'" in out.stderr
+
+
+def test_force_and_state_errors(maria: Mailctl) -> None:
+    maria("domain", "add", "example.nl")
+    out = maria("dkim", "activate", "example.nl", "--force", code=1)
+    assert "no pending DKIM key" in out.stderr
+    maria("dkim", "rotate", "example.nl")
+    again = maria("dkim", "rotate", "example.nl", code=1)
+    assert "already has a pending rsa key" in again.stderr
+    maria("dkim", "activate", "example.nl", "--force")
+    out = maria("dkim", "retire", "example.nl", "nosuch", code=1)
+    assert "no DKIM key with selector nosuch" in out.stderr
+    maria("dkim", "retire", "example.nl", "mail")
+
+
+def test_ed25519_keys_get_their_own_tables(maria: Mailctl) -> None:
+    text = maria.config.read_text().replace("[dkim]\n", "[dkim]\ned25519 = true\n")
+    maria.config.write_text(text)
+    maria("domain", "add", "example.nl")
+    assert keys(maria) == {"mail": "active", "ed": "active"}
+    assert table(maria, "SigningTable") == ["*@example.nl mail._domainkey.example.nl"]
+    assert table(maria, "SigningTable.ed25519") == ["*@example.nl ed._domainkey.example.nl"]
+    pem = (maria.root / "keys" / "example.nl" / "ed.private").read_bytes()
+    assert dkim.key_algorithm(pem) == "ed25519"
+    assert dkim.dns_value(pem).startswith("v=DKIM1; h=sha256; k=ed25519; p=")
+    maria("dkim", "rotate", "example.nl", "--algorithm", "ed25519")
+    (new,) = [s for s, state in keys(maria).items() if state == "pending"]
+    assert new.startswith("ed2")
