@@ -41,6 +41,10 @@ MTA_STS_ID_LENGTH = 20  # RFC 8461 §3.1: 1-32 alphanumerics
 AUTOCONFIG_URL = "https://autoconfig.{domain}/mail/config-v1.1.xml"
 AUTODISCOVER_URL = "https://autodiscover.{domain}/autodiscover/autodiscover.xml"
 MTA_STS_URL = "https://mta-sts.{domain}/.well-known/mta-sts.txt"
+AUTODISCOVER_NS = "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006"
+AUTODISCOVER_OUTLOOK_NS = (
+    "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"
+)
 # Zone placeholders: RFC 5737 documentation address for the placeholder NS.
 NS_PLACEHOLDER_ADDRESS = "192.0.2.53"
 
@@ -197,33 +201,34 @@ def autoconfig_xml(domain: str, ctx: DnsContext) -> str:
 
 
 def autodiscover_xml(domain: str, ctx: DnsContext) -> str:
-    """Outlook's POX autodiscover response (responseschema/2006a): IMAP over TLS on 993 and
-    SMTP on 465 (implicit TLS) when SMTPS is on, else 587 with STARTTLS. Outlook uses the
-    first SMTP entry only, so there is one. No LoginName: a static file cannot know the
-    user, and Outlook then logs in with the full address, which is the guide's login."""
+    """Outlook's POX autodiscover response (outlook/responseschema/2006a): IMAP over TLS
+    on 993, and SMTP on 465 with implicit TLS when SMTPS is on, else 587 with STARTTLS
+    (`Encryption` TLS). Outlook takes the first SMTP entry, so there is one. No
+    LoginName: a static file cannot know the user, and Outlook then logs in with the
+    full address, which is the guide's login name."""
     d = escape(_bare(domain))
-    smtp_port, encryption = ("465", "SSL") if ctx.smtps else ("587", "TLS")
+    smtp_port, smtp_encryption = ("465", "SSL") if ctx.smtps else ("587", "TLS")
     lines = [
         '<?xml version="1.0" encoding="utf-8"?>',
-        '<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006">',
-        '  <Response xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a">',
+        f'<Autodiscover xmlns="{AUTODISCOVER_NS}">',
+        f'  <Response xmlns="{AUTODISCOVER_OUTLOOK_NS}">',
         "    <Account>",
         "      <AccountType>email</AccountType>",
         "      <Action>settings</Action>",
     ]
-    for kind, host, port, enc in (
+    for kind, server, port, encryption in (
         ("IMAP", f"imap.{d}", "993", "SSL"),
-        ("SMTP", f"smtp.{d}", smtp_port, encryption),
+        ("SMTP", f"smtp.{d}", smtp_port, smtp_encryption),
     ):
         lines += [
             "      <Protocol>",
             f"        <Type>{kind}</Type>",
-            f"        <Server>{host}</Server>",
+            f"        <Server>{server}</Server>",
             f"        <Port>{port}</Port>",
             "        <DomainRequired>off</DomainRequired>",
             "        <SPA>off</SPA>",
-            f"        <SSL>{'on' if enc != 'None' else 'off'}</SSL>",
-            f"        <Encryption>{enc}</Encryption>",
+            "        <SSL>on</SSL>",
+            f"        <Encryption>{encryption}</Encryption>",
             "        <AuthRequired>on</AuthRequired>",
         ]
         if kind == "SMTP":
@@ -285,23 +290,23 @@ def records_for(domain: str, ctx: DnsContext) -> list[Record]:
         if ipv4:
             add(name, "A", ipv4, status, why)
         if ipv6:
-            add(name, "AAAA", ipv6, "recommended" if status == "required" else status, why)
+            add(name, "AAAA", ipv6, status, why)
 
     # 1) A / AAAA for the mail host names, CNAMEs for client discovery
     if owns_host:
         addresses(host, "required", "the server (MX target); must match its PTR")
     addresses(f"imap.{d}", "required", "IMAPS server name of the domain's mail clients")
     addresses(f"smtp.{d}", "required", "submission server name of the domain's mail clients")
-    for prefix, what, url in (
-        ("autoconfig", "Thunderbird", AUTOCONFIG_URL),
-        ("autodiscover", "Outlook", AUTODISCOVER_URL),
+    for prefix, what in (
+        ("autoconfig", "Thunderbird autoconfiguration"),
+        ("autodiscover", "Outlook autodiscover"),
     ):
         add(
             f"{prefix}.{d}",
             "CNAME",
             host,
             "recommended",
-            f"{what} fetches {url.format(domain=d)} (mailctl dns {prefix} {d})",
+            f"{what}: serve 'mailctl dns {prefix}' here over HTTPS",
         )
     # 2) MX
     add(d, "MX", f"{MX_PREFERENCE} {host}", "required", f"mail for {d} goes to {_bare(host)}")
@@ -354,18 +359,20 @@ def records_for(domain: str, ctx: DnsContext) -> list[Record]:
             f"_25._tcp.{host}",
             "TLSA",
             f"3 1 1 {ctx.tlsa.lower()}",
-            "optional",
+            "recommended",
             "DANE for inbound SMTP; only in a DNSSEC-signed zone; keep the key (certbot"
             " --reuse-key) or publish the new hash before a renewal",
         )
     # 8) MTA-STS and TLS-RPT
-    addresses(f"mta-sts.{d}", "recommended", f"serves {MTA_STS_URL.format(domain=d)}")
+    addresses(
+        f"mta-sts.{d}", "recommended", "MTA-STS: serve 'mailctl dns mta-sts-policy' here over HTTPS"
+    )
     add(
         f"_mta-sts.{d}",
         "TXT",
         f"v=STSv1; id={mta_sts_id(mta_sts_policy(ctx))}",
         "recommended",
-        f"MTA-STS: the id changes with the policy (mailctl dns mta-sts-policy {d})",
+        "MTA-STS: the id changes whenever the policy does",
     )
     if ctx.tlsrpt_rua.strip():
         add(
@@ -512,15 +519,15 @@ def render_zone(
     return "\n".join(lines) + "\n"
 
 
-def record_objects(records: Sequence[Record], domain: str) -> list[dict[str, Any]]:
+def record_objects(records: Sequence[Record], domain: str | None) -> list[dict[str, Any]]:
     """The JSON schema: one object per record, keys in this order:
     domain (the hosted domain it is listed for), name (absolute), type, ttl,
     value (joined, unquoted), status, why, and for TXT also strings (the
     <=255-byte pieces in order, unquoted)."""
     objects: list[dict[str, Any]] = []
     for r in records:
-        item: dict[str, Any] = {
-            "domain": _bare(domain),
+        item: dict[str, Any] = {} if domain is None else {"domain": _bare(domain)}
+        item |= {
             "name": r.name,
             "type": r.type,
             "ttl": r.ttl,
@@ -534,5 +541,6 @@ def record_objects(records: Sequence[Record], domain: str) -> list[dict[str, Any
     return objects
 
 
-def render_json(records: Sequence[Record], domain: str) -> str:
+def render_json(records: Sequence[Record], domain: str | None = None) -> str:
+    """`record_objects` as a JSON list (without the domain key when none is given)."""
     return json.dumps(record_objects(records, domain), indent=2, ensure_ascii=False) + "\n"
