@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import Mailctl
+from conftest import Mailctl, served
 from dnsserver import Named
 
 from mailctl import dkim
@@ -23,7 +23,7 @@ def table(m: Mailctl, name: str) -> list[str]:
 
 
 def zone_with(records: dict[str, str]) -> str:
-    """A minimal zone; the DNS issue's `dns show --zone` output replaces it later."""
+    """A minimal hand-made zone, for records `dns show` would never print."""
     lines = [
         "$ORIGIN example.nl.", "$TTL 300",
         "@ IN SOA ns1.example.nl. hostmaster.example.nl. 1 3600 600 86400 300",
@@ -42,10 +42,14 @@ def value_of(m: Mailctl, selector: str) -> str:
 
 def test_rotation_end_to_end_against_bind(maria: Mailctl, named: Named) -> None:
     maria("domain", "add", "example.nl")
-    named.serve({"example.nl": zone_with({"mail._domainkey": value_of(maria, "mail")})})
+    served(maria, named)  # the zone as `dns show --zone` prints it before the rotation
     out = maria("dkim", "rotate", "example.nl")
     (new,) = [s for s, state in keys(maria).items() if state == "pending"]
     assert new.startswith("mail2") and f"{new}._domainkey.example.nl. TXT" in out.stdout
+    # dns show now lists the pending record next to the active one.
+    listed = json.loads(maria("dns", "show", "example.nl", "-f", "json").stdout)
+    assert {r["name"] for r in listed if "_domainkey" in r["name"]} == {
+        "mail._domainkey.example.nl.", f"{new}._domainkey.example.nl."}
     # Pending keys are loaded (KeyTable) but do not sign (SigningTable).
     assert any(f"example.nl:{new}:" in line for line in table(maria, "KeyTable"))
     assert table(maria, "SigningTable") == ["*@example.nl mail._domainkey.example.nl"]
@@ -55,22 +59,23 @@ def test_rotation_end_to_end_against_bind(maria: Mailctl, named: Named) -> None:
     assert f"no TXT record at {new}._domainkey.example.nl" in refused.stderr
     assert maria.dump() == before and keys(maria)[new] == "pending"
     # Published with another key: still refused.
-    named.serve({"example.nl": zone_with({
-        "mail._domainkey": value_of(maria, "mail"), f"{new}._domainkey": value_of(maria, "mail"),
-    })})
+    wrong = zone_with({f"{new}._domainkey": value_of(maria, "mail")})
+    named.serve({"example.nl": wrong})
     refused = maria("dkim", "activate", "example.nl", "--nameserver", named.address, code=1)
     assert "a record with another key" in refused.stderr
-    # Published correctly: activation switches the SigningTable.
-    named.serve({"example.nl": zone_with({
-        "mail._domainkey": value_of(maria, "mail"), f"{new}._domainkey": value_of(maria, new),
-    })})
+    # Published as `dns show --zone` prints it now: activation switches the SigningTable.
+    served(maria, named)
     maria("dkim", "activate", "example.nl", "--nameserver", named.address)
     assert keys(maria) == {"mail": "retired", new: "active"}
     assert table(maria, "SigningTable") == [f"*@example.nl {new}._domainkey.example.nl"]
     assert len(table(maria, "KeyTable")) == 2  # the retired key still verifies in flight
+    maria("dns", "check", "example.nl", "--nameserver", named.address)
     maria("dkim", "retire", "example.nl")
     assert keys(maria) == {"mail": "archived", new: "active"}
     assert len(table(maria, "KeyTable")) == 1
+    listed = json.loads(maria("dns", "show", "example.nl", "-f", "json").stdout)
+    assert {r["name"] for r in listed if "_domainkey" in r["name"]} == {
+        f"{new}._domainkey.example.nl."}
     archive = maria.root / "keys" / "example.nl" / "archive"
     assert [p.name.split(".")[0:2] for p in archive.glob("mail.private.*")] == [["mail", "private"]]
     assert not (maria.root / "keys" / "example.nl" / "mail.private").exists()
