@@ -122,3 +122,34 @@ def test_ed25519_keys_get_their_own_tables(maria: Mailctl) -> None:
     maria("dkim", "rotate", "example.nl", "--algorithm", "ed25519")
     (new,) = [s for s, state in keys(maria).items() if state == "pending"]
     assert new.startswith("ed2")
+
+
+def test_ed25519_signature_verifies_against_dns_show_json(maria: Mailctl) -> None:
+    import base64
+
+    import dkim as dkimpy
+    from cryptography.hazmat.primitives import serialization
+
+    text = maria.config.read_text().replace("[dkim]\n", "[dkim]\ned25519 = true\n")
+    maria.config.write_text(text)
+    maria("domain", "add", "example.nl")
+    records = json.loads(maria("dns", "show", "example.nl", "-f", "json").stdout)
+    published = {r["name"]: r["value"].encode() for r in records if "_domainkey" in r["name"]}
+    assert published["ed._domainkey.example.nl."].startswith(b"v=DKIM1; h=sha256; k=ed25519; p=")
+    pem = (maria.root / "keys" / "example.nl" / "ed.private").read_bytes()
+    key = serialization.load_pem_private_key(pem, None)
+    raw = key.private_bytes(  # type: ignore[union-attr]
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+        serialization.NoEncryption(),
+    )
+    message = (b"From: joe@example.nl\r\nTo: someone@example.org\r\nSubject: ed25519\r\n"
+               b"\r\nHello.\r\n")
+    signature = dkimpy.sign(message, b"ed", b"example.nl", base64.b64encode(raw),
+                            signature_algorithm=b"ed25519-sha256",
+                            include_headers=[b"from", b"to", b"subject"])
+
+    def dnsfunc(name: bytes, timeout: int = 5) -> bytes:
+        return published[name.decode()]
+
+    assert dkimpy.verify(signature + message, dnsfunc=dnsfunc)
+    assert not dkimpy.verify(signature + message.replace(b"Hello", b"Jello"), dnsfunc=dnsfunc)
