@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from mailctl.cli.common import app, emit_rows, output_format
+from mailctl.errors import MailctlError
+
+if TYPE_CHECKING:
+    from mailctl.doctor import Result
 
 
 @click.command()
+@click.option("--dns", "with_dns", is_flag=True, help="Also run `dns check` for every domain.")
+@click.option("--nameserver", metavar="HOST[:PORT]", help="DNS server for --dns.")
 @output_format
-def doctor(fmt: str | None) -> None:
+def doctor(fmt: str | None, with_dns: bool, nameserver: str | None) -> None:
     """Check database, managed files, keys, certificates and role aliases.
 
     One row per check; exit 1 when any check fails.
@@ -17,7 +25,6 @@ def doctor(fmt: str | None) -> None:
     from sqlalchemy.orm import Session
 
     from mailctl import doctor as checks
-    from mailctl.errors import MailctlError
 
     a = app()
     engine = a.engine(check_schema=False)
@@ -26,6 +33,8 @@ def doctor(fmt: str | None) -> None:
         with Session(engine) as session:
             for check in checks.CHECKS:
                 results.extend(check(session, a.settings))
+        if with_dns:
+            results.extend(_dns_results(nameserver))
     emit_rows(
         [{"check": r.check, "status": r.status, "detail": r.detail} for r in results],
         ("check", "status", "detail"),
@@ -34,3 +43,32 @@ def doctor(fmt: str | None) -> None:
     failed = [r for r in results if r.failed]
     if failed:
         raise MailctlError(f"{len(failed)} check(s) failed: {', '.join(r.check for r in failed)}")
+
+
+def _dns_results(nameserver: str | None) -> list[Result]:
+    """One row per domain: its records as `dns check` sees them."""
+    from mailctl import dnscheck, dnslookup
+    from mailctl.cli.dns import _listing
+
+    a = app()
+    server = dnslookup.parse_nameserver(nameserver) if nameserver else None
+    listing = _listing(a, ())
+    checks = [
+        (name, records, ctx.hostname, [ip for ip in (ctx.ipv4, ctx.ipv6) if ip])
+        for name, ctx, records in listing
+    ]
+    from mailctl.doctor import Result
+
+    try:
+        rows = dnscheck.run(checks, server)
+    except MailctlError as exc:
+        return [Result("dns", "FAIL", str(exc))]
+    out: list[Result] = []
+    for name, _records, _host, _ips in checks:
+        bad = [r for r in rows if r.domain == name and r.failed]
+        if bad:
+            detail = "; ".join(f"{r.name} {r.type} {r.status}" for r in bad[:4])
+            out.append(Result(f"dns {name}", "FAIL", detail + (" ..." if len(bad) > 4 else "")))
+        else:
+            out.append(Result(f"dns {name}", "OK", "published records match (dns check)"))
+    return out

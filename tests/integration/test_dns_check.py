@@ -94,3 +94,11 @@ def test_unreachable_nameserver_is_one_clear_line(hosted: Mailctl) -> None:
     out = hosted("dns", "check", "--nameserver", "127.0.0.1:9", code=1)
     assert out.stderr.count("mailctl: error:") == 1
     assert "timed out after 5s" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_doctor_dns_uses_dns_check(hosted: Mailctl, named: Named) -> None:
+    served(hosted, named, {"MX\t10 mail.example.nl.": "MX\t10 mx.elsewhere.example."})
+    out = hosted("doctor", "--dns", "--nameserver", named.address, "-f", "json", code=1)
+    rows = {r["check"]: r for r in json.loads(out.stdout)}
+    assert rows["dns example.nl"]["status"] == "FAIL"
+    assert "example.nl. MX DIFFERENT" in rows["dns example.nl"]["detail"]
