@@ -275,6 +275,8 @@ def spf_check(ip: str, domain: str, lookup: Lookup) -> str:
         return _check_host(ipaddress.ip_address(ip), domain.rstrip("."), lookup, counter)
     except _SpfError as exc:
         return f"permerror ({exc})"
+    except dnslookup.LookupFailed as exc:
+        return f"temperror ({exc})"
 
 
 def _spf_record(domain: str, lookup: Lookup) -> str | None:
