@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mailctl.cli.common import App, app, emit_record, emit_rows, mutating, output_format
+from mailctl.cli.complete import complete_domains
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -48,9 +49,20 @@ def add(names: tuple[str, ...], no_postmaster: bool) -> None:
 
 
 def _next_steps(a: App, added: list[str]) -> None:
-    """What the administrator does next: certificates (and, later, DNS records)."""
+    """What the administrator does next: publish the DNS records, get certificates."""
+    from mailctl import dnsrecords
+    from mailctl.services import dnsstate
     from mailctl.tls import check_domain
 
+    if a.verbosity < 0:
+        return
+    with a.reading() as session:
+        contexts = [(n, dnsstate.context_for(session, a.settings, n, warn=a.warn)) for n in added]
+    for name, ctx in contexts:
+        a.note(f"publish these DNS records for {name} (all formats: mailctl dns show {name}):")
+        for row in dnsrecords.render_table(dnsrecords.records_for(name, ctx), name):
+            if row["status"] != "optional":
+                a.note(f"  {row['name']:<20} {row['type']:<5} {row['value']}")
     for name in added:
         status = check_domain(a.settings, name)
         if status.ready:
@@ -62,7 +74,7 @@ def _next_steps(a: App, added: list[str]) -> None:
 
 
 @domain.command("del")
-@click.argument("name", metavar="DOMAIN")
+@click.argument("name", metavar="DOMAIN", shell_complete=complete_domains)
 @click.option("--purge-keys", is_flag=True, help="Also delete the domain's DKIM key files.")
 @click.option("--purge-maildirs", is_flag=True, help="Also delete the domain's maildirs.")
 @mutating
@@ -134,7 +146,7 @@ def list_(fmt: str | None) -> None:
 
 
 @domain.command("show")
-@click.argument("name", metavar="DOMAIN")
+@click.argument("name", metavar="DOMAIN", shell_complete=complete_domains)
 @output_format
 def show(name: str, fmt: str | None) -> None:
     """Show one domain: counts, DKIM keys and TLS status."""
