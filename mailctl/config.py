@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import stat
 import sys
-import tomllib
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -156,6 +156,48 @@ class LockSettings:
     timeout: int = _opt(60, "seconds to wait for another mailctl to finish", min=0)
 
 
+def _sql_name_check(value: str) -> str | None:
+    if not re.fullmatch(r"[A-Za-z0-9_]{1,32}", value):
+        return "must be 1-32 letters, digits or _ (an SQL account name)"
+    return None
+
+
+def _account_host_check(value: str) -> str | None:
+    if not re.fullmatch(r"[A-Za-z0-9.:%_-]{1,255}", value):
+        return "must be a host name, an IP address or a MariaDB host pattern such as %"
+    return None
+
+
+@dataclass(frozen=True)
+class SetupSettings:
+    admin_url: str = _opt(
+        "",
+        "admin connection for `setup sql`; empty: root@ (MariaDB) or postgres@ (PostgreSQL)"
+        " on database.url's server",
+        check=lambda v: _url_check(v) if v else None,
+        secret=True,
+    )
+    admin_password_file: str = _opt("", "file holding the admin password (mode 0600); optional")
+    readonly_user: str = _opt(
+        "mailuser", "read-only SQL account of Postfix and Dovecot", check=_sql_name_check
+    )
+    readonly_password_file: str = _opt(
+        "/etc/mailctl/mailuser.password",
+        "read-only account's password (0600), written by `setup sql`, read by `setup render`",
+    )
+    account_host: str = _opt(
+        "127.0.0.1",
+        "MariaDB host part of both accounts: where Postfix, Dovecot and mailctl connect from",
+        check=_account_host_check,
+    )
+    postfix_map_dir: str = _opt(
+        "/etc/postfix", "where `setup render` writes the Postfix SQL maps ({type}-virtual-*.cf)"
+    )
+    dovecot_sql_conf: str = _opt(
+        "/etc/dovecot/dovecot-sql.conf.ext", "where `setup render` writes Dovecot's SQL passdb"
+    )
+
+
 @dataclass(frozen=True)
 class CommandSettings:
     postmap: list[str] = _opt(["postmap"], "postmap program")
@@ -186,6 +228,7 @@ class Settings:
     audit: AuditSettings = field(default_factory=AuditSettings)
     lock: LockSettings = field(default_factory=LockSettings)
     commands: CommandSettings = field(default_factory=CommandSettings)
+    setup: SetupSettings = field(default_factory=SetupSettings)
     # Where the settings came from; not config keys.
     source: str = field(default="", metadata={"internal": True})
     sandbox: bool = field(default=False, metadata={"internal": True})
@@ -193,8 +236,9 @@ class Settings:
     sandbox_db: bool = field(default=False, metadata={"internal": True})
 
 
+_SETTINGS_TYPES = get_type_hints(Settings)  # once: each call evaluates every annotation
 SECTIONS: dict[str, type[Any]] = {
-    f.name: f.type if isinstance(f.type, type) else get_type_hints(Settings)[f.name]
+    f.name: f.type if isinstance(f.type, type) else _SETTINGS_TYPES[f.name]
     for f in dataclasses.fields(Settings)
     if not f.metadata.get("internal")
 }
@@ -232,6 +276,11 @@ def sandbox_defaults(root: Path) -> dict[str, dict[str, Any]]:
         "dovecot": {"sni_conf": str(root / "dovecot/conf.d/11-ssl-sni.conf")},
         "audit": {"log": str(root / "audit.log")},
         "lock": {"path": str(root / "mailctl.lock")},
+        "setup": {
+            "readonly_password_file": str(root / "mailuser.password"),
+            "postfix_map_dir": str(root / "postfix"),
+            "dovecot_sql_conf": str(root / "dovecot/dovecot-sql.conf.ext"),
+        },
         "commands": {
             "reload_postfix": [],
             "reload_dovecot": [],
@@ -276,6 +325,8 @@ def load_settings(
     data: dict[str, Any]
     sandbox = False
     if path.exists():
+        import tomllib  # here, not at the top: --help and completion need no TOML parser
+
         check_private_file(path, "config file")
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -168,9 +168,6 @@ def maildir_root(session: Session, settings: Settings) -> Iterator[Result]:
         yield Result("maildir root", "OK", f"{home}")
 
 
-CHECKS: list[Check] = [managed_files, dkim_keys, certificates, role_aliases, maildir_root]
-
-
 def database(engine: Engine) -> Result:
     from mailctl import db
 
@@ -185,3 +182,58 @@ def database(engine: Engine) -> Result:
             f"schema at {status.current or 'nothing'}, needs {status.head} (mailctl db upgrade)",
         )
     return Result("database", "OK", f"{status.backend}, schema {status.head}")
+
+
+def postfix_maps(session: Session, settings: Settings) -> Iterator[Result]:
+    """The SQL maps `setup render` wrote answer, through Postfix's own client, what
+    the database holds: one sample domain, mailbox and alias."""
+    from mailctl import system
+    from mailctl.models import VirtualAlias, VirtualDomain, VirtualUser
+    from mailctl.render.sqlmaps import ALIAS_MAPS, MAILBOX_DOMAINS, MAILBOX_MAPS, map_file_name
+    from mailctl.sqlconfig import BACKEND_MAP_TYPES
+
+    bind = session.get_bind()
+    map_type = BACKEND_MAP_TYPES.get(bind.dialect.name)
+    if map_type is None:
+        return
+    directory = Path(settings.setup.postfix_map_dir)
+    domain = session.scalars(select(VirtualDomain.name).order_by(VirtualDomain.name)).first()
+    user = session.scalars(select(VirtualUser.email).order_by(VirtualUser.email)).first()
+    alias = session.execute(
+        select(VirtualAlias.source, VirtualAlias.destination).order_by(VirtualAlias.source)
+    ).first()
+    samples = [
+        (MAILBOX_DOMAINS, domain, "1"),
+        (MAILBOX_MAPS, user, "1"),
+        (ALIAS_MAPS, alias[0] if alias else None, alias[1] if alias else None),
+    ]
+    for stem, key, expected in samples:
+        path = directory / map_file_name(map_type, stem)
+        name = f"postfix map {stem}"
+        if key is None:
+            continue
+        if not path.exists():
+            yield Result(name, "WARN", f"{path} not found (run: mailctl setup render)")
+            continue
+        if system.find_program("postmap") is None:
+            yield Result(name, "WARN", "postmap not installed; lookup not tried")
+            continue
+        try:
+            found = system.run(["postmap", "-q", key, f"{map_type}:{path}"], timeout=30)
+            answer = found.stdout.strip()
+        except MailctlError as exc:
+            answer = f"(lookup failed: {exc})"
+        if answer == expected:
+            yield Result(name, "OK", f"postmap -q {key} -> {answer}")
+        else:
+            yield Result(name, "FAIL", f"postmap -q {key} -> {answer!r}, database has {expected!r}")
+
+
+CHECKS: list[Check] = [
+    managed_files,
+    dkim_keys,
+    certificates,
+    role_aliases,
+    maildir_root,
+    postfix_maps,
+]

@@ -289,7 +289,9 @@ def apply(
     try:
         key_dir = Path(settings.dkim.key_dir)
         if new_keys and not key_dir.is_dir():
-            _make_dir(key_dir, 0o750)
+            # Owned by the dkim account like the guide's `install -d`: OpenDKIM runs
+            # as opendkim and must be able to enter it.
+            _make_dir(key_dir, 0o750, owner)
             applied.created_dirs.append(key_dir)
         for key in new_keys:
             if not (key_dir / key.domain).exists():
@@ -317,9 +319,12 @@ def apply(
     return applied
 
 
-def _make_dir(path: Path, mode: int) -> None:
+def _make_dir(path: Path, mode: int, owner: tuple[int, int] | None) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True, mode=mode)
+        os.chmod(path, mode)
+        if owner is not None:
+            os.chown(path, *owner)
     except OSError as exc:
         raise MailctlError(f"cannot create {path}: {exc.strerror}") from None
 

@@ -22,6 +22,8 @@ COMMANDS = {
     "user": "mailctl.cli.user:user",
     "alias": "mailctl.cli.alias:alias",
     "sync": "mailctl.cli.sync:sync",
+    "setup": "mailctl.cli.setup_cmds:setup",
+    "dns": "mailctl.cli.dns:dns",
     "dkim": "mailctl.cli.dkim:dkim",
     "doctor": "mailctl.cli.doctor:doctor",
 }

@@ -134,7 +134,7 @@ def _warn_catchall(tx: Tx, domain: VirtualDomain) -> None:
     tx.warn(
         f"catch-all @{domain.name}: with the guide's alias query it also takes the mail of"
         f" the domain's {mailboxes or 0} existing mailbox(es) and of every mailbox added later;"
-        " use the alias query that also returns a mailbox's own address (README: Catch-all)"
+        " mailctl setup render --catchall-fix writes the map that fixes it (README: Catch-all)"
     )
 
 

@@ -80,7 +80,7 @@ def add_user(tx: Tx, value: str, password_hash: str, *, force: bool = False) -> 
     if catchall:
         tx.warn(
             f"@{domain} has a catch-all: with the guide's alias query it takes {email}'s mail"
-            " too; use the alias query that also returns a mailbox's own address"
+            " too; mailctl setup render --catchall-fix writes the map that fixes it"
             " (README: Catch-all)"
         )
     return user

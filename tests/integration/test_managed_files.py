@@ -365,6 +365,9 @@ def test_key_files_belong_to_opendkim_when_root(maria: Mailctl) -> None:
     key = maria.root / "keys" / "example.nl" / "mail.private"
     assert (key.stat().st_uid, key.stat().st_gid) == (uid, gid)
     assert key.parent.stat().st_gid == gid
+    # key_dir itself did not exist: created 0750 and enterable by OpenDKIM.
+    assert (key.parent.parent.stat().st_uid, key.parent.parent.stat().st_gid) == (uid, gid)
+    assert mode(key.parent.parent) == 0o750
     table = maria.root / "KeyTable"
     assert (table.stat().st_uid, table.stat().st_gid) == (uid, gid)
     assert mode(table) == 0o640

@@ -1,0 +1,327 @@
+"""The guide's server accepts what mailctl writes: logins succeed, mail is delivered,
+signatures verify, and what mailctl removes stops working.
+
+Every change goes through `mailctl` commands; the daemons see it only through
+the database and the files mailctl renders (and the reloads it runs). Each test
+uses its own domain, so the tests share one running stack but no state.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import imaplib
+import json
+import smtplib
+import ssl
+import stat
+from email.message import EmailMessage
+from pathlib import Path
+
+import dkim as dkimpy
+import pytest
+from e2e_stack import MAILHOST, OUTSIDE, Stack, add_domain_cert, client_context
+
+from mailctl import dkim
+
+PASSWORD = "correct horse battery staple"
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def message(sender: str, rcpt: str, marker: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = rcpt
+    msg["Subject"] = f"e2e {marker}"
+    msg["Date"] = email.utils.formatdate()
+    msg["Message-ID"] = email.utils.make_msgid(domain="e2e.invalid")
+    msg.set_content(f"Hello from the e2e tier.\n{marker}\n")
+    return msg
+
+
+def inbound(stack: Stack, helo: str = "client.outside.example") -> smtplib.SMTP:
+    """A connection to the port-25 listener (postscreen) from an address outside mynetworks."""
+    return smtplib.SMTP(
+        "127.0.0.1", stack.ports.smtp, local_hostname=helo, source_address=(OUTSIDE, 0), timeout=30
+    )
+
+
+def send_inbound(stack: Stack, rcpt: str, marker: str, sender: str = "a@outside.example") -> None:
+    with inbound(stack) as smtp:
+        smtp.send_message(message(sender, rcpt, marker), from_addr=sender, to_addrs=[rcpt])
+
+
+def rcpt_reply(stack: Stack, rcpt: str, helo: str = "client.outside.example") -> tuple[int, str]:
+    """The server's answer to RCPT TO from the outside."""
+    with inbound(stack, helo) as smtp:
+        smtp.ehlo()
+        code, _ = smtp.mail("a@outside.example")
+        assert code == 250
+        reply, text = smtp.rcpt(rcpt)
+        return reply, text.decode()
+
+
+def submission(stack: Stack, server_name: str) -> smtplib.SMTP:
+    """Port 587 with STARTTLS, asking for `server_name` by SNI."""
+    smtp = smtplib.SMTP(
+        "127.0.0.1", stack.ports.submission, local_hostname="laptop.example", timeout=30
+    )
+    smtp.ehlo()
+    smtp._host = server_name  # what starttls() sends as SNI
+    smtp.starttls(context=client_context())
+    smtp.ehlo()
+    return smtp
+
+
+def add_domain(stack: Stack, domain: str, *, cert: bool = True) -> None:
+    if cert:
+        add_domain_cert(stack, domain)
+    stack.mailctl("domain", "add", domain)
+
+
+def add_user(
+    stack: Stack, address: str, scheme: str = "SHA512-CRYPT", password: str = PASSWORD
+) -> None:
+    stack.mailctl(
+        "user", "add", address, "--scheme", scheme, "--password-stdin", input=password + "\n"
+    )
+
+
+# ------------------------------------------------------------------ setup sql / setup render
+
+
+def test_setup_render_files_are_private_to_postfix_and_dovecot(stack: Stack) -> None:
+    import grp
+
+    maps = sorted(stack.postfix_dir.glob("mysql-*.cf"))
+    assert [p.name for p in maps] == [
+        "mysql-sender-login-maps.cf",
+        "mysql-virtual-alias-maps.cf",
+        "mysql-virtual-email2email.cf",
+        "mysql-virtual-mailbox-domains.cf",
+        "mysql-virtual-mailbox-maps.cf",
+    ]
+    for path, group in [*((m, "postfix") for m in maps), (stack.dovecot_sql_conf, "dovecot")]:
+        info = path.stat()
+        assert stat.S_IMODE(info.st_mode) == 0o640, path
+        assert (info.st_uid, info.st_gid) == (0, grp.getgrnam(group).gr_gid), path
+        text = path.read_text()
+        assert stack.readonly_user in text  # the read-only account, never mailctl's
+        assert stack.mailctl_user not in text
+    for name in ("db.password", "mailuser.password"):
+        assert stat.S_IMODE((stack.root / "etc" / name).stat().st_mode) == 0o600
+
+
+# ------------------------------------------------------------------ logins
+
+
+@pytest.mark.parametrize("scheme", ["SHA512-CRYPT", "BLF-CRYPT", "ARGON2ID"])
+def test_login_with_each_scheme(stack: Stack, scheme: str) -> None:
+    domain = f"{scheme.lower()}.example"
+    add_domain(stack, domain)
+    user = f"joe@{domain}"
+    add_user(stack, user, scheme)
+    shown = json.loads(stack.mailctl("user", "show", user, "--format", "json").stdout)
+    assert shown["scheme"] == scheme
+    assert stack.auth_ok(user, PASSWORD)
+    assert not stack.auth_ok(user, PASSWORD + "!")
+    assert not stack.auth_ok(f"nobody@{domain}", PASSWORD)
+    # IMAPS: Dovecot answers imap.<domain> with that domain's certificate (the SNI
+    # block mailctl wrote, loaded by the reload mailctl ran), and SQL auth lets joe in.
+    assert stack.imap_login(user, PASSWORD, f"imap.{domain}") == stack.cert_der(domain)
+    assert stack.imap_login(user, PASSWORD, MAILHOST) == stack.cert_der(MAILHOST)
+    with pytest.raises(imaplib.IMAP4.error):
+        stack.imap_login(user, "not the password", f"imap.{domain}")
+
+
+# ------------------------------------------------------------------ Postfix maps
+
+
+def test_postmap_answers_what_the_database_holds(stack: Stack) -> None:
+    domain = "maps.example"
+    add_domain(stack, domain, cert=False)
+    add_user(stack, f"ann@{domain}")
+    stack.mailctl("alias", "add", f"info@{domain}", f"ann@{domain}", "friend@outside.example")
+    aliases = {
+        row["source"]: row["destinations"]
+        for row in json.loads(stack.mailctl("alias", "list", domain, "--format", "json").stdout)
+    }
+    assert stack.postmap_q(domain, "mysql-virtual-mailbox-domains.cf") == "1"
+    assert stack.postmap_q("elsewhere.example", "mysql-virtual-mailbox-domains.cf") is None
+    assert stack.postmap_q(f"ann@{domain}", "mysql-virtual-mailbox-maps.cf") == "1"
+    assert stack.postmap_q(f"info@{domain}", "mysql-virtual-mailbox-maps.cf") is None
+    for source, destinations in aliases.items():
+        expected = ",".join(destinations) if isinstance(destinations, list) else destinations
+        assert stack.postmap_q(source, "mysql-virtual-alias-maps.cf") == expected
+    assert set(aliases) == {f"info@{domain}", f"postmaster@{domain}", f"abuse@{domain}"}
+    assert stack.postmap_q(f"info@{domain}", "mysql-virtual-alias-maps.cf") == (
+        f"ann@{domain},friend@outside.example"
+    )
+    assert stack.postmap_q(f"ann@{domain}", "mysql-sender-login-maps.cf") == f"ann@{domain}"
+    assert stack.postmap_q(f"ann@{domain}", "mysql-virtual-email2email.cf") == f"ann@{domain}"
+    assert stack.postmap_q(f"info@{domain}", "mysql-virtual-email2email.cf") is None
+
+
+# ------------------------------------------------------------------ inbound mail
+
+
+def test_alias_delivered_to_maildir_over_port_25(stack: Stack) -> None:
+    domain = "flow.example"
+    add_domain(stack, domain, cert=False)
+    add_user(stack, f"joe@{domain}")
+    stack.mailctl("alias", "add", f"info@{domain}", f"joe@{domain}")
+    send_inbound(stack, f"info@{domain}", "alias-to-joe")
+    delivered = stack.wait_delivered(f"joe@{domain}", "alias-to-joe")
+    assert b"Delivered-To: joe@flow.example" in delivered
+    code, text = rcpt_reply(stack, f"nobody@{domain}")
+    assert code == 550, text
+    # not an open relay for the outside
+    code, text = rcpt_reply(stack, "someone@elsewhere.example")
+    assert code == 554 and "Relay access denied" in text, text
+    # mailctl's HELO checks: nobody outside may greet as one of our domains
+    code, text = rcpt_reply(stack, f"joe@{domain}", helo=domain)
+    assert code == 554 and "Spoofed HELO" in text, text
+
+
+def test_catchall_next_to_mailboxes(stack: Stack) -> None:
+    """Needs `setup render --catchall-fix`: without the email2email map the catch-all
+    would also take the mail of joe@, who has a mailbox of his own."""
+    domain = "catch.example"
+    add_domain(stack, domain, cert=False)
+    for user in ("joe", "bucket", "keep"):
+        add_user(stack, f"{user}@{domain}")
+    stack.mailctl("alias", "add", f"@{domain}", f"bucket@{domain}")
+    # forward with a local copy: the alias keeps the mailbox among its destinations
+    stack.mailctl("alias", "add", f"keep@{domain}", f"keep@{domain}", f"bucket@{domain}")
+    send_inbound(stack, f"whoever@{domain}", "to-catchall")
+    send_inbound(stack, f"joe@{domain}", "to-joe")
+    send_inbound(stack, f"keep@{domain}", "to-keep")
+    stack.wait_delivered(f"bucket@{domain}", "to-catchall")
+    stack.wait_delivered(f"joe@{domain}", "to-joe")
+    stack.wait_delivered(f"keep@{domain}", "to-keep")
+    stack.wait_delivered(f"bucket@{domain}", "to-keep")
+    bucket = b"".join(stack.delivered(f"bucket@{domain}"))
+    assert b"to-joe" not in bucket
+    assert all(b"to-catchall" not in m for m in stack.delivered(f"joe@{domain}"))
+
+
+# ------------------------------------------------------------------ submission
+
+
+def _dns_from_mailctl(stack: Stack, domain: str) -> dict[bytes, bytes]:
+    """TXT records as `mailctl dns show DOMAIN --format json` tells the admin to publish."""
+    records = json.loads(stack.mailctl("dns", "show", domain, "--format", "json").stdout)
+    return {
+        (r["name"].rstrip(".") + ".").encode(): r["value"].encode()
+        for r in records
+        if r["type"] == "TXT"
+    }
+
+
+def test_submission_is_dkim_signed_and_sender_checked(stack: Stack) -> None:
+    domain = "sign.example"
+    add_domain(stack, domain)
+    add_user(stack, f"ann@{domain}")
+    add_user(stack, f"bob@{domain}")
+    stack.mailctl("alias", "add", f"sales@{domain}", f"ann@{domain}")
+    with submission(stack, f"smtp.{domain}") as smtp:
+        sock = smtp.sock
+        assert isinstance(sock, ssl.SSLSocket)
+        # Postfix's SNI map (mailctl's vmail_ssl.map, postmap -F) picked the domain's cert
+        assert sock.getpeercert(binary_form=True) == stack.cert_der(domain)
+        smtp.login(f"ann@{domain}", PASSWORD)
+        msg = message(f"Ann <ann@{domain}>", "friend@outside.example", "signed-out")
+        smtp.send_message(msg, from_addr=f"ann@{domain}", to_addrs=["friend@outside.example"])
+        # bob's address is not ann's: reject_authenticated_sender_login_mismatch
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+            smtp.sendmail(f"bob@{domain}", ["friend@outside.example"], b"Subject: x\r\n\r\nx\r\n")
+        code, text = refused.value.recipients["friend@outside.example"]
+        assert code == 553 and b"not owned by user" in text, text
+    received = stack.sink.wait_for("friend@outside.example")
+    assert received.mail_from == f"ann@{domain}"
+    signatures = received.message.get_all("DKIM-Signature") or []
+    assert len(signatures) == 1, received.data[:2000]  # a down signer would let it out unsigned
+    tags = dkim.parse_tags(str(signatures[0]).replace("\r\n", "").replace("\n", ""))
+    assert (tags["d"], tags["s"]) == (domain, "mail")
+
+    published = _dns_from_mailctl(stack, domain)
+    key_name = f"mail._domainkey.{domain}.".encode()
+    assert key_name in published
+    txt = (stack.odk / "keys" / domain / "mail.txt").read_text()
+    assert published[key_name] == dkim.txt_value(txt).encode()
+
+    def dnsfunc(name: bytes, timeout: int = 5) -> bytes:
+        return published.get(name, b"")
+
+    assert dkimpy.verify(received.data, dnsfunc=dnsfunc)
+    assert not dkimpy.verify(received.data.replace(b"signed-out", b"signed-in"), dnsfunc=dnsfunc)
+
+    # without AUTH the submission port relays nothing
+    with submission(stack, f"smtp.{domain}") as smtp:
+        with pytest.raises(smtplib.SMTPRecipientsRefused):
+            smtp.sendmail(f"ann@{domain}", ["friend@outside.example"], b"Subject: x\r\n\r\nx\r\n")
+
+
+# ------------------------------------------------------------------ changes
+
+
+def test_user_passwd_replaces_the_password(stack: Stack) -> None:
+    domain = "passwd.example"
+    add_domain(stack, domain, cert=False)
+    user = f"joe@{domain}"
+    add_user(stack, user, "BLF-CRYPT")
+    assert stack.auth_ok(user, PASSWORD)
+    new = "a different long password"
+    stack.mailctl("user", "passwd", user, "--password-stdin", input=new + "\n")
+    assert not stack.auth_ok(user, PASSWORD)
+    assert stack.auth_ok(user, new)
+    assert stack.imap_login(user, new, MAILHOST)
+
+
+def test_user_del_stops_login_and_delivery(stack: Stack) -> None:
+    domain = "userdel.example"
+    add_domain(stack, domain, cert=False)
+    user = f"joe@{domain}"
+    add_user(stack, user)
+    assert stack.auth_ok(user, PASSWORD)
+    assert rcpt_reply(stack, user)[0] == 250
+    stack.mailctl("user", "del", user, "--yes")
+    assert not stack.auth_ok(user, PASSWORD)
+    code, text = rcpt_reply(stack, user)
+    assert code == 550, text
+
+
+def _mentions(path: Path, domain: str) -> bool:
+    text = path.read_text()
+    return domain in text or domain.replace(".", "\\.") in text  # PCRE: gone\.example
+
+
+def test_domain_del_rejects_mail_and_drops_keys_and_sni(stack: Stack) -> None:
+    domain = "gone.example"
+    add_domain(stack, domain)
+    user = f"joe@{domain}"
+    add_user(stack, user)
+    managed = [
+        stack.odk / "KeyTable",
+        stack.odk / "SigningTable",
+        stack.postfix_dir / "vmail_ssl.map",
+        stack.postfix_dir / "helo_checks.pcre",
+        stack.dovecot_sni_conf,
+    ]
+    assert all(_mentions(path, domain) for path in managed)
+    assert stack.imap_login(user, PASSWORD, f"imap.{domain}") == stack.cert_der(domain)
+    assert rcpt_reply(stack, user)[0] == 250
+
+    stack.mailctl("domain", "del", domain, "--yes")
+
+    assert [p.name for p in managed if _mentions(p, domain)] == []
+    sni = stack.run_postmap_sni(f"smtp.{domain}")
+    assert sni is None
+    for rcpt in (user, f"postmaster@{domain}", f"anything@{domain}"):
+        code, text = rcpt_reply(stack, rcpt)
+        assert code >= 500, (rcpt, code, text)
+    assert stack.postmap_q(domain, "mysql-virtual-mailbox-domains.cf") is None
+    assert not stack.auth_ok(user, PASSWORD)
+    # Dovecot was reloaded without the domain's SNI block: the default certificate now
+    assert stack.imap_login_cert(f"imap.{domain}") == stack.cert_der(MAILHOST)
