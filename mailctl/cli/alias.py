@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from mailctl.cli.common import app, emit_rows, mutating, output_format
+from mailctl.cli.complete import complete_addresses, complete_aliases, complete_domains
 
 
 @click.group()
@@ -13,8 +14,10 @@ def alias() -> None:
 
 
 @alias.command("add")
-@click.argument("source")
-@click.argument("destinations", nargs=-1, required=True, metavar="DEST...")
+@click.argument("source", shell_complete=complete_aliases)
+@click.argument(
+    "destinations", nargs=-1, required=True, metavar="DEST...", shell_complete=complete_addresses
+)
 @click.option("--force", is_flag=True, help="Allow an alias that hides a mailbox.")
 @mutating
 def add(source: str, destinations: tuple[str, ...], force: bool) -> None:
@@ -30,8 +33,8 @@ def add(source: str, destinations: tuple[str, ...], force: bool) -> None:
 
 
 @alias.command("del")
-@click.argument("source")
-@click.argument("destinations", nargs=-1, metavar="[DEST...]")
+@click.argument("source", shell_complete=complete_aliases)
+@click.argument("destinations", nargs=-1, metavar="[DEST...]", shell_complete=complete_addresses)
 @mutating
 def delete(source: str, destinations: tuple[str, ...]) -> None:
     """Remove an alias, or only the named destinations."""
@@ -49,7 +52,7 @@ def delete(source: str, destinations: tuple[str, ...]) -> None:
 
 
 @alias.command("list")
-@click.argument("domain", required=False)
+@click.argument("domain", required=False, shell_complete=complete_domains)
 @output_format
 def list_(domain: str | None, fmt: str | None) -> None:
     """List aliases with their destinations, optionally of one domain."""

@@ -13,6 +13,7 @@ from mailctl.cli.common import (
     password_options,
     read_password,
 )
+from mailctl.cli.complete import complete_domains, complete_users
 from mailctl.config import SCHEMES
 
 
@@ -72,7 +73,7 @@ def add(email: str, password_stdin: bool, generate: bool, scheme: str | None, fo
 
 
 @user.command("passwd")
-@click.argument("email")
+@click.argument("email", shell_complete=complete_users)
 @password_options
 @scheme_option
 @mutating
@@ -90,7 +91,7 @@ def passwd(email: str, password_stdin: bool, generate: bool, scheme: str | None)
 
 
 @user.command("del")
-@click.argument("email")
+@click.argument("email", shell_complete=complete_users)
 @click.option("--purge-maildir", is_flag=True, help="Also delete the mailbox's maildir.")
 @mutating
 def delete(email: str, purge_maildir: bool) -> None:
@@ -112,7 +113,7 @@ def delete(email: str, purge_maildir: bool) -> None:
 
 
 @user.command("list")
-@click.argument("domain", required=False)
+@click.argument("domain", required=False, shell_complete=complete_domains)
 @output_format
 def list_(domain: str | None, fmt: str | None) -> None:
     """List mailboxes, optionally of one domain."""
@@ -129,7 +130,7 @@ def list_(domain: str | None, fmt: str | None) -> None:
 
 
 @user.command("show")
-@click.argument("email")
+@click.argument("email", shell_complete=complete_users)
 @output_format
 def show(email: str, fmt: str | None) -> None:
     """Show one mailbox: scheme and the aliases that deliver to it."""
@@ -152,7 +153,7 @@ def show(email: str, fmt: str | None) -> None:
 
 
 @user.command("verify")
-@click.argument("email")
+@click.argument("email", shell_complete=complete_users)
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
 def verify(email: str, password_stdin: bool) -> None:
     """Check a password against the stored hash (exit 1 when it does not match)."""
