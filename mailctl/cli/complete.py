@@ -177,10 +177,8 @@ def _import_pymysql(*, without_ssl: bool) -> Any:
     """
     import importlib
 
-    hidden = []
-    if COMPLETE_VAR in os.environ:
-        hidden = [m for m in ("cryptography", "ssl")[: 2 if without_ssl else 1]]
-        hidden = [m for m in hidden if m not in sys.modules]
+    unwanted = ("cryptography", "ssl") if without_ssl else ("cryptography",)
+    hidden = [m for m in unwanted if m not in sys.modules and COMPLETE_VAR in os.environ]
     for name in hidden:
         sys.modules[name] = None  # type: ignore[assignment]
     try:

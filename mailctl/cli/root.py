@@ -26,6 +26,9 @@ COMMANDS = {
     "dns": "mailctl.cli.dns:dns",
     "dkim": "mailctl.cli.dkim:dkim",
     "doctor": "mailctl.cli.doctor:doctor",
+    "export": "mailctl.cli.transfer:export",
+    "import": "mailctl.cli.transfer:import_",
+    "completion": "mailctl.cli.completion:completion",
 }
 
 

@@ -1,0 +1,327 @@
+"""`mailctl export` / `mailctl import`: round trips across backends, idempotent
+upserts, and all-or-nothing imports that name the bad row."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import pty
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import Mailctl, _make
+from helpers import program, snapshot
+
+PASSWORDS = {
+    "joe@example.nl": ("SHA512-CRYPT", "correct horse battery"),
+    "ann@example.nl": ("BLF-CRYPT", "pässwörd with umlauts"),
+    "bob@xn--bcher-kva.example": ("ARGON2ID", "a third long password"),
+}
+# One valid SHA512-CRYPT hash ("a good long password"), reused for bulk rows.
+HASH = (
+    "{SHA512-CRYPT}$6$DWFBiWqTv8LJDAE0$QydmB/t9oeyGHmNMj/mkXmOrVt2layxEAV8Ldn"
+    "8LhP26ADMG8qlOKwRiRq/kDtO9uqV2Zwb3aXQPVeMYPjuxj1"
+)
+
+
+def populate(m: Mailctl) -> None:
+    m("domain", "add", "example.nl", "bücher.example")
+    for email, (scheme, password) in PASSWORDS.items():
+        m("user", "add", email, "--scheme", scheme, "--password-stdin", input=password + "\n")
+    m("alias", "add", "info@example.nl", "joe@example.nl", "ann@example.nl")
+    m("alias", "add", "joe@example.nl", "joe@example.nl", "joe@example.org")  # local copy
+    m("alias", "add", "@xn--bcher-kva.example", "bob@xn--bcher-kva.example")  # catch-all
+    m("domain", "add", "alias.example", "--no-postmaster")
+    m("alias", "add", "@alias.example", "@example.nl")  # alias domain
+    m("dkim", "rotate", "example.nl")  # a second (pending) key
+
+
+def test_round_trip_mariadb_to_postgresql_and_sqlite(
+    maria: Mailctl, postgres_url: str, sqlite_url: str, tmp_path: Path
+) -> None:
+    populate(maria)
+    exported = tmp_path / "export.json"
+    maria("export", "--with-keys", "--output", str(exported))
+    assert stat.S_IMODE(exported.stat().st_mode) == 0o600
+    first = exported.read_text()
+    document = json.loads(first)
+    assert document["version"] == 1
+    assert [d["name"] for d in document["domains"]] == [
+        "alias.example", "example.nl", "xn--bcher-kva.example"
+    ]
+    assert [len(d["dkim"]) for d in document["domains"]] == [1, 2, 1]
+    assert all("PRIVATE KEY" in k["private_key"] for d in document["domains"] for k in d["dkim"])
+    hashes = {u["email"]: u["password"] for u in document["users"]}
+    assert set(hashes) == set(PASSWORDS)
+
+    doveadm = program("doveadm")
+    for name, url in (("postgres", postgres_url), ("sqlite", sqlite_url)):
+        (tmp_path / name).mkdir()
+        target = _make(url, tmp_path / name)
+        result = target("import", str(exported))
+        assert result.stdout.splitlines() == [
+            "domains: 3 created, 0 updated, 0 unchanged",
+            "users: 3 created, 0 updated, 0 unchanged",
+            "aliases: 8 created, 0 updated, 0 unchanged",
+        ]
+        assert target("export", "--with-keys").stdout == first
+        # The keys were written where this server's OpenDKIM reads them.
+        key_table = (target.root / "KeyTable").read_text()
+        assert str(target.root / "keys" / "example.nl" / "mail.private") in key_table
+        assert (target.root / "vmail" / "example.nl" / "joe" / "cur").is_dir()
+        for email, stored in target.query("SELECT email, password FROM virtual_users"):
+            assert stored == hashes[email]
+            password = PASSWORDS[email][1]
+            checked = subprocess.run(
+                [doveadm, "pw", "-t", stored, "-p", password],
+                capture_output=True, text=True, timeout=30, check=False,
+            )
+            assert checked.returncode == 0 and "(verified)" in checked.stdout, checked.stderr
+
+
+def test_csv_and_jsonl_round_trip(maria: Mailctl, sqlite_url: str, tmp_path: Path) -> None:
+    populate(maria)
+    for fmt in ("csv", "jsonl"):
+        exported = maria("export", "--format", fmt, "--with-keys").stdout
+        path = tmp_path / f"export.{fmt}"
+        path.write_text(exported)
+        (tmp_path / fmt).mkdir()
+        target = _make(sqlite_url.replace(".sqlite3", f"-{fmt}.sqlite3"), tmp_path / fmt)
+        target("import", str(path))
+        assert target("export", "--format", fmt, "--with-keys").stdout == exported
+    rows = list(csv.DictReader(io.StringIO(maria("export", "-f", "csv").stdout)))
+    assert {r["kind"] for r in rows} == {"domain", "dkim", "user", "alias"}
+    info = next(r for r in rows if r["source"] == "info@example.nl")
+    assert info["destinations"] == "joe@example.nl,ann@example.nl"
+
+
+def test_without_keys_imported_domains_get_new_keys(maria: Mailctl, sqlite_url: str,
+                                                    tmp_path: Path) -> None:
+    populate(maria)
+    exported = maria("export").stdout
+    assert "PRIVATE KEY" not in exported
+    path = tmp_path / "export.json"
+    path.write_text(exported)
+    (tmp_path / "t").mkdir()
+    target = _make(sqlite_url, tmp_path / "t")
+    target("import", str(path))
+    again = json.loads(target("export").stdout)
+    before = json.loads(exported)
+    assert again["users"] == before["users"]
+    assert again["aliases"] == before["aliases"]
+    # As `domain add` does: one new active key per domain, files and KeyTable entries.
+    assert [[k["state"] for k in d["dkim"]] for d in again["domains"]] == [["active"]] * 3
+    for domain in ("example.nl", "xn--bcher-kva.example", "alias.example"):
+        assert (target.root / "keys" / domain / "mail.private").is_file()
+        assert f"mail._domainkey.{domain}" in (target.root / "KeyTable").read_text()
+
+
+def test_export_with_keys_refuses_a_terminal(maria: Mailctl, tmp_path: Path) -> None:
+    maria("domain", "add", "example.nl")
+    primary, secondary = pty.openpty()
+    mailctl = Path(sys.executable).parent / "mailctl"
+    with subprocess.Popen(
+        [str(mailctl), "--config", str(maria.config), "export", "--with-keys"],
+        stdin=subprocess.DEVNULL, stdout=secondary, stderr=secondary, cwd=tmp_path,
+    ) as proc:
+        os.close(secondary)
+        output = b""
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+        assert proc.wait(timeout=30) == 2
+    os.close(primary)
+    assert b"--with-keys puts private keys in the output" in output
+    assert b"PRIVATE KEY" not in output
+
+
+def test_import_is_idempotent_and_merges(maria: Mailctl, tmp_path: Path) -> None:
+    populate(maria)
+    path = tmp_path / "export.json"
+    maria("export", "-o", str(path))
+    before = maria.dump()
+    result = maria("import", str(path))
+    assert result.stdout.splitlines() == [
+        "domains: 0 created, 0 updated, 3 unchanged",
+        "users: 0 created, 0 updated, 3 unchanged",
+        "aliases: 0 created, 0 updated, 8 unchanged",
+    ]
+    assert maria.dump() == before
+
+    document = json.loads(path.read_text())
+    document["users"][0]["password"] = HASH  # a changed hash: updated
+    document["users"].append({"email": "new@example.nl", "password": HASH})
+    document["aliases"] = [{"source": "info@example.nl", "destinations": ["new@example.nl"]}]
+    path.write_text(json.dumps(document))
+    dry = maria("import", str(path), "--dry-run")
+    assert dry.stdout.splitlines()[-3:] == [
+        "domains: 0 to create, 0 to update, 3 unchanged",
+        "users: 1 to create, 1 to update, 2 unchanged",
+        "aliases: 0 to create, 1 to update, 0 unchanged",
+    ]
+    assert maria.dump() == before
+    maria("import", str(path))
+    assert maria.query("SELECT password FROM virtual_users WHERE email = :e",
+                       e=document["users"][0]["email"]) == [(HASH,)]
+    assert maria.query("SELECT destination FROM virtual_aliases WHERE source = :s",
+                       s="info@example.nl") == [("joe@example.nl,ann@example.nl,new@example.nl",)]
+
+
+def test_plaintext_passwords_are_hashed_on_all_cores(mailctl: Mailctl, tmp_path: Path) -> None:
+    mailctl("domain", "add", "example.nl")
+    # Over bulkhash.PARALLEL_MIN, so the process pool does the hashing.
+    rows = ["kind,email,plaintext"]
+    rows += [f"user,u{i}@example.nl,password number {i}" for i in range(210)]
+    path = tmp_path / "users.csv"
+    path.write_text("\n".join(rows) + "\n")
+    dry = mailctl("import", str(path), "-n")
+    assert "users: 210 to create, 0 to update, 0 unchanged" in dry.stdout
+    assert mailctl.query("SELECT count(*) FROM virtual_users") == [(0,)]
+    assert mailctl("import", str(path)).stdout.splitlines()[1] == (
+        "users: 210 created, 0 updated, 0 unchanged"
+    )
+    stored = dict(mailctl.query("SELECT email, password FROM virtual_users"))
+    assert len(set(stored.values())) == 210 and all(
+        h.startswith("{SHA512-CRYPT}$6$") for h in stored.values()
+    )
+    mailctl("user", "verify", "u7@example.nl", "--password-stdin", input="password number 7\n")
+    # The same plaintext again still verifies: nothing to do. A new one: updated.
+    rows[8] = "user,u7@example.nl,another password here"
+    path.write_text("\n".join(rows) + "\n")
+    assert mailctl("import", str(path)).stdout.splitlines()[1] == (
+        "users: 0 created, 1 updated, 209 unchanged"
+    )
+    mailctl("user", "verify", "u7@example.nl", "--password-stdin",
+            input="another password here\n")
+    assert dict(mailctl.query("SELECT email, password FROM virtual_users"))["u8@example.nl"] == (
+        stored["u8@example.nl"]
+    )
+
+
+# --- one bad row among 1,000 good ones ------------------------------------------------
+
+
+def _thousand_users() -> list[dict[str, str]]:
+    return [{"email": f"user{i:04d}@example.nl", "password": HASH} for i in range(1000)]
+
+
+def _as_json(users: list[dict[str, str]]) -> str:
+    return json.dumps({"version": 1, "domains": [{"name": "example.nl"}], "users": users})
+
+
+def _as_csv(users: list[dict[str, str]]) -> str:
+    lines = ["kind,domain,email,password", "domain,example.nl,,"]
+    lines += [f"user,,{u['email']},{u['password']}" for u in users]
+    return "\n".join(lines) + "\n"
+
+
+def _as_jsonl(users: list[dict[str, str]]) -> str:
+    lines = [json.dumps({"kind": "domain", "name": "example.nl"})]
+    lines += [json.dumps({"kind": "user", **u}) for u in users]
+    return "\n".join(lines) + "\n"
+
+
+BAD_ROWS = [
+    # (id, format, index of the bad user, its row, where, message part)
+    ("bad-address", "json", 500, {"email": "user0500@@example.nl", "password": HASH},
+     "users[500]", "invalid address: 'user0500@@example.nl'"),
+    ("unhosted-domain", "csv", 700, {"email": "user0700@example.org", "password": HASH},
+     "line 703", "domain example.org is not hosted here"),
+    ("duplicate", "jsonl", 999, {"email": "USER0003@example.nl", "password": HASH},
+     "line 1001", "duplicate: user user0003@example.nl is also at line 5"),
+    ("malformed-hash", "json", 17, {"email": "user0017@example.nl",
+                                    "password": HASH[:-3]},
+     "users[17]", "malformed SHA512-CRYPT hash"),
+]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "index", "row", "where", "message"),
+    [pytest.param(*case[1:], id=case[0]) for case in BAD_ROWS],
+)
+def test_one_bad_row_among_a_thousand_writes_nothing(
+    maria: Mailctl, tmp_path: Path, fmt: str, index: int, row: dict[str, str], where: str,
+    message: str
+) -> None:
+    maria("domain", "add", "example.nl")
+    users = _thousand_users()
+    users[index] = row
+    render = {"json": _as_json, "csv": _as_csv, "jsonl": _as_jsonl}[fmt]
+    path = tmp_path / f"users.{fmt}"
+    path.write_text(render(users))
+    before, files = maria.dump(), snapshot(maria.root)
+    result = maria("import", str(path), code=1)
+    assert "1 error(s) in the import file; nothing was imported" in result.stderr
+    assert f"  {where}: " in result.stderr and message in result.stderr, result.stderr
+    assert maria.dump() == before
+    assert snapshot(maria.root) == files
+    # Without the bad row the same file imports.
+    del users[index]
+    path.write_text(render(users))
+    assert "users: 999 created" in maria("import", str(path)).stdout
+
+
+def test_every_bad_row_is_listed(maria: Mailctl, tmp_path: Path) -> None:
+    maria("domain", "add", "example.nl")
+    maria("user", "add", "joe@example.nl", "--password-stdin", input="correct horse battery\n")
+    path = tmp_path / "bad.csv"
+    path.write_text(
+        "kind,domain,email,password,plaintext,source,destinations\n"
+        "user,,ann@example.nl,,a good long password,,\n"
+        "user,,x@unhosted.example,,a good long password,,\n"
+        "user,,bob@example.nl,,short,,\n"
+        "user,,eve@example.nl,{PLAIN}secret,,,\n"
+        'alias,,,,,joe@example.nl,"x@example.org"\n'
+        "alias,,,,,sales@example.nl,\n"
+        "domain,bad_domain.example,,,,,\n"
+        "launch,,,,,,\n"
+    )
+    before = maria.dump()
+    result = maria("import", str(path), code=1)
+    assert result.stderr.splitlines() == [
+        "mailctl: error: 7 error(s) in the import file; nothing was imported:",
+        "  line 3: x@unhosted.example: domain unhosted.example is not hosted here"
+        " (add it first, or give it a domain row in the file)",
+        "  line 4: bob@example.nl: password is 5 characters; at least 12 required",
+        "  line 5: eve@example.nl: unknown password scheme {PLAIN}; accepted: SHA512-CRYPT,"
+        " BLF-CRYPT, ARGON2ID, SHA256-CRYPT, MD5-CRYPT, CRYPT, DES-CRYPT, ARGON2I",
+        "  line 6: joe@example.nl is a mailbox; an alias for it must keep joe@example.nl"
+        " among its destinations (forward with a local copy)",
+        "  line 7: 'destinations' is missing",
+        "  line 8: invalid domain (labels use letters, digits and inner hyphens only):"
+        " 'bad_domain.example'",
+        "  line 9: kind 'launch'; expected domain, dkim, user or alias",
+    ]
+    assert maria.dump() == before
+
+
+def test_keys_on_disk_are_reused_or_refused(maria: Mailctl, tmp_path: Path) -> None:
+    maria("domain", "add", "example.nl", "example.org")
+    path = tmp_path / "export.json"
+    maria("export", "--with-keys", "-o", str(path))
+    # `domain del` keeps the key files: importing the same key again reuses the file.
+    maria("domain", "del", "example.nl", "--yes")
+    key = maria.root / "keys" / "example.nl" / "mail.private"
+    pem = key.read_bytes()
+    result = maria("-v", "import", str(path))
+    assert f"same key as existing file {key}" in result.stderr
+    assert key.read_bytes() == pem
+    # A different key in that place is never overwritten.
+    maria("domain", "del", "example.nl", "--yes")
+    other = json.loads(path.read_text())
+    other["domains"][0]["dkim"][0]["private_key"] = other["domains"][1]["dkim"][0]["private_key"]
+    path.write_text(json.dumps(other))
+    before = maria.dump()
+    refused = maria("import", str(path), code=1)
+    assert f"domains[0].dkim[0]: {key} exists and holds another key" in refused.stderr
+    assert maria.dump() == before and key.read_bytes() == pem

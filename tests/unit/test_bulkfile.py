@@ -1,0 +1,171 @@
+"""The import/export file format (pure) and bulk hash checks and hashing."""
+
+from __future__ import annotations
+
+import pytest
+
+from mailctl import bulkfile, bulkhash
+from mailctl.bulkfile import AliasRecord, DkimRecord, Document, DomainRecord, UserRecord
+from mailctl.errors import InvalidInput
+from mailctl.passwords import hash_password, verify_password
+
+SHA = (
+    "{SHA512-CRYPT}$6$DWFBiWqTv8LJDAE0$QydmB/t9oeyGHmNMj/mkXmOrVt2layxEAV8Ldn"
+    "8LhP26ADMG8qlOKwRiRq/kDtO9uqV2Zwb3aXQPVeMYPjuxj1"
+)
+KEY = DkimRecord("mail", "rsa", 2048, "active", "2026-01-02T03:04:05", "2026-01-02T03:04:05")
+DOC = Document(
+    domains=[DomainRecord("example.nl", (KEY,)), DomainRecord("example.org")],
+    users=[UserRecord("joe@example.nl", SHA)],
+    aliases=[AliasRecord("info@example.nl", ("joe@example.nl", "ann@example.org"))],
+)
+
+GOLDEN_JSON = (
+    '{\n  "version": 1,\n  "domains": [\n'
+    '    {"name": "example.nl", "dkim": [{"selector": "mail", "algorithm": "rsa", "bits": 2048,'
+    ' "state": "active", "created_at": "2026-01-02T03:04:05", "activated_at":'
+    ' "2026-01-02T03:04:05", "retired_at": null}]},\n'
+    '    {"name": "example.org", "dkim": []}\n  ],\n  "users": [\n'
+    f'    {{"email": "joe@example.nl", "password": "{SHA}"}}\n  ],\n  "aliases": [\n'
+    '    {"source": "info@example.nl", "destinations": ["joe@example.nl", "ann@example.org"]}\n'
+    "  ]\n}\n"
+)
+GOLDEN_CSV = (
+    "kind,domain,email,password,source,destinations,selector,algorithm,bits,state,created_at,"
+    "activated_at,retired_at,private_key\n"
+    "domain,example.nl,,,,,,,,,,,,\n"
+    "dkim,example.nl,,,,,mail,rsa,2048,active,2026-01-02T03:04:05,2026-01-02T03:04:05,,\n"
+    "domain,example.org,,,,,,,,,,,,\n"
+    f"user,,joe@example.nl,{SHA},,,,,,,,,,\n"
+    'alias,,,,info@example.nl,"joe@example.nl,ann@example.org",,,,,,,,\n'
+)
+
+
+def test_render_golden() -> None:
+    assert bulkfile.render(DOC, "json") == GOLDEN_JSON
+    assert bulkfile.render(DOC, "csv") == GOLDEN_CSV
+    assert bulkfile.render(DOC, "jsonl").splitlines()[2] == (
+        '{"kind": "user", "email": "joe@example.nl", "password": "' + SHA + '"}'
+    )
+
+
+@pytest.mark.parametrize("fmt", bulkfile.FORMATS)
+def test_parse_reads_what_render_writes(fmt: str) -> None:
+    with_key = Document(
+        domains=[DomainRecord("example.nl", (DkimRecord(**{**KEY.__dict__, "private_key":
+                                                            "-----BEGIN\nx\n-----END\n"}),))],
+        users=DOC.users,
+        aliases=DOC.aliases,
+    )
+    for doc in (DOC, with_key):
+        text = bulkfile.render(doc, fmt)
+        assert bulkfile.detect_format(None, text) == fmt
+        assert bulkfile.parse(text, fmt) == (doc, [])
+
+
+def test_locations_json_index_paths() -> None:
+    text = (
+        '{"version": 1, "domains": [{"name": "a.nl", "dkim": [{"selector": "s"}]}],'
+        ' "users": [{"email": "x@a.nl", "password": "h"}, {"email": "y@a.nl"},'
+        ' {"email": "z@a.nl", "password": "h", "plaintext": "p"}, 5],'
+        ' "aliases": [{"source": "i@a.nl", "destinations": "x@a.nl"}, {"source": "j@a.nl",'
+        ' "destinations": [], "extra": 1}]}'
+    )
+    doc, errors = bulkfile.parse(text, "json")
+    assert [str(e) for e in errors] == [
+        "domains[0].dkim[0]: 'bits' must be an integer",
+        "users[1]: give either 'password' (a Dovecot hash) or 'plaintext', not both or neither",
+        "users[2]: give either 'password' (a Dovecot hash) or 'plaintext', not both or neither",
+        "users[3]: must be an object",
+        "aliases[0]: 'destinations' must be a list of addresses",
+        "aliases[1]: unknown field(s) extra",
+    ]
+    assert doc.users == [UserRecord("x@a.nl", "h")]
+
+
+def test_locations_csv_line_numbers_count_multiline_cells() -> None:
+    text = (
+        "kind,domain,selector,algorithm,bits,state,created_at,private_key,email,password\n"
+        'domain,a.nl,,,,,,,,\n'
+        'dkim,a.nl,mail,rsa,2048,active,2026-01-01T00:00:00,"-----BEGIN\nline\n-----END",,\n'
+        "user,,,,,,,,x@a.nl,\n"
+        "dkim,b.nl,mail,rsa,2048,active,2026-01-01T00:00:00,,,\n"
+        "user,a.nl,,,,,,,y@a.nl,h\n"
+    )
+    doc, errors = bulkfile.parse(text, "csv")
+    assert [str(e) for e in errors] == [
+        "line 6: give either 'password' (a Dovecot hash) or 'plaintext', not both or neither",
+        "line 7: dkim row for b.nl without a domain row for it",
+        "line 8: domain: not a column of user rows (they use email, password, plaintext)",
+    ]
+    assert doc.domains[0].dkim[0].private_key == "-----BEGIN\nline\n-----END"
+
+
+def test_bad_headers_and_versions() -> None:
+    assert [str(e) for e in bulkfile.parse("email,password\n", "csv")[1]] == [
+        "line 1: no 'kind' column; the header names columns from: "
+        + ", ".join(bulkfile.CSV_COLUMNS)
+    ]
+    assert [str(e) for e in bulkfile.parse('{"version": 2}', "json")[1]] == [
+        "version: is 2; this mailctl reads version 1"
+    ]
+    assert [str(e) for e in bulkfile.parse('{"version": 1,\n "users": [}', "json")[1]] == [
+        "line 2: invalid JSON: Expecting value (column 12)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("stored", "scheme"),
+    [
+        (SHA, "SHA512-CRYPT"),
+        ("{SHA512-CRYPT}$6$rounds=10000$abc$" + "a" * 86, "SHA512-CRYPT"),
+        (SHA.removeprefix("{SHA512-CRYPT}"), "SHA512-CRYPT"),  # read with the default
+        ("{BLF-CRYPT}$2y$10$" + "a" * 53, "BLF-CRYPT"),
+        ("{CRYPT}$2y$05$" + "a" * 53, "CRYPT"),  # Dovecot's CRYPT takes any crypt format
+        ("{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$c2FsdHNhbHQ$aGFzaGhhc2g", "ARGON2ID"),
+        ("{md5-crypt}$1$abcdefgh$" + "a" * 22, "MD5-CRYPT"),
+    ],
+)
+def test_check_stored_hash_accepts(stored: str, scheme: str) -> None:
+    assert bulkhash.check_stored_hash(stored, "SHA512-CRYPT") == scheme
+
+
+@pytest.mark.parametrize(
+    ("stored", "message"),
+    [
+        ("", "empty password hash"),
+        (SHA[:-1], "malformed SHA512-CRYPT hash"),
+        ("{SHA512-CRYPT}" + "x" * 300, "at most 255 fit"),
+        ("{PLAIN}secret", "unknown password scheme {PLAIN}"),
+        ("{BLF-CRYPT}$6$abc$" + "a" * 86, "malformed BLF-CRYPT hash"),
+        ("{ARGON2ID}$argon2i$v=19$m=65536,t=3,p=1$c2FsdA$aGFzaA", "malformed ARGON2ID"),
+        ("{SHA512-CRYPT$6$", "'{' without a valid '{SCHEME}' prefix"),
+        ("plaintext-password", "malformed SHA512-CRYPT hash"),
+        (SHA + " ", "blanks"),
+    ],
+)
+def test_check_stored_hash_refuses(stored: str, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message.replace("{", r"\{").replace("$", r"\$")):
+        bulkhash.check_stored_hash(stored, "SHA512-CRYPT")
+
+
+def test_chunks_even_out_over_workers() -> None:
+    assert bulkhash.chunk_size(10_000, 8) == 256
+    assert bulkhash.chunk_size(1_000, 2) == 125
+    assert bulkhash.chunk_size(3, 4) == 1
+
+
+def test_resolve_in_a_process_pool_keeps_order_and_verified_hashes() -> None:
+    params = bulkhash.HashParams("BLF-CRYPT", 4, "SHA512-CRYPT")
+    existing = hash_password("password 0", "BLF-CRYPT", bcrypt_cost=4)
+    jobs = [bulkhash.HashJob(f"password {i}") for i in range(bulkhash.PARALLEL_MIN + 10)]
+    jobs[0] = bulkhash.HashJob("password 0", existing)  # verifies: kept as is
+    jobs[1] = bulkhash.HashJob("password 1", existing)  # does not: hashed anew
+    seen: list[int] = []
+    results = bulkhash.resolve(jobs, params, workers=2, progress=seen.append)
+    assert sum(seen) == len(jobs) and len(seen) > 2  # one tick per chunk
+    assert results[0] == existing
+    assert results[1] != existing
+    for i in (1, 5, len(jobs) - 1):
+        assert results[i].startswith("{BLF-CRYPT}$2y$04$")
+        assert verify_password(f"password {i}", results[i])
