@@ -23,8 +23,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 from mailctl.errors import ConfigError
 
 DEFAULT_CONFIG_PATH = Path("/etc/mailctl/config.toml")
-SCHEMES = ("SHA512-CRYPT", "BLF-CRYPT", "ARGON2ID")
-READ_SCHEMES = (*SCHEMES, "SHA256-CRYPT", "MD5-CRYPT", "CRYPT")
+from mailctl.schemes import READ_SCHEMES, SCHEMES  # noqa: E402,F401 - re-exported
 
 
 def _opt(default: Any, doc: str, **rules: Any) -> Any:

@@ -14,7 +14,7 @@ from mailctl.cli.common import (
     read_password,
 )
 from mailctl.cli.complete import complete_domains, complete_users
-from mailctl.config import SCHEMES
+from mailctl.schemes import SCHEMES
 
 
 @click.group()

@@ -194,3 +194,7 @@ def test_db_url_without_config_is_never_migrated_implicitly(mariadb_url: str) ->
     engine = sa.create_engine(mariadb_url)
     assert db.VERSION_TABLE not in sa.inspect(engine).get_table_names()
     engine.dispose()
+
+
+def test_head_constant_is_alembics_head() -> None:
+    assert db.HEAD == db.head_revision()
