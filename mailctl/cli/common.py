@@ -7,9 +7,6 @@ functions that need them, so `--help` and completion stay fast.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -285,6 +282,10 @@ def _resolve(fmt: str | None) -> str:
 
 def emit_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str | None) -> None:
     """One output function for every list command."""
+    import csv  # here, not at the top: --help and completion print no rows
+    import io
+    import json
+
     chosen = _resolve(fmt)
     if chosen == "json":
         click.echo(
@@ -309,6 +310,8 @@ def emit_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str |
 
 def emit_record(record: dict[str, Any], fmt: str | None) -> None:
     """One object: key/value lines, or a JSON object."""
+    import json
+
     chosen = _resolve(fmt)
     if chosen == "json":
         click.echo(json.dumps(record, indent=2, ensure_ascii=False))
