@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
+from benchconfig import write_config
 from click.testing import CliRunner
 
 from mailctl import db
@@ -30,37 +31,7 @@ from mailctl.dkim import generate_rsa_key
 
 
 def config(root: Path, url: str) -> Path:
-    path = root / "config.toml"
-    path.write_text(f"""
-[database]
-url = "{url}"
-[dkim]
-bits = 1024
-key_dir = "{root}/keys"
-key_table = "{root}/KeyTable"
-signing_table = "{root}/SigningTable"
-[postfix]
-sni_map = "{root}/vmail_ssl.map"
-helo_checks = "{root}/helo_checks.pcre"
-[dovecot]
-sni_conf = "{root}/11-ssl-sni.conf"
-version = "2.3"
-[tls]
-cert = "{root}/certs/{{domain}}/fullchain.pem"
-key = "{root}/certs/{{domain}}/privkey.pem"
-[audit]
-log = "{root}/audit.log"
-[lock]
-path = "{root}/lock"
-[commands]
-reload_postfix = []
-reload_dovecot = []
-reload_opendkim = []
-check_postfix = []
-check_dovecot = []
-""")
-    path.chmod(0o600)
-    return path
+    return write_config(root / "config.toml", root, url)
 
 
 def populate(url: str, count: int) -> None:

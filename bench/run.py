@@ -36,6 +36,7 @@ import argon2
 import bcrypt
 import pymysql
 import sqlalchemy as sa
+from benchconfig import write_config  # bench/ is on sys.path when run as a script
 
 from mailctl import bulkhash, db, passwords
 
@@ -143,41 +144,7 @@ class Bench:
         root = self.tmp / ("files-maildirs" if create_maildirs else "files")
         root.mkdir(exist_ok=True)
         path = self.tmp / f"config-{create_maildirs}.toml"
-        path.write_text(f"""
-[database]
-url = "{self.url}"
-[vmail]
-home = "{root}/vmail"
-create_maildirs = {str(create_maildirs).lower()}
-[dkim]
-key_dir = "{root}/keys"
-key_table = "{root}/KeyTable"
-signing_table = "{root}/SigningTable"
-ed25519_key_table = "{root}/KeyTable.ed25519"
-ed25519_signing_table = "{root}/SigningTable.ed25519"
-[postfix]
-sni_map = "{root}/vmail_ssl.map"
-helo_checks = "{root}/helo_checks.pcre"
-[dovecot]
-sni_conf = "{root}/11-ssl-sni.conf"
-version = "2.3"
-[tls]
-cert = "{root}/certs/{{domain}}/fullchain.pem"
-key = "{root}/certs/{{domain}}/privkey.pem"
-[audit]
-log = "{root}/audit.log"
-[lock]
-path = "{root}/lock"
-[commands]
-reload_postfix = []
-reload_dovecot = []
-reload_opendkim = []
-reload_opendkim_ed25519 = []
-check_postfix = []
-check_dovecot = []
-""")
-        path.chmod(0o600)
-        return path
+        return write_config(path, root, self.url, create_maildirs=create_maildirs)
 
     def sql(self, statement: str, rows: Sequence[Sequence[object]] | None = None) -> None:
         with pymysql.connect(**self.server, database=self.name, autocommit=True) as conn:
