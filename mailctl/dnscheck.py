@@ -387,22 +387,15 @@ def run(
     # One probe first: an unreachable server is one clear error, not a wait per record.
     if checks:
         dnslookup.query(res, checks[0][0] + ".", "SOA")
+    # Warm the cache with every (name, type) the checks will ask for, in one bounded pool.
+    wanted = sorted({(r.name, r.type) for _domain, records, _h, _ips in checks for r in records})
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        futures = [pool.submit(_prefetch, lookup, records) for _domain, records, _h, _ips in checks]
-        for future in futures:
+        for future in [pool.submit(_quiet, lookup, name, rdtype) for name, rdtype in wanted]:
             future.result()
     rows: list[Row] = []
     for domain, records, hostname, ips in checks:
         rows += check_domain(domain, records, hostname, ips, lookup)
     return rows
-
-
-def _prefetch(lookup: Lookup, records: Sequence[Record]) -> None:
-    """Warm the cache with every (name, type) the checks will ask for."""
-    wanted = {(r.name, r.type) for r in records}
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        for future in [pool.submit(_quiet, lookup, n, t) for n, t in sorted(wanted)]:
-            future.result()
 
 
 def _quiet(lookup: Lookup, name: str, rdtype: str) -> None:

@@ -122,6 +122,7 @@ class App:
     def _files(self, tx: Tx) -> Applied | None:
         """Render and (unless dry run) write the managed files for this change."""
         from mailctl import managed
+        from mailctl.services.keys import key_file
 
         if not (tx.files_dirty or tx.new_keys):
             return None
@@ -129,7 +130,7 @@ class App:
         self.show_plan_warnings(plan)
         if self.dry_run:
             for key in tx.new_keys:
-                path = Path(tx.settings.dkim.key_dir) / key.domain / f"{key.selector}.private"
+                path = key_file(tx.settings, key.domain, key.selector)
                 click.echo(f"would create DKIM key {path} (0600) and {path.with_suffix('.txt')}")
             self.show_plan(plan, diffs=True)
             return None

@@ -57,13 +57,13 @@ def rotate(domain: str, algorithm: str) -> None:
     with a.changing() as tx:
         row = keys.rotate(tx, domain, algorithm)
         name = keys.domain_row(tx, domain).name
-        pem = next((k.pem for k in tx.new_keys if k.selector == row.selector), None)
     if a.dry_run:
         return
     from mailctl import dkim as keylib
 
+    # Committed: the key file exists now, whether it was generated or reused.
     value = keylib.dns_value(
-        pem or keylib.load_existing_key(keys.key_file(a.settings, name, row.selector))
+        keylib.load_existing_key(keys.key_file(a.settings, name, row.selector))
     )
     a.note(
         f"new pending key {row.selector} for {name}; publish this record, then run"

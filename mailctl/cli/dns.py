@@ -10,6 +10,7 @@ import click
 from mailctl.cli.common import App, app, emit_rows, output_format
 
 if TYPE_CHECKING:
+    from mailctl.dnscheck import Row
     from mailctl.dnsrecords import DnsContext, Record
 
 SHOW_FORMATS = ("table", "bind", "json")
@@ -186,17 +187,10 @@ def check(names: tuple[str, ...], nameserver: str | None, fmt: str | None) -> No
 
     Exit 1 when a required or recommended record is not OK.
     """
-    from mailctl import dnscheck, dnslookup
     from mailctl.errors import MailctlError
 
     a = app()
-    server = dnslookup.parse_nameserver(nameserver) if nameserver else None
-    listing = _listing(a, names)
-    checks = [
-        (name, records, ctx.hostname, [ip for ip in (ctx.ipv4, ctx.ipv6) if ip])
-        for name, ctx, records in listing
-    ]
-    rows = dnscheck.run(checks, server)
+    rows = check_rows(a, names, nameserver)
     emit_rows(
         [
             {
@@ -221,3 +215,15 @@ def check(names: tuple[str, ...], nameserver: str | None, fmt: str | None) -> No
             + (" ..." if len(failed) > 5 else "")
         )
     a.note(f"all {len(rows)} records as expected")
+
+
+def check_rows(a: App, names: tuple[str, ...], nameserver: str | None) -> list[Row]:
+    """`dns check` of the named domains (all when none): one row per expected record."""
+    from mailctl import dnscheck, dnslookup
+
+    server = dnslookup.parse_nameserver(nameserver) if nameserver else None
+    checks = [
+        (name, records, ctx.hostname, [ip for ip in (ctx.ipv4, ctx.ipv6) if ip])
+        for name, ctx, records in _listing(a, names)
+    ]
+    return dnscheck.run(checks, server)

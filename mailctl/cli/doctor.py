@@ -47,24 +47,15 @@ def doctor(fmt: str | None, with_dns: bool, nameserver: str | None) -> None:
 
 def _dns_results(nameserver: str | None) -> list[Result]:
     """One row per domain: its records as `dns check` sees them."""
-    from mailctl import dnscheck, dnslookup
-    from mailctl.cli.dns import _listing
-
-    a = app()
-    server = dnslookup.parse_nameserver(nameserver) if nameserver else None
-    listing = _listing(a, ())
-    checks = [
-        (name, records, ctx.hostname, [ip for ip in (ctx.ipv4, ctx.ipv6) if ip])
-        for name, ctx, records in listing
-    ]
+    from mailctl.cli.dns import check_rows
     from mailctl.doctor import Result
 
     try:
-        rows = dnscheck.run(checks, server)
+        rows = check_rows(app(), (), nameserver)
     except MailctlError as exc:
         return [Result("dns", "FAIL", str(exc))]
     out: list[Result] = []
-    for name, _records, _host, _ips in checks:
+    for name in dict.fromkeys(r.domain for r in rows):
         bad = [r for r in rows if r.domain == name and r.failed]
         if bad:
             detail = "; ".join(f"{r.name} {r.type} {r.status}" for r in bad[:4])

@@ -751,12 +751,9 @@ def _batches(items: Sequence[T]) -> Iterator[Sequence[T]]:
 
 
 def _scheme(tx: Tx, stored: str) -> str:
-    from mailctl.passwords import scheme_of
+    from mailctl.services.users import scheme_label
 
-    try:
-        return scheme_of(stored, tx.settings.passwords.default_scheme)
-    except InvalidInput:
-        return "unknown"
+    return scheme_label(stored, tx.settings.passwords.default_scheme)
 
 
 def summary(plan: Plan, *, dry_run: bool) -> list[str]:

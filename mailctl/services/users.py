@@ -134,28 +134,31 @@ def list_users(session: Session, settings: Settings, domain: str | None = None) 
         )
     default = settings.passwords.default_scheme
     return [
-        UserInfo(email, email.rpartition("@")[2], scheme_of_head(prefix[:16], default))
+        UserInfo(email, email.rpartition("@")[2], scheme_label(prefix, default))
         for email, prefix in session.execute(query)
     ]
 
 
-@functools.lru_cache(maxsize=256)  # a listing repeats a handful of prefixes
-def scheme_of_head(head: str, default: str) -> str:
-    """The scheme named by a hash's first characters: `{SCHEME}`, or a crypt(3) id."""
-    if head.startswith("{"):
-        name, closed, _ = head[1:].partition("}")
-        return name.upper() if closed else "unknown"
-    for prefix, scheme in (("$6$", "SHA512-CRYPT"), ("$5$", "SHA256-CRYPT"),
-                           ("$1$", "MD5-CRYPT"), ("$2", "BLF-CRYPT"), ("$argon2id$", "ARGON2ID")):
-        if head.startswith(prefix):
-            return scheme
-    return default
-
-
 def _scheme(settings: Settings, stored: str) -> str:
+    return scheme_label(stored, settings.passwords.default_scheme)
+
+
+def scheme_label(stored: str, default: str) -> str:
+    """The scheme to show for a stored hash (or just its head); "unknown" when unparseable.
+
+    Only the `{SCHEME}` prefix (or the first three characters of an unprefixed
+    hash) decides, so the lookup is cached on that: a listing of 100,000 users
+    repeats a handful of prefixes.
+    """
+    end = stored.find("}") + 1 if stored.startswith("{") else 3
+    return _label(stored[:end] if end > 0 else stored, default)
+
+
+@functools.lru_cache(maxsize=256)
+def _label(prefix: str, default: str) -> str:
     from mailctl.passwords import scheme_of
 
     try:
-        return scheme_of(stored, settings.passwords.default_scheme)
+        return scheme_of(prefix, default)
     except InvalidInput:  # a foreign hash must not break a listing
         return "unknown"
