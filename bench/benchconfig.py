@@ -1,45 +1,38 @@
-"""The private config every benchmark runs mailctl with: all files under one
-directory, reloads and checks off, so only mailctl's own work is timed."""
+"""The private config every benchmark runs mailctl with: the test suite's one
+config writer (tests/support/config.py), every file under one directory,
+reloads and checks off, postmap on a private main.cf, product defaults for
+password hashing, so only mailctl's own work is timed."""
 
 from __future__ import annotations
 
+import shutil
+import sys
+import tempfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from support.config import write_config as _write_config  # noqa: E402
+from support.mailconfig import private_mail_config  # noqa: E402
 
 
 def write_config(path: Path, root: Path, url: str, *, create_maildirs: bool = False) -> Path:
-    path.write_text(f"""
-[database]
-url = "{url}"
-[vmail]
-home = "{root}/vmail"
-create_maildirs = {str(create_maildirs).lower()}
-[dkim]
-bits = 1024
-key_dir = "{root}/keys"
-key_table = "{root}/KeyTable"
-signing_table = "{root}/SigningTable"
-ed25519_key_table = "{root}/KeyTable.ed25519"
-ed25519_signing_table = "{root}/SigningTable.ed25519"
-[postfix]
-sni_map = "{root}/vmail_ssl.map"
-helo_checks = "{root}/helo_checks.pcre"
-[dovecot]
-sni_conf = "{root}/11-ssl-sni.conf"
-version = "2.3"
-[tls]
-cert = "{root}/certs/{{domain}}/fullchain.pem"
-key = "{root}/certs/{{domain}}/privkey.pem"
-[audit]
-log = "{root}/audit.log"
-[lock]
-path = "{root}/lock"
-[commands]
-reload_postfix = []
-reload_dovecot = []
-reload_opendkim = []
-reload_opendkim_ed25519 = []
-check_postfix = []
-check_dovecot = []
-""")
-    path.chmod(0o600)
-    return path
+    return _write_config(
+        path,
+        url,
+        root,
+        mail=private_mail_config(root / "mail-config"),
+        sections={
+            "server": {"admin_email": None},
+            "passwords": {"min_length": None, "bcrypt_cost": None},
+            "vmail": {"create_maildirs": create_maildirs},
+            "dovecot": {"version": "2.3"},
+        },
+    )
+
+
+def doveadm() -> list[str] | None:
+    """doveadm on a private dovecot.conf (never /etc/dovecot); None if not installed."""
+    if shutil.which("doveadm") is None and shutil.which("doveadm", path="/usr/sbin") is None:
+        return None
+    return private_mail_config(Path(tempfile.mkdtemp(prefix="mailctl-bench-"))).doveadm

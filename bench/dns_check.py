@@ -21,8 +21,8 @@ from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from dnsserver import Named  # noqa: E402  (the tests' private BIND harness)
 from domain_add import config  # noqa: E402
+from support.named import Named  # noqa: E402  (the tests' private BIND harness)
 
 from mailctl.cli.root import cli  # noqa: E402
 

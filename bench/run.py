@@ -34,9 +34,10 @@ from pathlib import Path
 
 import argon2
 import bcrypt
+import benchconfig  # bench/ is on sys.path when run as a script
 import pymysql
 import sqlalchemy as sa
-from benchconfig import write_config  # bench/ is on sys.path when run as a script
+from benchconfig import write_config
 
 from mailctl import bulkhash, db, passwords
 
@@ -246,7 +247,7 @@ def rate(func: Callable[[], object], count: int) -> Callable[[], float]:
 def doveadm_rate(scheme: str, rounds: tuple[int, int], per: float) -> Callable[[], float]:
     """Seconds per hash inside doveadm: the difference between a cheap and an expensive
     rounds setting (worth `per` standard hashes) removes process start-up from the figure."""
-    doveadm = shutil.which("doveadm") or shutil.which("doveadm", path="/usr/sbin:/usr/bin")
+    doveadm = benchconfig.doveadm()
 
     def run() -> float:
         if doveadm is None:  # not installed: the comparison shows "nan"
@@ -255,7 +256,7 @@ def doveadm_rate(scheme: str, rounds: tuple[int, int], per: float) -> Callable[[
         for r in rounds:
             start = time.perf_counter()
             subprocess.run(
-                [doveadm, "pw", "-s", scheme, "-r", str(r), "-p", "bench password"],
+                [*doveadm, "pw", "-s", scheme, "-r", str(r), "-p", "bench password"],
                 check=True,
                 stdout=subprocess.DEVNULL,
             )

@@ -215,11 +215,15 @@ def postfix_maps(session: Session, settings: Settings) -> Iterator[Result]:
         if not path.exists():
             yield Result(name, "WARN", f"{path} not found (run: mailctl setup render)")
             continue
-        if system.find_program("postmap") is None:
-            yield Result(name, "WARN", "postmap not installed; lookup not tried")
+        postmap = settings.commands.postmap or ["postmap"]
+        if system.find_program(postmap[0]) is None:
+            yield Result(name, "WARN", f"{postmap[0]} not installed; lookup not tried")
+            continue
+        if problem := system.unconfigured_postfix(postmap):
+            yield Result(name, "WARN", f"{problem}; lookup not tried")
             continue
         try:
-            found = system.run(["postmap", "-q", key, f"{map_type}:{path}"], timeout=30)
+            found = system.run([*postmap, "-q", key, f"{map_type}:{path}"], timeout=30)
             answer = found.stdout.strip()
         except MailctlError as exc:
             answer = f"(lookup failed: {exc})"
@@ -229,7 +233,33 @@ def postfix_maps(session: Session, settings: Settings) -> Iterator[Result]:
             yield Result(name, "FAIL", f"postmap -q {key} -> {answer!r}, database has {expected!r}")
 
 
+def postfix_config(session: Session, settings: Settings) -> Iterator[Result]:
+    """Postfix installed but not configured (no main.cf) makes every postmap and
+    `postfix check` fail: name that cause once, for each directory the commands read."""
+    from mailctl import system
+
+    commands = settings.commands
+    seen: set[str] = set()
+    for argv in (commands.postmap, commands.check_postfix, commands.reload_postfix):
+        directory = system.postfix_config_dir(argv)
+        if directory is None or directory in seen or system.find_program(argv[0]) is None:
+            continue
+        seen.add(directory)
+        problem = system.unconfigured_postfix(argv)
+        if problem is None:
+            yield Result("postfix config", "OK", f"{directory}/main.cf")
+        elif settings.sandbox:
+            yield Result("postfix config", "WARN", f"{problem}; the sandbox skips postmap")
+        else:
+            yield Result(
+                "postfix config",
+                "FAIL",
+                f"{problem}: configure Postfix (guide section 8) or give the commands -c DIR",
+            )
+
+
 CHECKS: list[Check] = [
+    postfix_config,
     managed_files,
     dkim_keys,
     certificates,

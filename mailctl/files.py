@@ -25,6 +25,28 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def make_dirs(path: Path, mode: int = 0o755) -> list[Path]:
+    """Create `path` and its missing parents with exactly `mode` (not the umask's
+    idea of it); return the directories created, outermost first, so a caller
+    can remove them again."""
+    missing: list[Path] = []
+    for directory in (path, *path.parents):
+        if directory.is_dir():
+            break
+        missing.append(directory)
+    created: list[Path] = []
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=mode)
+            os.chmod(directory, mode)
+        except FileExistsError:
+            continue  # made by a concurrent run, or a file: writing into it will say so
+        except OSError as exc:
+            raise MailctlError(f"cannot create {directory}: {exc.strerror}") from None
+        created.append(directory)
+    return created
+
+
 def atomic_write(
     path: Path,
     data: str | bytes,

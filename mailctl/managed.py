@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from mailctl import system
 from mailctl.config import Settings
 from mailctl.errors import MailctlError
-from mailctl.files import atomic_write
+from mailctl.files import atomic_write, make_dirs
 from mailctl.models import VirtualDomain
 from mailctl.render import DkimEntry
 from mailctl.services import NewKey
@@ -179,13 +179,7 @@ def _followups(settings: Settings, changed: Sequence[Rendered]) -> list[list[str
     keys = {r.spec.key for r in changed}
     steps: list[list[str]] = []
     if "SNI map" in keys and settings.commands.postmap:
-        steps.append(
-            [
-                *settings.commands.postmap,
-                "-F",
-                f"{settings.postfix.map_type}:{settings.postfix.sni_map}",
-            ]
-        )
+        steps.append(_sni_postmap(settings))
     if keys & {"SNI map", "HELO checks"} and settings.commands.check_postfix:
         steps.append(list(settings.commands.check_postfix))
     if "Dovecot SNI" in keys and settings.commands.check_dovecot:
@@ -255,16 +249,19 @@ def _mode_owner(spec: FileSpec) -> tuple[int, tuple[int, int] | None]:
     return stat.S_IMODE(st.st_mode), owner
 
 
-def _postmap(settings: Settings, runner: Runner, notes: list[str]) -> None:
-    if not settings.commands.postmap:
-        return
-    argv = [
+def _sni_postmap(settings: Settings) -> list[str]:
+    return [
         *settings.commands.postmap,
         "-F",
         f"{settings.postfix.map_type}:{settings.postfix.sni_map}",
     ]
-    if settings.sandbox and system.find_program(argv[0]) is None:
-        notes.append(f"{argv[0]} not installed; skipped: {system.describe(argv)}")
+
+
+def _postmap(settings: Settings, runner: Runner, notes: list[str]) -> None:
+    if not settings.commands.postmap:
+        return
+    argv = _sni_postmap(settings)
+    if not _runnable(argv, settings, notes, f"skipped: {system.describe(argv)}"):
         return
     runner(argv, what="postmap")
     db_file = Path(f"{settings.postfix.sni_map}.db")
@@ -272,6 +269,41 @@ def _postmap(settings: Settings, runner: Runner, notes: list[str]) -> None:
     with contextlib.suppress(OSError):
         if db_file.stat().st_mode & 0o077:
             db_file.chmod(0o600)
+
+
+def _runnable(argv: Sequence[str], settings: Settings, notes: list[str], skipped: str) -> bool:
+    """Whether to run a follow-up. The sandbox skips, with a note, what this host
+    lacks: the program, or a Postfix with no main.cf. Anywhere else a missing
+    program fails when it runs, and an unconfigured Postfix in `preflight`."""
+    if settings.sandbox and system.find_program(argv[0]) is None:
+        notes.append(f"{argv[0]} not installed; {skipped}")
+        return False
+    problem = system.unconfigured_postfix(argv)
+    if problem is None:
+        return True
+    if settings.sandbox:
+        notes.append(f"{problem}; {skipped}")
+        return False
+    raise MailctlError(_unconfigured_message(problem, argv))
+
+
+def _unconfigured_message(problem: str, argv: Sequence[str]) -> str:
+    return (
+        f"{problem}, and {system.describe(argv)} needs it: configure Postfix first"
+        " (the mail server guide, section 8), or name its directory in the command"
+        f' ({argv[0]} -c DIR); nothing was changed'
+    )
+
+
+def preflight(plan_: Plan, settings: Settings) -> None:
+    """Refuse, before anything is written, a change whose follow-ups cannot run
+    because Postfix is installed but not configured."""
+    if settings.sandbox:
+        return  # skipped there, with a note
+    for argv in _followups(settings, plan_.changed):
+        problem = system.unconfigured_postfix(argv)
+        if problem is not None and system.find_program(argv[0]) is not None:
+            raise MailctlError(_unconfigured_message(problem, argv))
 
 
 def apply(
@@ -284,11 +316,13 @@ def apply(
     """Write new keys and changed files, then postmap and validate; undo all on failure."""
     from mailctl import dkim
 
+    preflight(plan_, settings)
     applied = Applied(settings, runner=runner)
     owner, owner_note = dkim.resolve_owner(settings.dkim.owner, settings.dkim.group)
     try:
         key_dir = Path(settings.dkim.key_dir)
         if new_keys and not key_dir.is_dir():
+            applied.created_dirs += make_dirs(key_dir.parent)
             # Owned by the dkim account like the guide's `install -d`: OpenDKIM runs
             # as opendkim and must be able to enter it.
             _make_dir(key_dir, 0o750, owner)
@@ -303,6 +337,7 @@ def apply(
         if new_keys and owner_note:
             applied.notes.append(owner_note)
         for rendered in plan_.changed:
+            applied.created_dirs += make_dirs(rendered.spec.path.parent)
             mode, file_owner = _mode_owner(rendered.spec)
             atomic_write(rendered.spec.path, rendered.new, mode=mode, owner=file_owner)
             applied.written.append(rendered)
@@ -332,9 +367,6 @@ def _make_dir(path: Path, mode: int, owner: tuple[int, int] | None) -> None:
 def _check(
     argv: Sequence[str], settings: Settings, runner: Runner, notes: list[str], what: str
 ) -> None:
-    if not argv:
-        return
-    if settings.sandbox and system.find_program(argv[0]) is None:
-        notes.append(f"{argv[0]} not installed; skipped the {what} check")
+    if not argv or not _runnable(argv, settings, notes, f"skipped the {what} check"):
         return
     runner(list(argv), what=f"{what} rejected the new configuration; previous files restored")

@@ -3,10 +3,11 @@ and one clear error line when a program fails or is missing."""
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from mailctl.errors import MailctlError
@@ -33,6 +34,36 @@ def describe(argv: Sequence[str]) -> str:
 def find_program(name: str) -> str | None:
     """PATH first, then the sbin directories a non-root PATH often lacks."""
     return shutil.which(name) or shutil.which(name, path=SBIN)
+
+
+# Postfix programs read main.cf from `-c DIR`, else $MAIL_CONFIG, else this.
+POSTFIX_CONFIG_DIR = "/etc/postfix"
+POSTFIX_PROGRAMS = frozenset({"postmap", "postconf", "postfix", "postalias", "postsuper"})
+
+
+def postfix_config_dir(argv: Sequence[str], env: Mapping[str, str] | None = None) -> str | None:
+    """The configuration directory the Postfix program in argv reads; None for
+    any other program."""
+    if not argv or os.path.basename(argv[0]) not in POSTFIX_PROGRAMS:
+        return None
+    args = list(argv[1:])
+    if "-c" in args and args.index("-c") + 1 < len(args):
+        return args[args.index("-c") + 1]
+    env = os.environ if env is None else env
+    return env.get("MAIL_CONFIG") or POSTFIX_CONFIG_DIR
+
+
+def unconfigured_postfix(argv: Sequence[str], env: Mapping[str, str] | None = None) -> str | None:
+    """Why the Postfix program in argv cannot run: an installed Postfix without a
+    main.cf ("No configuration" in Debian's installer). None if it can, or if
+    argv is no Postfix program."""
+    directory = postfix_config_dir(argv, env)
+    if directory is None:
+        return None
+    main_cf = os.path.join(directory, "main.cf")
+    if os.path.isfile(main_cf):
+        return None
+    return f"Postfix is not configured: {main_cf} does not exist"
 
 
 def run(argv: Sequence[str], *, timeout: float = 120, what: str = "") -> Ran:

@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-import secrets
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-# Make tests/helpers.py importable from every test module whatever pytest's
-# import mode; pyproject.toml is not ours to change (no `pythonpath` option).
+# Make the harness (tests/support) importable from every test module whatever
+# pytest's import mode; tests/ itself is not a package (that would put the repo
+# root, and so the source tree, on sys.path).
 _TESTS_DIR = str(Path(__file__).resolve().parent)
 if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
 
-from helpers import STRICT, need  # noqa: E402  (needs the sys.path line above)
-
-MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
-POSTGRES = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "postgres"}
-
-
-def _unique_db_name() -> str:
-    # Unique per test so tests (and concurrent runs) never share state; the
-    # prefix makes leftovers of a killed run easy to find and drop.
-    return f"mailctl_t_{secrets.token_hex(6)}"
-
+from support import databases  # noqa: E402  (needs the sys.path line above)
+from support.env import STRICT  # noqa: E402
+from support.mailconfig import GuardedPopen, MailConfig, private_mail_config  # noqa: E402
 
 # ------------------------------------------------------------------ databases
 
@@ -33,61 +25,15 @@ def _unique_db_name() -> str:
 @pytest.fixture
 def mariadb_url() -> Iterator[str]:
     """SQLAlchemy URL of a fresh, empty utf8mb4 MariaDB database."""
-    import pymysql
-
-    try:
-        conn = pymysql.connect(**MARIADB, connect_timeout=5, autocommit=True)
-    except pymysql.err.OperationalError as exc:
-        need(False, f"MariaDB not reachable on {MARIADB['host']}:{MARIADB['port']} as root: {exc}")
-        raise  # unreachable: need() always raises here; keeps type checkers happy
-    name = _unique_db_name()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-            )
-        yield f"mysql+pymysql://root@127.0.0.1:3306/{name}?charset=utf8mb4"
-    finally:
-        with conn.cursor() as cur:
-            # A connection the test leaked (say, an engine's pool with an open
-            # transaction) holds a metadata lock that would make DROP DATABASE
-            # hang forever; kill those first, like PostgreSQL's WITH (FORCE).
-            cur.execute(
-                "SELECT id FROM information_schema.processlist"
-                " WHERE db = %s AND id <> CONNECTION_ID()",
-                (name,),
-            )
-            for (pid,) in cur.fetchall():
-                try:
-                    cur.execute(f"KILL {int(pid)}")
-                except pymysql.err.OperationalError:
-                    pass  # already gone
-            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        conn.close()
+    with databases.mariadb_database() as name:
+        yield databases.mariadb_url(name)
 
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """SQLAlchemy URL of a fresh, empty PostgreSQL database."""
-    try:
-        import psycopg
-    except ImportError:
-        need(False, "psycopg not installed (extra 'postgresql')")
-        raise
-    try:
-        # autocommit: CREATE/DROP DATABASE refuse to run inside a transaction.
-        conn = psycopg.connect(**POSTGRES, connect_timeout=5, autocommit=True)
-    except psycopg.OperationalError as exc:
-        need(False, f"PostgreSQL not reachable on {POSTGRES['host']}:{POSTGRES['port']}: {exc}")
-        raise
-    name = _unique_db_name()
-    try:
-        conn.execute(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        # FORCE: connections the test leaked would otherwise block the drop.
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.close()
+    with databases.postgres_database() as name:
+        yield databases.postgres_url(name)
 
 
 @pytest.fixture
@@ -106,6 +52,26 @@ def db_url(request: pytest.FixtureRequest) -> str:
     """Runs the test once per supported database backend."""
     url: str = request.getfixturevalue(f"{request.param}_url")
     return url
+
+
+# ------------------------------------------------------------------ mail programs
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_system_mail_config() -> Iterator[None]:
+    """Every Postfix/Dovecot program started in this process names a private config."""
+    import subprocess
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(subprocess, "Popen", GuardedPopen)
+        yield
+
+
+@pytest.fixture(scope="session")
+def mail_config(tmp_path_factory: pytest.TempPathFactory) -> MailConfig:
+    """Private Postfix and Dovecot configuration: `mail_config.postmap + [...]`,
+    `mail_config.doveadm + ["pw", ...]`. Never the system's /etc/postfix."""
+    return private_mail_config(tmp_path_factory.mktemp("mail-config"))
 
 
 # ------------------------------------------------------------------ isolation
@@ -131,6 +97,10 @@ def _isolated_user_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(var, str(path))
     monkeypatch.delenv("MAILCTL_CONFIG", raising=False)
     monkeypatch.delenv("MAILCTL_DB_URL", raising=False)
+    # A Postfix program run without -c reads $MAIL_CONFIG/main.cf: point that at
+    # nothing, so a developer machine with /etc/postfix/main.cf fails such a call
+    # exactly as a fresh machine (no main.cf) does.
+    monkeypatch.setenv("MAIL_CONFIG", str(tmp_path / "no-system-postfix-config"))
 
 
 # ------------------------------------------------------------------ strict mode

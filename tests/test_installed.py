@@ -14,7 +14,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
-from helpers import INSTALLED, REPO_ROOT
+from support.env import INSTALLED, REPO_ROOT
 
 
 def _clean_env() -> dict[str, str]:

@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mailctl.errors import AlreadyExists, NotFound
+from mailctl.errors import AlreadyExists, InvalidName, NotFound
 from mailctl.models import VirtualAlias, VirtualDomain, VirtualUser
-from mailctl.names import display_domain, normalize_domain
+from mailctl.names import display_domain, normalize_domain, parse_address
 from mailctl.services import Tx
 
 ROLE_ALIASES = ("postmaster", "abuse")
@@ -53,11 +53,20 @@ def add_domain(tx: Tx, value: str, *, role_aliases: bool = True) -> VirtualDomai
     if role_aliases and not admin:
         tx.warn(f"server.admin_email is empty: no postmaster@{name} alias created")
     elif role_aliases:
+        admin_stored = _stored_address(admin)
         for role in ROLE_ALIASES:
             source = f"{role}@{name}"
-            if source != admin.lower():
+            if source != admin_stored:  # the admin's own address is no alias of itself
                 aliases.add_alias(tx, source, [admin])
     return domain
+
+
+def _stored_address(value: str) -> str:
+    """`value` as the tables store it (lower-case, A-label domain), if it is an address."""
+    try:
+        return str(parse_address(value))
+    except InvalidName:
+        return value.lower()
 
 
 def delete_domain(tx: Tx, value: str) -> DomainInfo:

@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_stack import ADMIN_URL, Ports, SmtpSink, Stack, private_root, unique_names
-from helpers import need, program
+from e2e_stack import Ports, SmtpSink, Stack, private_root, unique_names
+from support.databases import MARIADB_ADMIN_URL, drop_mariadb_database, mariadb_admin
+from support.env import need, program
 
 PROGRAMS = ("postfix", "postmap", "dovecot", "doveadm", "doveconf", "opendkim")
 ACCOUNTS = ("postfix", "dovecot", "dovenull", "opendkim")
@@ -25,43 +26,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.e2e)
-
-
-def _mariadb_root() -> object:
-    import pymysql
-
-    try:
-        return pymysql.connect(
-            host="127.0.0.1",
-            port=3306,
-            user="root",
-            password="",
-            connect_timeout=5,
-            autocommit=True,
-        )
-    except pymysql.err.OperationalError as exc:
-        need(False, f"MariaDB not reachable on 127.0.0.1:3306 as root: {exc}")
-        raise
-
-
-def _drop(dbname: str, users: tuple[str, ...]) -> None:
-    import pymysql
-
-    conn = _mariadb_root()
-    assert isinstance(conn, pymysql.connections.Connection)
-    with conn, conn.cursor() as cur:
-        cur.execute(
-            "SELECT id FROM information_schema.processlist WHERE db = %s AND id <> CONNECTION_ID()",
-            (dbname,),
-        )
-        for (pid,) in cur.fetchall():
-            try:
-                cur.execute(f"KILL {int(pid)}")
-            except pymysql.err.OperationalError:
-                pass
-        cur.execute(f"DROP DATABASE IF EXISTS `{dbname}`")
-        for user in users:
-            cur.execute(f"DROP USER IF EXISTS '{user}'@'127.0.0.1'")
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +41,7 @@ def stack() -> Iterator[Stack]:
             pwd.getpwnam(account)
         except KeyError:
             need(False, f"system account {account!r} missing (Debian packages of scripts/test)")
-    _mariadb_root()
+    mariadb_admin().close()
     started = time.monotonic()
     with pytest.MonkeyPatch.context() as mp, private_root() as root:
         # The stack's config is explicit; a developer's environment must not redirect it.
@@ -89,7 +53,7 @@ def stack() -> Iterator[Stack]:
             stack.build()
             # The two accounts, the schema (migrated as mailctl's own account), and the
             # read-only files Postfix and Dovecot use: all from mailctl.
-            stack.mailctl("setup", "sql", "--admin-url", ADMIN_URL)
+            stack.mailctl("setup", "sql", "--admin-url", MARIADB_ADMIN_URL)
             rendered = stack.mailctl(
                 "setup", "render", "--dovecot-version", "2.3", "--catchall-fix"
             )
@@ -102,6 +66,6 @@ def stack() -> Iterator[Stack]:
             yield stack
         finally:
             problems = stack.stop()
-            _drop(dbname, (mailctl_user, readonly_user))
+            drop_mariadb_database(dbname, (mailctl_user, readonly_user))
             if problems:
                 pytest.fail(f"daemons still running after teardown: {', '.join(problems)}")

@@ -33,7 +33,6 @@ import email
 import email.policy
 import grp
 import imaplib
-import json
 import os
 import pwd
 import secrets
@@ -50,15 +49,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from click.testing import CliRunner, Result
-from helpers import make_cert
-
-from mailctl.cli.root import cli
+from support.cli import Mailctl
+from support.files import make_cert
 
 MAILHOST = "mail.example.nl"
 OUTSIDE = "127.0.0.2"  # the address "other servers" connect from
 VMAIL_UID = 5000
-ADMIN_URL = "mysql+pymysql://root@127.0.0.1:3306/"
 
 
 # ------------------------------------------------------------------ processes
@@ -238,22 +234,6 @@ class SmtpSink(socketserver.ThreadingTCPServer):
 # ------------------------------------------------------------------ mailctl
 
 
-@dataclass
-class Mailctl:
-    """The real CLI, in process, with the stack's config (like tests/integration's helper)."""
-
-    config: Path
-
-    def __call__(self, *args: str, input: str | None = None, code: int | None = 0) -> Result:
-        result = CliRunner().invoke(cli, ["--config", str(self.config), *args], input=input)
-        if code is not None:
-            assert result.exit_code == code, (
-                f"mailctl {' '.join(args)} exited {result.exit_code}, expected {code}\n"
-                f"stdout: {result.stdout}\nstderr: {result.stderr}\n{result.exception!r}"
-            )
-        return result
-
-
 # ------------------------------------------------------------------ the stack
 
 
@@ -352,12 +332,16 @@ class Stack:
         (self.postfix_dir / "helo_checks.pcre").write_text("")
         (self.postfix_dir / "vmail_ssl.map").write_text("")
         (self.postfix_dir / "vmail_ssl.map").chmod(0o600)
-        run([self.programs["postmap"], "-F", f"hash:{self.postfix_dir / 'vmail_ssl.map'}"])
+
+    @property
+    def postmap(self) -> list[str]:
+        """postmap on the stack's own main.cf."""
+        return [self.programs["postmap"], "-c", str(self.postfix_dir)]
 
     def _write_mailctl_config(self) -> None:
         etc = self.root / "etc"
         commands = {
-            "postmap": [self.programs["postmap"]],
+            "postmap": [self.programs["postmap"], "-c", str(self.postfix_dir)],
             "reload_postfix": [self.programs["postfix"], "-c", str(self.postfix_dir), "reload"],
             "reload_dovecot": [self.programs["doveadm"], "-c", str(self.dovecot_conf), "reload"],
             "reload_opendkim": [str(self.root / "bin" / "reload-opendkim")],
@@ -369,48 +353,39 @@ class Stack:
         # The guide's ExecReload (kill -USR1 $MAINPID) for the private signer.
         reload_script.write_text(f'#!/bin/sh\nkill -USR1 "$(cat {self.odk / "pid"})"\n')
         reload_script.chmod(0o700)
-        lines = [
-            "[database]",
-            f'url = "mysql+pymysql://{self.mailctl_user}@127.0.0.1:3306/{self.dbname}"',
-            f'password_file = "{etc / "db.password"}"',
-            "[server]",
-            f'hostname = "{MAILHOST}"',
-            'primary_domain = "example.nl"',
-            'admin_email = "hostmaster@admin.example"',
-            "[vmail]",
-            f'home = "{self.vmail}"',
-            "[dkim]",
-            f'key_dir = "{self.odk / "keys"}"',
-            f'key_table = "{self.odk / "KeyTable"}"',
-            f'signing_table = "{self.odk / "SigningTable"}"',
-            f'ed25519_key_table = "{self.odk / "KeyTable.ed25519"}"',
-            f'ed25519_signing_table = "{self.odk / "SigningTable.ed25519"}"',
-            "[tls]",
-            f'cert = "{self.root}/certs/{{domain}}/fullchain.pem"',
-            f'key = "{self.root}/certs/{{domain}}/privkey.pem"',
-            "[postfix]",
-            f'sni_map = "{self.postfix_dir / "vmail_ssl.map"}"',
-            f'helo_checks = "{self.postfix_dir / "helo_checks.pcre"}"',
-            "[dovecot]",
-            f'sni_conf = "{self.dovecot_sni_conf}"',
-            'version = "2.3"',
-            "[audit]",
-            f'log = "{self.root / "audit.log"}"',
-            "[lock]",
-            f'path = "{self.root / "mailctl.lock"}"',
-            "[setup]",
-            f'readonly_user = "{self.readonly_user}"',
-            f'readonly_password_file = "{etc / "mailuser.password"}"',
-            f'postfix_map_dir = "{self.postfix_dir}"',
-            f'dovecot_sql_conf = "{self.dovecot_sql_conf}"',
-            "[commands]",
-            *(f"{key} = {json.dumps(argv)}" for key, argv in commands.items()),
-            "",
-        ]
-        config = etc / "config.toml"
-        config.write_text("\n".join(lines))
-        config.chmod(0o600)
-        self.mailctl = Mailctl(config)
+        etc.mkdir(parents=True, exist_ok=True)
+        self.mailctl = Mailctl.create(
+            etc / "config.toml",
+            f"mysql+pymysql://{self.mailctl_user}@127.0.0.1:3306/{self.dbname}",
+            self.root,
+            sections={
+                "database": {"password_file": str(etc / "db.password")},
+                "server": {"hostname": MAILHOST, "primary_domain": "example.nl",
+                           "admin_email": "hostmaster@admin.example"},
+                "passwords": {"min_length": None, "bcrypt_cost": None},
+                "vmail": {"home": str(self.vmail)},
+                "dkim": {
+                    "bits": None,
+                    "key_dir": str(self.odk / "keys"),
+                    "key_table": str(self.odk / "KeyTable"),
+                    "signing_table": str(self.odk / "SigningTable"),
+                    "ed25519_key_table": str(self.odk / "KeyTable.ed25519"),
+                    "ed25519_signing_table": str(self.odk / "SigningTable.ed25519"),
+                },
+                "postfix": {
+                    "sni_map": str(self.postfix_dir / "vmail_ssl.map"),
+                    "helo_checks": str(self.postfix_dir / "helo_checks.pcre"),
+                },
+                "dovecot": {"sni_conf": str(self.dovecot_sni_conf), "version": "2.3"},
+                "setup": {
+                    "readonly_user": self.readonly_user,
+                    "readonly_password_file": str(etc / "mailuser.password"),
+                    "postfix_map_dir": str(self.postfix_dir),
+                    "dovecot_sql_conf": str(self.dovecot_sql_conf),
+                },
+                "commands": commands,
+            },
+        )
 
     def _write_postfix_config(self) -> None:
         d = self.postfix_dir
@@ -585,6 +560,8 @@ dnsblog unix - - n - 0 dnsblog
         past = time.time() - 10
         for name in ("main.cf", "master.cf"):
             os.utime(d / name, (past, past))
+        # The SNI map Postfix opens at start; mailctl fills it (sync) once it runs.
+        run([*self.postmap, "-F", f"hash:{d / 'vmail_ssl.map'}"])
 
     def _write_dovecot_config(self) -> None:
         private = self.queue_dir / "private"
@@ -772,7 +749,7 @@ OversignHeaders From
     def postmap_q(self, key: str, map_name: str) -> str | None:
         """`postmap -q` over a map file `setup render` wrote (None: not found)."""
         path = self.postfix_dir / map_name
-        done = run([self.programs["postmap"], "-q", key, f"mysql:{path}"], check=False)
+        done = run([*self.postmap, "-q", key, f"mysql:{path}"], check=False)
         if done.returncode == 1:
             return None
         assert done.returncode == 0, done.stderr
@@ -801,7 +778,7 @@ OversignHeaders From
     def run_postmap_sni(self, name: str) -> str | None:
         """`postmap -F -q NAME hash:vmail_ssl.map`: what Postfix's SNI lookup finds."""
         path = self.postfix_dir / "vmail_ssl.map"
-        done = run([self.programs["postmap"], "-F", "-q", name, f"hash:{path}"], check=False)
+        done = run([*self.postmap, "-F", "-q", name, f"hash:{path}"], check=False)
         if done.returncode == 1:
             return None
         assert done.returncode == 0, done.stderr

@@ -4,8 +4,8 @@ and the three tables exactly as before."""
 from __future__ import annotations
 
 import pytest
-from conftest import Mailctl
-from helpers import snapshot
+from support.cli import Mailctl
+from support.files import snapshot
 
 PW = "a good long password\n"
 

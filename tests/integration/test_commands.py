@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import Mailctl
+from support.cli import Mailctl
 
 PW = "correct horse battery\n"
 

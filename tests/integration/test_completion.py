@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from click.shell_completion import BashComplete
 from click.testing import CliRunner
-from conftest import Mailctl, _make, write_config
-from helpers import REPO_ROOT
+from support.cli import Mailctl, make_mailctl
+from support.env import REPO_ROOT
 
 from mailctl.cli.root import cli
 
@@ -72,15 +72,14 @@ def test_domains_and_addresses_complete_from_the_database(populated: Mailctl) ->
 def test_completion_is_empty_not_an_error_without_a_database(tmp_path: Path) -> None:
     root = tmp_path / "files"
     root.mkdir()
-    down = Mailctl("", write_config(tmp_path / "down.toml",
-                                    "mysql+pymysql://root@127.0.0.1:1/nothing", root))
+    down = Mailctl.create(tmp_path / "down.toml", "mysql+pymysql://root@127.0.0.1:1/nothing", root)
     start = time.monotonic()
     assert complete(down, ["domain", "show"], "") == []
-    missing = Mailctl("", write_config(tmp_path / "missing.toml",
-                                       f"sqlite:///{tmp_path / 'none.sqlite3'}", root))
+    missing = Mailctl.create(tmp_path / "missing.toml", f"sqlite:///{tmp_path / 'none.sqlite3'}",
+                             root)
     assert complete(missing, ["user", "del"], "") == []
     assert not (tmp_path / "none.sqlite3").exists()  # completion never creates a database
-    assert complete(Mailctl("", tmp_path / "no-such-config.toml"), ["domain", "show"], "") == []
+    assert complete(Mailctl(tmp_path / "no-such-config.toml"), ["domain", "show"], "") == []
     assert time.monotonic() - start < 5
 
 
@@ -129,7 +128,7 @@ def test_tab_completion_loads_no_heavy_library(maria: Mailctl, tmp_path: Path) -
 
 def test_bash_script_completes_addresses_across_the_at_sign(sqlite_url: str,
                                                             tmp_path: Path) -> None:
-    m = _make(sqlite_url, tmp_path)
+    m = make_mailctl(sqlite_url, tmp_path, None)
     m("domain", "add", "example.nl")
     m("user", "add", "joe@example.nl", "--password-stdin", input="correct horse battery\n")
     script = REPO_ROOT / "completions" / "mailctl.bash"
@@ -159,7 +158,7 @@ def test_bash_script_completes_addresses_across_the_at_sign(sqlite_url: str,
 
 def test_tab_in_an_interactive_bash(sqlite_url: str, tmp_path: Path) -> None:
     """The real thing: readline, the script from completions/, and mailctl."""
-    m = _make(sqlite_url, tmp_path)
+    m = make_mailctl(sqlite_url, tmp_path, None)
     m("domain", "add", "example.nl")
     m("user", "add", "joe@example.nl", "--password-stdin", input="correct horse battery\n")
     env = {**os.environ, "MAILCTL_CONFIG": str(m.config), "TERM": "dumb",

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from conftest import Mailctl, served
-from dnsserver import Named
+from support.cli import Mailctl
+from support.named import Named, served
 
 from mailctl import dkim
 
@@ -40,103 +40,101 @@ def value_of(m: Mailctl, selector: str) -> str:
                                                  / f"{selector}.private"))
 
 
-def test_rotation_end_to_end_against_bind(maria: Mailctl, named: Named) -> None:
-    maria("domain", "add", "example.nl")
-    served(maria, named)  # the zone as `dns show --zone` prints it before the rotation
-    out = maria("dkim", "rotate", "example.nl")
-    (new,) = [s for s, state in keys(maria).items() if state == "pending"]
+def test_rotation_end_to_end_against_bind(lite: Mailctl, named: Named) -> None:
+    lite("domain", "add", "example.nl")
+    served(lite, named)  # the zone as `dns show --zone` prints it before the rotation
+    out = lite("dkim", "rotate", "example.nl")
+    (new,) = [s for s, state in keys(lite).items() if state == "pending"]
     assert new.startswith("mail2") and f"{new}._domainkey.example.nl. TXT" in out.stdout
     # dns show now lists the pending record next to the active one.
-    listed = json.loads(maria("dns", "show", "example.nl", "-f", "json").stdout)
+    listed = json.loads(lite("dns", "show", "example.nl", "-f", "json").stdout)
     assert {r["name"] for r in listed if "_domainkey" in r["name"]} == {
         "mail._domainkey.example.nl.", f"{new}._domainkey.example.nl."}
     # Pending keys are loaded (KeyTable) but do not sign (SigningTable).
-    assert any(f"example.nl:{new}:" in line for line in table(maria, "KeyTable"))
-    assert table(maria, "SigningTable") == ["*@example.nl mail._domainkey.example.nl"]
+    assert any(f"example.nl:{new}:" in line for line in table(lite, "KeyTable"))
+    assert table(lite, "SigningTable") == ["*@example.nl mail._domainkey.example.nl"]
     # Not published yet: refused, nothing changes.
-    before = maria.dump()
-    refused = maria("dkim", "activate", "example.nl", "--nameserver", named.address, code=1)
+    before = lite.dump()
+    refused = lite("dkim", "activate", "example.nl", "--nameserver", named.address, code=1)
     assert f"no TXT record at {new}._domainkey.example.nl" in refused.stderr
-    assert maria.dump() == before and keys(maria)[new] == "pending"
+    assert lite.dump() == before and keys(lite)[new] == "pending"
     # Published with another key: still refused.
-    wrong = zone_with({f"{new}._domainkey": value_of(maria, "mail")})
+    wrong = zone_with({f"{new}._domainkey": value_of(lite, "mail")})
     named.serve({"example.nl": wrong})
-    refused = maria("dkim", "activate", "example.nl", "--nameserver", named.address, code=1)
+    refused = lite("dkim", "activate", "example.nl", "--nameserver", named.address, code=1)
     assert "a record with another key" in refused.stderr
     # Published as `dns show --zone` prints it now: activation switches the SigningTable.
-    served(maria, named)
-    maria("dkim", "activate", "example.nl", "--nameserver", named.address)
-    assert keys(maria) == {"mail": "retired", new: "active"}
-    assert table(maria, "SigningTable") == [f"*@example.nl {new}._domainkey.example.nl"]
-    assert len(table(maria, "KeyTable")) == 2  # the retired key still verifies in flight
-    maria("dns", "check", "example.nl", "--nameserver", named.address)
-    maria("dkim", "retire", "example.nl")
-    assert keys(maria) == {"mail": "archived", new: "active"}
-    assert len(table(maria, "KeyTable")) == 1
-    listed = json.loads(maria("dns", "show", "example.nl", "-f", "json").stdout)
+    served(lite, named)
+    lite("dkim", "activate", "example.nl", "--nameserver", named.address)
+    assert keys(lite) == {"mail": "retired", new: "active"}
+    assert table(lite, "SigningTable") == [f"*@example.nl {new}._domainkey.example.nl"]
+    assert len(table(lite, "KeyTable")) == 2  # the retired key still verifies in flight
+    lite("dns", "check", "example.nl", "--nameserver", named.address)
+    lite("dkim", "retire", "example.nl")
+    assert keys(lite) == {"mail": "archived", new: "active"}
+    assert len(table(lite, "KeyTable")) == 1
+    listed = json.loads(lite("dns", "show", "example.nl", "-f", "json").stdout)
     assert {r["name"] for r in listed if "_domainkey" in r["name"]} == {
         f"{new}._domainkey.example.nl."}
-    archive = maria.root / "keys" / "example.nl" / "archive"
+    archive = lite.root / "keys" / "example.nl" / "archive"
     assert [p.name.split(".")[0:2] for p in archive.glob("mail.private.*")] == [["mail", "private"]]
-    assert not (maria.root / "keys" / "example.nl" / "mail.private").exists()
+    assert not (lite.root / "keys" / "example.nl" / "mail.private").exists()
     assert (archive.stat().st_mode & 0o777) == 0o700
 
 
-def test_unreachable_nameserver_is_one_line(maria: Mailctl) -> None:
-    maria("domain", "add", "example.nl")
-    maria("dkim", "rotate", "example.nl")
-    out = maria("dkim", "activate", "example.nl", "--nameserver", "127.0.0.1:9", code=1)
+def test_unreachable_nameserver_is_one_line(lite: Mailctl) -> None:
+    lite("domain", "add", "example.nl")
+    lite("dkim", "rotate", "example.nl")
+    out = lite("dkim", "activate", "example.nl", "--nameserver", "127.0.0.1:9", code=1)
     assert out.stderr.count("mailctl: error:") == 1 and "timed out" in out.stderr
 
 
-def test_malformed_nameserver_is_a_usage_error(maria: Mailctl) -> None:
-    maria("domain", "add", "example.nl")
-    maria("dkim", "rotate", "example.nl")
-    out = maria("dkim", "activate", "example.nl", "--nameserver", "ns1.example:53", code=2)
+def test_malformed_nameserver_is_a_usage_error(lite: Mailctl) -> None:
+    lite("domain", "add", "example.nl")
+    lite("dkim", "rotate", "example.nl")
+    out = lite("dkim", "activate", "example.nl", "--nameserver", "ns1.example:53", code=2)
     assert "invalid --nameserver 'ns1.example:53'" in out.stderr
 
 
-def test_force_and_state_errors(maria: Mailctl) -> None:
-    maria("domain", "add", "example.nl")
-    out = maria("dkim", "activate", "example.nl", "--force", code=1)
+def test_force_and_state_errors(lite: Mailctl) -> None:
+    lite("domain", "add", "example.nl")
+    out = lite("dkim", "activate", "example.nl", "--force", code=1)
     assert "no pending DKIM key" in out.stderr
-    maria("dkim", "rotate", "example.nl")
-    again = maria("dkim", "rotate", "example.nl", code=1)
+    lite("dkim", "rotate", "example.nl")
+    again = lite("dkim", "rotate", "example.nl", code=1)
     assert "already has a pending rsa key" in again.stderr
-    maria("dkim", "activate", "example.nl", "--force")
-    out = maria("dkim", "retire", "example.nl", "nosuch", code=1)
+    lite("dkim", "activate", "example.nl", "--force")
+    out = lite("dkim", "retire", "example.nl", "nosuch", code=1)
     assert "no DKIM key with selector nosuch" in out.stderr
-    maria("dkim", "retire", "example.nl", "mail")
+    lite("dkim", "retire", "example.nl", "mail")
 
 
-def test_ed25519_keys_get_their_own_tables(maria: Mailctl) -> None:
-    text = maria.config.read_text().replace("[dkim]\n", "[dkim]\ned25519 = true\n")
-    maria.config.write_text(text)
-    maria("domain", "add", "example.nl")
-    assert keys(maria) == {"mail": "active", "ed": "active"}
-    assert table(maria, "SigningTable") == ["*@example.nl mail._domainkey.example.nl"]
-    assert table(maria, "SigningTable.ed25519") == ["*@example.nl ed._domainkey.example.nl"]
-    pem = (maria.root / "keys" / "example.nl" / "ed.private").read_bytes()
+def test_ed25519_keys_get_their_own_tables(lite: Mailctl) -> None:
+    lite.reconfigure(dkim={"ed25519": True})
+    lite("domain", "add", "example.nl")
+    assert keys(lite) == {"mail": "active", "ed": "active"}
+    assert table(lite, "SigningTable") == ["*@example.nl mail._domainkey.example.nl"]
+    assert table(lite, "SigningTable.ed25519") == ["*@example.nl ed._domainkey.example.nl"]
+    pem = (lite.root / "keys" / "example.nl" / "ed.private").read_bytes()
     assert dkim.key_algorithm(pem) == "ed25519"
     assert dkim.dns_value(pem).startswith("v=DKIM1; h=sha256; k=ed25519; p=")
-    maria("dkim", "rotate", "example.nl", "--algorithm", "ed25519")
-    (new,) = [s for s, state in keys(maria).items() if state == "pending"]
+    lite("dkim", "rotate", "example.nl", "--algorithm", "ed25519")
+    (new,) = [s for s, state in keys(lite).items() if state == "pending"]
     assert new.startswith("ed2")
 
 
-def test_ed25519_signature_verifies_against_dns_show_json(maria: Mailctl) -> None:
+def test_ed25519_signature_verifies_against_dns_show_json(lite: Mailctl) -> None:
     import base64
 
     import dkim as dkimpy
     from cryptography.hazmat.primitives import serialization
 
-    text = maria.config.read_text().replace("[dkim]\n", "[dkim]\ned25519 = true\n")
-    maria.config.write_text(text)
-    maria("domain", "add", "example.nl")
-    records = json.loads(maria("dns", "show", "example.nl", "-f", "json").stdout)
+    lite.reconfigure(dkim={"ed25519": True})
+    lite("domain", "add", "example.nl")
+    records = json.loads(lite("dns", "show", "example.nl", "-f", "json").stdout)
     published = {r["name"]: r["value"].encode() for r in records if "_domainkey" in r["name"]}
     assert published["ed._domainkey.example.nl."].startswith(b"v=DKIM1; h=sha256; k=ed25519; p=")
-    pem = (maria.root / "keys" / "example.nl" / "ed.private").read_bytes()
+    pem = (lite.root / "keys" / "example.nl" / "ed.private").read_bytes()
     key = serialization.load_pem_private_key(pem, None)
     raw = key.private_bytes(  # type: ignore[union-attr]
         serialization.Encoding.Raw, serialization.PrivateFormat.Raw,

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import Mailctl, served
-from dnsserver import Named
+from support.cli import Mailctl
+from support.named import Named, served
 
 
 def check(m: Mailctl, named: Named, code: int) -> dict[tuple[str, str], dict[str, str]]:
@@ -17,9 +17,9 @@ def check(m: Mailctl, named: Named, code: int) -> dict[tuple[str, str], dict[str
 
 
 @pytest.fixture
-def hosted(maria: Mailctl) -> Mailctl:
-    maria("domain", "add", "example.nl")
-    return maria
+def hosted(lite: Mailctl) -> Mailctl:
+    lite("domain", "add", "example.nl")
+    return lite
 
 
 def test_all_ok(hosted: Mailctl, named: Named) -> None:

@@ -1,5 +1,6 @@
-"""`mailctl dns ...` against a real MariaDB, real key files and real certificates;
-zones checked by the real named-checkzone, DKIM records by dkimpy, TLSA by openssl."""
+"""`mailctl dns ...` on SQLite (records do not depend on the backend), real key files and
+real certificates; zones checked by the real named-checkzone, DKIM records by dkimpy,
+TLSA by openssl."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from typing import Any
 
 import dkim as dkimpy
 import sqlalchemy as sa
-from conftest import Mailctl, write_config
-from helpers import make_cert, program
+from support.cli import Mailctl
+from support.env import program
+from support.files import make_cert
 
 from mailctl import dkim
 
@@ -55,10 +57,10 @@ def checkzone(domain: str, path: Path) -> subprocess.CompletedProcess[str]:
 # ------------------------------------------------------------------ zones
 
 
-def test_zones_load_in_named_checkzone(maria: Mailctl, tmp_path: Path) -> None:
-    maria("domain", "add", "example.nl", "example2.nl")
+def test_zones_load_in_named_checkzone(lite: Mailctl, tmp_path: Path) -> None:
+    lite("domain", "add", "example.nl", "example2.nl")
     for domain in ("example.nl", "example2.nl"):
-        zone = maria("dns", "show", domain, "--format", "bind", "--zone").stdout
+        zone = lite("dns", "show", domain, "--format", "bind", "--zone").stdout
         assert f"$ORIGIN {domain}.\n" in zone
         path = tmp_path / f"{domain}.zone"
         path.write_text(zone)
@@ -66,13 +68,13 @@ def test_zones_load_in_named_checkzone(maria: Mailctl, tmp_path: Path) -> None:
         assert done.returncode == 0, done.stdout + done.stderr
         assert f"zone {domain}/IN: loaded serial" in done.stdout
     # --zone alone means bind; every domain gets its own complete zone
-    both = maria("dns", "show", "--zone").stdout
+    both = lite("dns", "show", "--zone").stdout
     assert both.count("$ORIGIN ") == 2 and both.count(" SOA ") == 2
 
 
-def test_all_domains_list_the_server_records_once(maria: Mailctl) -> None:
-    maria("domain", "add", "example.nl", "example2.nl", "example3.nl")
-    bind = maria("dns", "show", "--format", "bind").stdout
+def test_all_domains_list_the_server_records_once(lite: Mailctl) -> None:
+    lite("domain", "add", "example.nl", "example2.nl", "example3.nl")
+    bind = lite("dns", "show", "--format", "bind").stdout
     lines = [line for line in bind.splitlines() if line and not line.startswith(";")]
     assert len(lines) == len(set(lines))
     assert [x for x in lines if x.startswith("mail.example.nl.\t")] == [
@@ -80,22 +82,22 @@ def test_all_domains_list_the_server_records_once(maria: Mailctl) -> None:
         "mail.example.nl.\t3600\tIN\tAAAA\t2001:db8::10",
     ]
     assert len([x for x in lines if "\tPTR\t" in x]) == 2
-    data = records(maria)
+    data = records(lite)
     assert {r["domain"] for r in data} == {"example.nl", "example2.nl", "example3.nl"}
     assert len([r for r in data if r["type"] == "MX"]) == 3
     # a domain shown alone says where the server's own records are
-    alone = maria("dns", "show", "example2.nl", "--format", "bind")
+    alone = lite("dns", "show", "example2.nl", "--format", "bind")
     assert "mail.example.nl.\t" not in alone.stdout
     assert "listed with example.nl: mailctl dns show example.nl" in alone.stderr
 
 
-def test_table_has_relative_names_and_plain_values(maria: Mailctl) -> None:
-    maria("domain", "add", "example.nl")
-    out = maria("dns", "show", "example.nl", "--format", "table").stdout
+def test_table_has_relative_names_and_plain_values(lite: Mailctl) -> None:
+    lite("domain", "add", "example.nl")
+    out = lite("dns", "show", "example.nl", "--format", "table").stdout
     lines = out.splitlines()
     assert lines[0] == "zone example.nl"
     assert lines[1].split() == ["name", "type", "ttl", "value", "status", "why"]
-    value = dkim.dns_value(dkim.load_existing_key(key_path(maria, "example.nl")))
+    value = dkim.dns_value(dkim.load_existing_key(key_path(lite, "example.nl")))
     assert any(x.startswith("mail._domainkey ") and f" {value} " in x for x in lines)
     assert any(x.split()[:4] == ["@", "MX", "3600", "10"] for x in lines)
     assert any(x.split()[:2] == ["_dmarc", "TXT"] for x in lines)
@@ -105,11 +107,11 @@ def test_table_has_relative_names_and_plain_values(maria: Mailctl) -> None:
 # ------------------------------------------------------------------ DKIM
 
 
-def test_dkim_record_is_the_key_files_and_verifies(maria: Mailctl) -> None:
-    maria("domain", "add", "example.nl")
-    path = key_path(maria, "example.nl")
+def test_dkim_record_is_the_key_files_and_verifies(lite: Mailctl) -> None:
+    lite("domain", "add", "example.nl")
+    path = key_path(lite, "example.nl")
     pem = dkim.load_existing_key(path)
-    record = one(records(maria, "example.nl"), "mail._domainkey.example.nl.", "TXT")
+    record = one(records(lite, "example.nl"), "mail._domainkey.example.nl.", "TXT")
     assert record["value"] == dkim.dns_value(pem)
     assert "".join(record["strings"]) == record["value"]
     assert all(len(s.encode()) <= 255 for s in record["strings"])
@@ -123,7 +125,7 @@ def test_dkim_record_is_the_key_files_and_verifies(maria: Mailctl) -> None:
 
     def dnsfunc(name: bytes, timeout: int = 5) -> bytes:
         looked_up.append(name)
-        published = json.loads(maria("dns", "show", "example.nl", "--format", "json").stdout)
+        published = json.loads(lite("dns", "show", "example.nl", "--format", "json").stdout)
         return "".join(
             one(published, name.decode(), "TXT")["strings"]
         ).encode()  # what a resolver returns: the strings joined
@@ -138,14 +140,14 @@ def test_dkim_record_is_the_key_files_and_verifies(maria: Mailctl) -> None:
     assert not dkimpy.verify(forged, dnsfunc=dnsfunc)
 
 
-def test_pending_and_retired_keys_are_listed(maria: Mailctl) -> None:
-    maria("domain", "add", "example.nl")
+def test_pending_and_retired_keys_are_listed(lite: Mailctl) -> None:
+    lite("domain", "add", "example.nl")
     pending = dkim.generate_rsa_key(1024)
     retired = dkim.generate_ed25519_key()
-    key_dir = maria.root / "keys"
+    key_dir = lite.root / "keys"
     dkim.write_key_pair(key_dir, "example.nl", "20300101", pending, owner=None)
     dkim.write_key_pair(key_dir, "example.nl", "old", retired, owner=None)
-    engine = sa.create_engine(maria.url, poolclass=sa.pool.NullPool)
+    engine = sa.create_engine(lite.url, poolclass=sa.pool.NullPool)
     try:
         with engine.begin() as conn:
             domain_id = conn.execute(
@@ -173,7 +175,7 @@ def test_pending_and_retired_keys_are_listed(maria: Mailctl) -> None:
                 )
     finally:
         engine.dispose()
-    data = records(maria, "example.nl")
+    data = records(lite, "example.nl")
     dkim_records = {r["name"]: r for r in data if "._domainkey." in r["name"]}
     assert set(dkim_records) == {
         "mail._domainkey.example.nl.",
@@ -187,11 +189,11 @@ def test_pending_and_retired_keys_are_listed(maria: Mailctl) -> None:
     )
 
 
-def test_missing_key_file_is_skipped_with_a_warning(maria: Mailctl) -> None:
-    maria("domain", "add", "example.nl")
-    path = key_path(maria, "example.nl")
+def test_missing_key_file_is_skipped_with_a_warning(lite: Mailctl) -> None:
+    lite("domain", "add", "example.nl")
+    path = key_path(lite, "example.nl")
     path.unlink()
-    result = maria("dns", "show", "example.nl", "--format", "json")
+    result = lite("dns", "show", "example.nl", "--format", "json")
     assert f"DKIM key file {path} is missing" in result.stderr
     assert not [r for r in json.loads(result.stdout) if "._domainkey." in r["name"]]
 
@@ -220,45 +222,40 @@ def openssl_spki_sha256(cert: Path) -> str:
     return digest.split()[0].decode()
 
 
-def test_tlsa_is_the_certificates_spki_hash(maria: Mailctl) -> None:
-    write_config(maria.config, maria.url, maria.root, extra="[dns]\ndane = true\n")
-    maria("domain", "add", "example.nl")
-    cert, _key = make_cert(maria.root / "certs" / "mail.example.nl", ["mail.example.nl"])
-    tlsa = one(records(maria, "example.nl"), "_25._tcp.mail.example.nl.", "TLSA")
+def test_tlsa_is_the_certificates_spki_hash(lite: Mailctl) -> None:
+    lite.reconfigure(dns={"dane": True})
+    lite("domain", "add", "example.nl")
+    cert, _key = make_cert(lite.root / "certs" / "mail.example.nl", ["mail.example.nl"])
+    tlsa = one(records(lite, "example.nl"), "_25._tcp.mail.example.nl.", "TLSA")
     assert tlsa["value"] == f"3 1 1 {openssl_spki_sha256(cert)}"
 
 
-def test_dane_without_certificate_warns(maria: Mailctl) -> None:
-    write_config(maria.config, maria.url, maria.root, extra="[dns]\ndane = true\n")
-    maria("domain", "add", "example.nl")
-    result = maria("dns", "show", "--format", "json")
+def test_dane_without_certificate_warns(lite: Mailctl) -> None:
+    lite.reconfigure(dns={"dane": True})
+    lite("domain", "add", "example.nl")
+    result = lite("dns", "show", "--format", "json")
     assert "dns.dane is on but mail.example.nl has no usable certificate" in result.stderr
     assert not [r for r in json.loads(result.stdout) if r["type"] == "TLSA"]
 
 
-def test_no_tlsa_without_dane(maria: Mailctl) -> None:
-    maria("domain", "add", "example.nl")
-    make_cert(maria.root / "certs" / "mail.example.nl", ["mail.example.nl"])
-    assert not [r for r in records(maria) if r["type"] == "TLSA"]
+def test_no_tlsa_without_dane(lite: Mailctl) -> None:
+    lite("domain", "add", "example.nl")
+    make_cert(lite.root / "certs" / "mail.example.nl", ["mail.example.nl"])
+    assert not [r for r in records(lite) if r["type"] == "TLSA"]
 
 
 # ------------------------------------------------------------------ config in the records
 
 
-def test_config_reaches_the_records(maria: Mailctl) -> None:
-    config = maria.config.read_text().replace(
-        '[server]\nadmin_email = "admin@example.nl"\n',
-        '[server]\nadmin_email = "admin@example.nl"\nhostname = "mx.example.org"\n'
-        'primary_domain = "example.org"\nipv4 = "198.51.100.7"\nipv6 = ""\n',
+def test_config_reaches_the_records(lite: Mailctl) -> None:
+    lite.reconfigure(
+        server={"hostname": "mx.example.org", "primary_domain": "example.org",
+                "ipv4": "198.51.100.7", "ipv6": ""},
+        dns={"ttl": 300, "smtps": False,
+             "dmarc": "v=DMARC1; p=quarantine; rua=mailto:dmarc@reports.example.com"},
     )
-    assert config != maria.config.read_text()
-    maria.config.write_text(
-        config
-        + "[dns]\nttl = 300\nsmtps = false\n"
-        + 'dmarc = "v=DMARC1; p=quarantine; rua=mailto:dmarc@reports.example.com"\n'
-    )
-    maria("domain", "add", "example.nl")
-    data = records(maria, "example.nl")
+    lite("domain", "add", "example.nl")
+    data = records(lite, "example.nl")
     assert {r["ttl"] for r in data} == {300}
     assert one(data, "example.nl.", "MX")["value"] == "10 mx.example.org."
     assert one(data, "_submissions._tcp.example.nl.", "SRV")["value"] == "0 0 0 ."
@@ -269,61 +266,61 @@ def test_config_reaches_the_records(maria: Mailctl) -> None:
     assert one(data, "mx.example.org.", "A")["value"] == "198.51.100.7"
     assert one(data, "7.100.51.198.in-addr.arpa.", "PTR")["value"] == "mx.example.org."
     assert not [r for r in data if r["type"] == "AAAA"]
-    table = maria("dns", "show", "example.nl", "--format", "table").stdout
+    table = lite("dns", "show", "example.nl", "--format", "table").stdout
     assert "\nmx.example.org.  " in table  # outside the zone: stays absolute
 
 
 # ------------------------------------------------------------------ errors
 
 
-def test_unknown_domain_is_one_line_exit_1(maria: Mailctl) -> None:
-    maria("domain", "add", "example.nl")
+def test_unknown_domain_is_one_line_exit_1(lite: Mailctl) -> None:
+    lite("domain", "add", "example.nl")
     for args in (
         ("dns", "show", "example.nl", "nope.example"),
         ("dns", "mta-sts-policy", "nope.example"),
         ("dns", "autoconfig", "nope.example"),
         ("dns", "autodiscover", "nope.example"),
     ):
-        result = maria(*args, code=1)
+        result = lite(*args, code=1)
         assert result.stdout == ""
         assert result.stderr == (
             "mailctl: error: domain nope.example is not hosted here (see: mailctl domain list)\n"
         )
 
 
-def test_zone_needs_bind_format(maria: Mailctl) -> None:
-    maria("domain", "add", "example.nl")
-    result = maria("dns", "show", "--zone", "--format", "json", code=2)
+def test_zone_needs_bind_format(lite: Mailctl) -> None:
+    lite("domain", "add", "example.nl")
+    result = lite("dns", "show", "--zone", "--format", "json", code=2)
     assert result.stderr.strip().splitlines()[-1] == (
         "mailctl: error: --zone needs --format bind, not --format json"
     )
 
 
-def test_no_domains(maria: Mailctl) -> None:
-    assert maria("dns", "show", "--format", "json").stdout == "[]\n"
-    result = maria("dns", "show")
+def test_no_domains(lite: Mailctl) -> None:
+    assert lite("dns", "show", "--format", "json").stdout == "[]\n"
+    result = lite("dns", "show")
     assert result.stdout == "" and "no domains hosted" in result.stderr
 
 
 # ------------------------------------------------------------------ served files
 
 
-def test_mta_sts_policy_matches_the_txt_id(maria: Mailctl) -> None:
-    maria("domain", "add", "example.nl")
-    result = maria("dns", "mta-sts-policy", "example.nl")
+def test_mta_sts_policy_matches_the_txt_id(lite: Mailctl) -> None:
+    lite("domain", "add", "example.nl")
+    result = lite("dns", "mta-sts-policy", "example.nl")
     # stdout_bytes: CliRunner's .stdout turns CRLF into LF
     assert result.stdout_bytes == (
         b"version: STSv1\r\nmode: enforce\r\nmx: mail.example.nl\r\nmax_age: 604800\r\n"
     )
-    txt = one(records(maria, "example.nl"), "_mta-sts.example.nl.", "TXT")["value"]
+    txt = one(records(lite, "example.nl"), "_mta-sts.example.nl.", "TXT")["value"]
     assert txt.startswith("v=STSv1; id=")
     assert txt in result.stderr
     assert "https://mta-sts.example.nl/.well-known/mta-sts.txt" in result.stderr
 
 
-def test_autoconfig_is_well_formed_xml(maria: Mailctl) -> None:
-    maria("domain", "add", "example.nl")
-    result = maria("dns", "autoconfig", "example.nl")
+def test_autoconfig_is_well_formed_xml(lite: Mailctl) -> None:
+    lite("domain", "add", "example.nl")
+    result = lite("dns", "autoconfig", "example.nl")
     root = ET.fromstring(result.stdout)  # noqa: S314 - our own output
     assert root.tag == "clientConfig" and root.get("version") == "1.1"
     incoming = [
@@ -342,9 +339,9 @@ def test_autoconfig_is_well_formed_xml(maria: Mailctl) -> None:
     assert "https://autoconfig.example.nl/mail/config-v1.1.xml" in result.stderr
 
 
-def test_autodiscover_is_well_formed_xml(maria: Mailctl) -> None:
-    maria("domain", "add", "example.nl")
-    result = maria("dns", "autodiscover", "example.nl")
+def test_autodiscover_is_well_formed_xml(lite: Mailctl) -> None:
+    lite("domain", "add", "example.nl")
+    result = lite("dns", "autodiscover", "example.nl")
     root = ET.fromstring(result.stdout)  # noqa: S314 - our own output
     ns = {"a": "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"}
     servers = [

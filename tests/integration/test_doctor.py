@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import Mailctl
-from helpers import make_cert
+from support.cli import Mailctl
+from support.files import make_cert
 
 
 def rows(m: Mailctl, code: int) -> dict[str, dict[str, str]]:
@@ -15,13 +15,13 @@ def rows(m: Mailctl, code: int) -> dict[str, dict[str, str]]:
 
 
 @pytest.fixture
-def healthy(maria: Mailctl) -> Mailctl:
-    maria("domain", "add", "example.nl")
-    make_cert(maria.root / "certs" / "example.nl",
+def healthy(lite: Mailctl) -> Mailctl:
+    lite("domain", "add", "example.nl")
+    make_cert(lite.root / "certs" / "example.nl",
               ["example.nl", "smtp.example.nl", "imap.example.nl"])
-    maria("sync")
-    maria("user", "add", "joe@example.nl", "--password-stdin", input="a good long password\n")
-    return maria
+    lite("sync")
+    lite("user", "add", "joe@example.nl", "--password-stdin", input="a good long password\n")
+    return lite
 
 
 def test_all_green(healthy: Mailctl) -> None:

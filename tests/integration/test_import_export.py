@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Mailctl, _make
-from helpers import program, snapshot
+from support.cli import Mailctl, make_mailctl
+from support.files import snapshot
 
 PASSWORDS = {
     "joe@example.nl": ("SHA512-CRYPT", "correct horse battery"),
@@ -59,10 +59,11 @@ def test_round_trip_mariadb_to_postgresql_and_sqlite(
     hashes = {u["email"]: u["password"] for u in document["users"]}
     assert set(hashes) == set(PASSWORDS)
 
-    doveadm = program("doveadm")
+    assert maria.mail is not None
+    doveadm = maria.mail.doveadm
     for name, url in (("postgres", postgres_url), ("sqlite", sqlite_url)):
         (tmp_path / name).mkdir()
-        target = _make(url, tmp_path / name)
+        target = make_mailctl(url, tmp_path / name, maria.mail)
         result = target("import", str(exported))
         assert result.stdout.splitlines() == [
             "domains: 3 created, 0 updated, 0 unchanged",
@@ -78,7 +79,7 @@ def test_round_trip_mariadb_to_postgresql_and_sqlite(
             assert stored == hashes[email]
             password = PASSWORDS[email][1]
             checked = subprocess.run(
-                [doveadm, "pw", "-t", stored, "-p", password],
+                [*doveadm, "pw", "-t", stored, "-p", password],
                 capture_output=True, text=True, timeout=30, check=False,
             )
             assert checked.returncode == 0 and "(verified)" in checked.stdout, checked.stderr
@@ -91,7 +92,9 @@ def test_csv_and_jsonl_round_trip(maria: Mailctl, sqlite_url: str, tmp_path: Pat
         path = tmp_path / f"export.{fmt}"
         path.write_text(exported)
         (tmp_path / fmt).mkdir()
-        target = _make(sqlite_url.replace(".sqlite3", f"-{fmt}.sqlite3"), tmp_path / fmt)
+        target = make_mailctl(
+            sqlite_url.replace(".sqlite3", f"-{fmt}.sqlite3"), tmp_path / fmt, maria.mail
+        )
         target("import", str(path))
         assert target("export", "--format", fmt, "--with-keys").stdout == exported
     rows = list(csv.DictReader(io.StringIO(maria("export", "-f", "csv").stdout)))
@@ -108,7 +111,7 @@ def test_without_keys_imported_domains_get_new_keys(maria: Mailctl, sqlite_url: 
     path = tmp_path / "export.json"
     path.write_text(exported)
     (tmp_path / "t").mkdir()
-    target = _make(sqlite_url, tmp_path / "t")
+    target = make_mailctl(sqlite_url, tmp_path / "t", maria.mail)
     target("import", str(path))
     again = json.loads(target("export").stdout)
     before = json.loads(exported)

@@ -40,7 +40,8 @@ from pathlib import Path
 
 import dkim as dkimpy
 import pytest
-from helpers import need, program
+from support.cli import Mailctl
+from support.env import need, program
 
 from mailctl import dkim
 from mailctl.errors import InvalidInput
@@ -537,15 +538,11 @@ def test_opendkim_signs_with_the_tables_mailctl_rendered(tree: Tree, mariadb_url
     """End to end: `mailctl domain add` writes key, KeyTable and SigningTable; the
     real OpenDKIM reads exactly those files and signs; dkimpy verifies against
     the .txt record mailctl wrote."""
-    from conftest import Mailctl, write_config
-
-    config = write_config(tree.root / "config.toml", mariadb_url, tree.root)
     # Test mode runs OpenDKIM as the caller (root), and RequireSafeKeys refuses a key
     # owned by another user; in production it runs as opendkim, which owns the key
     # (test_daemon_as_the_guide_runs_it covers that).
-    config.write_text(config.read_text().replace("[dkim]\n", '[dkim]\nowner = "root"\n'
-                                                 'group = "root"\n'))
-    m = Mailctl(mariadb_url, config, tree.root)
+    m = Mailctl.create(tree.root / "config.toml", mariadb_url, tree.root,
+                       sections={"dkim": {"owner": "root", "group": "root"}})
     m("db", "upgrade")
     m("domain", "add", DOMAIN)
     conf = tree.root / "opendkim-sign.conf"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pymysql
 import sqlalchemy as sa
-from conftest import TABLES, Mailctl, write_config
+from support.cli import TABLES, Mailctl
 
 from mailctl import db
 
@@ -67,7 +67,7 @@ def test_mariadb_schema_is_identical_to_the_guide(mariadb_url: str, tmp_path: Pa
                         " COLLATE utf8mb4_unicode_ci")
         url = f"mysql+pymysql://root@127.0.0.1:3306/{other}?charset=utf8mb4"
         (tmp_path / "f").mkdir()
-        Mailctl(url, write_config(tmp_path / "c.toml", url, tmp_path / "f"))("db", "upgrade")
+        Mailctl.create(tmp_path / "c.toml", url, tmp_path / "f")("db", "upgrade")
         assert _show_create(url) == by_hand
         assert "int(10) unsigned NOT NULL AUTO_INCREMENT" in by_hand["virtual_domains"]
         assert "ON DELETE CASCADE" in by_hand["virtual_users"]
@@ -120,7 +120,7 @@ def test_a_hand_made_guide_database_is_adopted(mariadb_url: str, tmp_path: Path)
                     " (1, 'info@example.nl', 'old@example.nl')")
     conn.close()
     (tmp_path / "f").mkdir()
-    m = Mailctl(mariadb_url, write_config(tmp_path / "c.toml", mariadb_url, tmp_path / "f"))
+    m = Mailctl.create(tmp_path / "c.toml", mariadb_url, tmp_path / "f")
     before = m.dump()
     # Before adoption every command refuses with the way out.
     refused = m("domain", "list", code=1)
@@ -150,7 +150,7 @@ def test_partial_guide_schema_is_refused(mariadb_url: str, tmp_path: Path) -> No
         cur.execute(_statements()[0])  # only virtual_domains
     conn.close()
     (tmp_path / "f").mkdir()
-    m = Mailctl(mariadb_url, write_config(tmp_path / "c.toml", mariadb_url, tmp_path / "f"))
+    m = Mailctl.create(tmp_path / "c.toml", mariadb_url, tmp_path / "f")
     out = m("db", "upgrade", code=1)
     assert "cannot adopt" in out.stderr and "virtual_users" in out.stderr
 
@@ -172,7 +172,7 @@ def test_init_writes_a_private_config_and_creates_the_schema(
     text = target.read_text()
     assert 'hostname = "mx.example.org"' in text
     assert "# RSA key size" in text  # complete and commented
-    m = Mailctl(db_url, target)
+    m = Mailctl(target, db_url)
     status = json.loads(m("db", "status", "-f", "json").stdout)
     assert status["revision"] == db.head_revision()
     shown = json.loads(m("config", "show", "-f", "json").stdout)

@@ -3,96 +3,66 @@ rendered maps read by Postfix's own mysql:, pgsql: and sqlite: clients."""
 
 from __future__ import annotations
 
-import os
 import secrets
 import stat
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pymysql
 import pytest
-from click.testing import CliRunner, Result
-from helpers import need, program
+from click.testing import Result
+from support.cli import Mailctl
+from support.databases import (
+    MARIADB_ADMIN_URL,
+    POSTGRES_ADMIN_URL,
+    mariadb_admin,
+    mariadb_database,
+    postgres_database,
+)
+from support.mailconfig import MailConfig
 
-from mailctl.cli.root import cli
-
-MARIA_ADMIN = "mysql+pymysql://root@127.0.0.1:3306/"
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+MARIA_ADMIN = MARIADB_ADMIN_URL
+PG_ADMIN = POSTGRES_ADMIN_URL
 
 
 @dataclass
 class Setup:
     root: Path
-    backend: str  # mysql or postgresql
+    backend: str  # mysql, postgresql or sqlite
     dbname: str
     mailctl_user: str
     readonly_user: str
+    mail: MailConfig
+    mailctl: Mailctl = field(init=False)
+
+    def __post_init__(self) -> None:
+        root = self.root
+        if self.backend == "sqlite":
+            url, password_file = f"sqlite:///{root / self.dbname}", None
+        else:
+            scheme, port = {"mysql": ("mysql+pymysql", 3306), "postgresql": (
+                "postgresql+psycopg", 5432)}[self.backend]
+            url = f"{scheme}://{self.mailctl_user}@127.0.0.1:{port}/{self.dbname}"
+            password_file = str(root / "db.password")
+        self.mailctl = Mailctl.create(
+            root / "config.toml", url, root, mail=self.mail, sections={
+                "database": {"password_file": password_file},
+                "setup": {"readonly_user": self.readonly_user},
+                "vmail": {"create_maildirs": False},
+            },
+        )
 
     @property
     def config(self) -> Path:
-        return self.root / "config.toml"
+        return self.mailctl.config
 
     def password(self, which: str) -> str:
         name = "db.password" if which == "mailctl" else "mailuser.password"
         return (self.root / name).read_text().strip()
 
     def __call__(self, *args: str, code: int = 0) -> Result:
-        result = CliRunner().invoke(cli, ["--config", str(self.config), *args])
-        assert result.exit_code == code, (
-            f"mailctl {' '.join(args)} exited {result.exit_code}\n"
-            f"stdout: {result.stdout}\nstderr: {result.stderr}\n{result.exception!r}"
-        )
-        return result
-
-
-def _write_config(s: Setup) -> None:
-    scheme = "mysql+pymysql" if s.backend == "mysql" else "postgresql+psycopg"
-    port = 3306 if s.backend == "mysql" else 5432
-    root = s.root
-    url = f"{scheme}://{s.mailctl_user}@127.0.0.1:{port}/{s.dbname}"
-    if s.backend == "sqlite":
-        url = f"sqlite:///{root / s.dbname}"
-    s.config.write_text(
-        f"""
-[database]
-url = "{url}"
-password_file = "{root / "db.password"}"
-[setup]
-readonly_user = "{s.readonly_user}"
-readonly_password_file = "{root / "mailuser.password"}"
-postfix_map_dir = "{root / "postfix"}"
-dovecot_sql_conf = "{root / "dovecot" / "dovecot-sql.conf.ext"}"
-[dkim]
-bits = 1024
-key_dir = "{root / "keys"}"
-key_table = "{root / "KeyTable"}"
-signing_table = "{root / "SigningTable"}"
-ed25519_key_table = "{root / "KeyTable.ed25519"}"
-ed25519_signing_table = "{root / "SigningTable.ed25519"}"
-[postfix]
-sni_map = "{root / "vmail_ssl.map"}"
-helo_checks = "{root / "helo_checks.pcre"}"
-[dovecot]
-sni_conf = "{root / "11-ssl-sni.conf"}"
-[vmail]
-home = "{root / "vmail"}"
-create_maildirs = false
-[audit]
-log = "{root / "audit.log"}"
-[lock]
-path = "{root / "mailctl.lock"}"
-[commands]
-reload_postfix = []
-reload_dovecot = []
-reload_opendkim = []
-reload_opendkim_ed25519 = []
-check_postfix = []
-check_dovecot = []
-"""
-    )
-    os.chmod(s.config, 0o600)
+        return self.mailctl(*args, code=code)
 
 
 def _names() -> tuple[str, str, str]:
@@ -100,65 +70,18 @@ def _names() -> tuple[str, str, str]:
     return f"mailctl_t_{tag}", f"mc_t_{tag}", f"mu_t_{tag}"
 
 
-def _maria_root() -> pymysql.connections.Connection:
-    try:
-        return pymysql.connect(
-            host="127.0.0.1",
-            port=3306,
-            user="root",
-            password="",
-            connect_timeout=5,
-            autocommit=True,
-        )
-    except pymysql.err.OperationalError as exc:
-        need(False, f"MariaDB not reachable on 127.0.0.1:3306 as root: {exc}")
-        raise
+@pytest.fixture
+def maria_setup(tmp_path: Path, mail_config: MailConfig) -> Iterator[Setup]:
+    dbname, mc, mu = _names()
+    with mariadb_database(dbname, users=(mc, mu), create=False):
+        yield Setup(tmp_path, "mysql", dbname, mc, mu, mail_config)
 
 
 @pytest.fixture
-def maria_setup(tmp_path: Path) -> Iterator[Setup]:
-    admin = _maria_root()
+def pg_setup(tmp_path: Path, mail_config: MailConfig) -> Iterator[Setup]:
     dbname, mc, mu = _names()
-    s = Setup(tmp_path, "mysql", dbname, mc, mu)
-    _write_config(s)
-    try:
-        yield s
-    finally:
-        with admin, admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS `{dbname}`")
-            for user in (mc, mu):
-                cur.execute(f"DROP USER IF EXISTS '{user}'@'127.0.0.1'")
-
-
-@pytest.fixture
-def pg_setup(tmp_path: Path) -> Iterator[Setup]:
-    try:
-        import psycopg
-    except ImportError:
-        need(False, "psycopg not installed (extra 'postgresql')")
-        raise
-    try:
-        admin = psycopg.connect(
-            host="127.0.0.1",
-            port=5432,
-            user="postgres",
-            dbname="postgres",
-            connect_timeout=5,
-            autocommit=True,
-        )
-    except psycopg.OperationalError as exc:
-        need(False, f"PostgreSQL not reachable on 127.0.0.1:5432: {exc}")
-        raise
-    dbname, mc, mu = _names()
-    s = Setup(tmp_path, "postgresql", dbname, mc, mu)
-    _write_config(s)
-    try:
-        yield s
-    finally:
-        with admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-            for role in (mc, mu):
-                admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+    with postgres_database(dbname, roles=(mc, mu), create=False):
+        yield Setup(tmp_path, "postgresql", dbname, mc, mu, mail_config)
 
 
 def _maria_as(s: Setup, which: str) -> pymysql.connections.Connection:
@@ -219,7 +142,7 @@ def test_mariadb_rerun_keeps_passwords_resets_grants_and_rotates(maria_setup: Se
     s = maria_setup
     s("setup", "sql", "--admin-url", MARIA_ADMIN)
     first = (s.password("mailctl"), s.password("read-only"))
-    admin = _maria_root()
+    admin = mariadb_admin()
     with admin, admin.cursor() as cur:
         cur.execute(f"GRANT INSERT ON `{s.dbname}`.* TO '{s.readonly_user}'@'127.0.0.1'")
     again = s("setup", "sql", "--admin-url", MARIA_ADMIN).stdout
@@ -245,7 +168,7 @@ def test_print_shows_masked_sql_and_touches_nothing(maria_setup: Setup) -> None:
     assert f"CREATE USER IF NOT EXISTS '{s.mailctl_user}'@'127.0.0.1' IDENTIFIED BY" in out
     assert "'********'" in out
     assert not (s.root / "db.password").exists()
-    admin = _maria_root()
+    admin = mariadb_admin()
     with admin, admin.cursor() as cur:
         cur.execute("SELECT COUNT(*) FROM mysql.user WHERE user = %s", (s.mailctl_user,))
         assert cur.fetchone() == (0,)
@@ -261,20 +184,6 @@ def test_admin_password_never_on_argv(maria_setup: Setup) -> None:
     assert "must not contain a password" in result.stderr
 
 
-def _postmap_q(key: str, table: str) -> str | None:
-    done = subprocess.run(
-        [program("postmap"), "-q", key, table],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    if done.returncode == 1:
-        return None
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
-
-
 @pytest.mark.mariadb
 def test_rendered_mysql_maps_answer_as_the_read_only_account(maria_setup: Setup) -> None:
     s = maria_setup
@@ -282,12 +191,13 @@ def test_rendered_mysql_maps_answer_as_the_read_only_account(maria_setup: Setup)
     s("domain", "add", "example.nl")
     out = s("setup", "render", "--dovecot-version", "2.3", "--catchall-fix").stdout
     maps = s.root / "postfix"
+    query = s.mail.postmap_query
     assert f"virtual_mailbox_domains = mysql:{maps}/mysql-virtual-mailbox-domains.cf" in out
     domains = f"mysql:{maps}/mysql-virtual-mailbox-domains.cf"
-    assert _postmap_q("example.nl", domains) == "1"
-    assert _postmap_q("example.org", domains) is None
+    assert query("example.nl", domains) == "1"
+    assert query("example.org", domains) is None
     aliases = f"mysql:{maps}/mysql-virtual-alias-maps.cf"
-    assert _postmap_q("postmaster@example.nl", aliases) == "admin@example.nl"
+    assert query("postmaster@example.nl", aliases) == "admin@example.nl"
     text = (maps / "mysql-virtual-alias-maps.cf").read_text()
     assert f"user = {s.readonly_user}\npassword = {s.password('read-only')}\n" in text
     for path in [*maps.iterdir(), s.root / "dovecot" / "dovecot-sql.conf.ext"]:
@@ -344,8 +254,9 @@ def test_postgres_accounts_have_least_privilege(pg_setup: Setup) -> None:
     # the rendered pgsql: maps, read by Postfix's own client
     s("setup", "render", "--dovecot-version", "2.4")
     maps = s.root / "postfix"
-    assert _postmap_q("example.nl", f"pgsql:{maps}/pgsql-virtual-mailbox-domains.cf") == "1"
-    assert _postmap_q("abuse@example.nl", f"pgsql:{maps}/pgsql-virtual-alias-maps.cf") == (
+    query = s.mail.postmap_query
+    assert query("example.nl", f"pgsql:{maps}/pgsql-virtual-mailbox-domains.cf") == "1"
+    assert query("abuse@example.nl", f"pgsql:{maps}/pgsql-virtual-alias-maps.cf") == (
         "admin@example.nl"
     )
     assert "sql_driver = pgsql" in (s.root / "dovecot" / "dovecot-sql.conf.ext").read_text()
@@ -388,19 +299,18 @@ def test_postgres_adopts_tables_an_admin_created(pg_setup: Setup) -> None:
 # ------------------------------------------------------------------ SQLite
 
 
-def test_sqlite_maps_are_read_by_postfix(tmp_path: Path) -> None:
+def test_sqlite_maps_are_read_by_postfix(tmp_path: Path, mail_config: MailConfig) -> None:
     db = tmp_path / "mail.sqlite3"
-    s = Setup(tmp_path, "sqlite", db.name, "unused", "mailuser")
-    _write_config(s)
-    s.config.write_text(s.config.read_text().replace("\npassword_file", "\n# password_file"))
+    s = Setup(tmp_path, "sqlite", db.name, "unused", "mailuser", mail_config)
     s("db", "upgrade")
     s("domain", "add", "example.nl")
     result = s("setup", "sql", code=1)
     assert "SQLite has no SQL accounts" in result.stderr
     s("setup", "render", "--dovecot-version", "2.3")
     maps = tmp_path / "postfix"
-    assert _postmap_q("example.nl", f"sqlite:{maps}/sqlite-virtual-mailbox-domains.cf") == "1"
-    assert _postmap_q("abuse@example.nl", f"sqlite:{maps}/sqlite-virtual-alias-maps.cf") == (
+    query = s.mail.postmap_query
+    assert query("example.nl", f"sqlite:{maps}/sqlite-virtual-mailbox-domains.cf") == "1"
+    assert query("abuse@example.nl", f"sqlite:{maps}/sqlite-virtual-alias-maps.cf") == (
         "admin@example.nl"
     )
     dovecot = (tmp_path / "dovecot" / "dovecot-sql.conf.ext").read_text()

@@ -14,7 +14,7 @@ import dkim as dkimpy
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from helpers import need, program
+from support.env import need, program
 
 from mailctl import dkim
 from mailctl.errors import AlreadyExists, InvalidInput

@@ -13,7 +13,7 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import pytest
-from helpers import program
+from support.env import program
 
 from mailctl.dnsrecords import (
     DkimPublication,

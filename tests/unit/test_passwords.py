@@ -5,13 +5,13 @@ from __future__ import annotations
 import importlib
 import os
 import re
-import shutil
 import subprocess
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from support.mailconfig import MailConfig
 
 from mailctl import passwords
 from mailctl.errors import InvalidInput, PasswordRejected
@@ -441,23 +441,22 @@ def test_passlib_fallback_verifies_legacy_formats(monkeypatch: pytest.MonkeyPatc
 
 
 @pytest.fixture(scope="module")
-def doveadm() -> str:
-    path = shutil.which("doveadm")
-    if path is None:
-        if os.environ.get("MAILCTL_TEST_STRICT") == "1":
-            pytest.fail("doveadm not installed")
-        pytest.skip("doveadm not installed (apt install dovecot-core)")
+def doveadm(mail_config: MailConfig) -> list[str]:
+    """doveadm on the suite's private dovecot.conf, checked to work."""
+    argv = mail_config.doveadm
     probe = subprocess.run(
-        [path, "pw", "-s", "PLAIN", "-p", "probe"], capture_output=True, text=True, check=False
+        [*argv, "pw", "-s", "PLAIN", "-p", "probe"], capture_output=True, text=True, check=False
     )
     if probe.returncode != 0:
         pytest.fail(f"`doveadm pw` does not work here: {probe.stderr.strip()}")
-    return path
+    return argv
 
 
-def _doveadm_test(doveadm: str, stored: str, password: str) -> subprocess.CompletedProcess[str]:
+def _doveadm_test(
+    doveadm: list[str], stored: str, password: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [doveadm, "pw", "-t", stored, "-p", password],
+        [*doveadm, "pw", "-t", stored, "-p", password],
         capture_output=True,
         text=True,
         check=False,
@@ -465,9 +464,9 @@ def _doveadm_test(doveadm: str, stored: str, password: str) -> subprocess.Comple
     )
 
 
-def _doveadm_hash(doveadm: str, scheme: str, password: str) -> str:
+def _doveadm_hash(doveadm: list[str], scheme: str, password: str) -> str:
     result = subprocess.run(
-        [doveadm, "pw", "-s", scheme, "-p", password],
+        [*doveadm, "pw", "-s", scheme, "-p", password],
         capture_output=True,
         text=True,
         check=True,
@@ -479,7 +478,7 @@ def _doveadm_hash(doveadm: str, scheme: str, password: str) -> str:
 @pytest.mark.tools
 @pytest.mark.parametrize("scheme", SCHEMES_WRITE)
 @pytest.mark.parametrize("password", ["correct horse", "pässwörd €"])
-def test_doveadm_verifies_our_hashes(doveadm: str, scheme: str, password: str) -> None:
+def test_doveadm_verifies_our_hashes(doveadm: list[str], scheme: str, password: str) -> None:
     stored = _hash(password, scheme)
     ok = _doveadm_test(doveadm, stored, password)
     assert ok.returncode == 0, ok.stderr
@@ -490,7 +489,7 @@ def test_doveadm_verifies_our_hashes(doveadm: str, scheme: str, password: str) -
 
 
 @pytest.mark.tools
-def test_doveadm_verifies_default_cost_and_72_bytes(doveadm: str) -> None:
+def test_doveadm_verifies_default_cost_and_72_bytes(doveadm: list[str]) -> None:
     password = "é" * 35 + "ab"  # 72 bytes
     stored = hash_password(password, "BLF-CRYPT")
     assert stored.startswith("{BLF-CRYPT}$2y$10$")
@@ -512,7 +511,7 @@ def test_doveadm_verifies_default_cost_and_72_bytes(doveadm: str) -> None:
         "DES-CRYPT",
     ],
 )
-def test_we_verify_doveadm_hashes(doveadm: str, scheme: str) -> None:
+def test_we_verify_doveadm_hashes(doveadm: list[str], scheme: str) -> None:
     password = "pässwörd" if scheme != "DES-CRYPT" else "pw4des"
     stored = _doveadm_hash(doveadm, scheme, password)
     assert stored.startswith("{" + scheme + "}"), stored
@@ -523,14 +522,14 @@ def test_we_verify_doveadm_hashes(doveadm: str, scheme: str) -> None:
 
 
 @pytest.mark.tools
-def test_doveadm_agrees_on_yescrypt(doveadm: str) -> None:
+def test_doveadm_agrees_on_yescrypt(doveadm: list[str]) -> None:
     stored = "{CRYPT}" + YESCRYPT
     assert _doveadm_test(doveadm, stored, "pw").returncode == 0
     assert _doveadm_test(doveadm, stored, "px").returncode == 75
 
 
 @pytest.mark.tools
-def test_doveadm_sha512_format_matches_ours(doveadm: str) -> None:
+def test_doveadm_sha512_format_matches_ours(doveadm: list[str]) -> None:
     theirs = _doveadm_hash(doveadm, "SHA512-CRYPT", "pw")
     assert SHA512_RE.fullmatch(theirs), theirs
     theirs_argon = _doveadm_hash(doveadm, "ARGON2ID", "pw")

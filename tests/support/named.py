@@ -4,6 +4,7 @@ directory, authoritative for the zones it is given, restarted on change."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -12,7 +13,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from helpers import program
+from support.cli import Mailctl
+from support.env import program
 
 
 def free_port() -> int:
@@ -113,3 +115,22 @@ class Named:
                 os.kill(pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
         self.proc = None
+
+
+def served(m: Mailctl, named: Named, edit: dict[str, str] | None = None) -> None:
+    """Serve example.nl from `dns show --zone` (edited), plus the reverse zones."""
+    zone = m("dns", "show", "example.nl", "--zone").stdout
+    for old, new in (edit or {}).items():
+        assert old in zone, old
+        zone = zone.replace(old, new)
+    records = json.loads(m("dns", "show", "example.nl", "-f", "json").stdout)
+    zones = {"example.nl": zone}
+    for r in records:
+        if r["type"] == "PTR":  # the hosting provider's reverse zones, one name each
+            origin = r["name"].rstrip(".")
+            zones[origin] = (
+                f"$ORIGIN {r['name']}\n$TTL 300\n"
+                f"@ IN SOA ns1.example.nl. hostmaster.example.nl. 1 3600 600 86400 300\n"
+                f"@ IN NS ns1.example.nl.\n@ IN PTR {r['value']}\n"
+            )
+    named.serve(zones)
