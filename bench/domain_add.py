@@ -25,9 +25,9 @@ import sqlalchemy as sa
 from benchconfig import write_config
 from click.testing import CliRunner
 
-from mailctl import db
 from mailctl.cli.root import cli
-from mailctl.dkim import generate_rsa_key
+from mailctl.core import db
+from mailctl.dkim.keyfiles import generate_rsa_key
 
 
 def config(root: Path, url: str) -> Path:

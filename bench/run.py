@@ -39,14 +39,16 @@ import pymysql
 import sqlalchemy as sa
 from benchconfig import write_config
 
-from mailctl import bulkhash, db, passwords
+from mailctl.core import db
+from mailctl.passwords import hashing as passwords
+from mailctl.passwords import parallel as bulkhash
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     try:  # libxcrypt in-process, the SHA512-CRYPT baseline: the stdlib module...
         from crypt import crypt as libxcrypt
     except ImportError:  # ... gone in Python 3.13: the same library through ctypes
-        from mailctl.passwords import _ctypes_crypt as libxcrypt  # type: ignore[assignment]
+        from mailctl.passwords.hashing import _ctypes_crypt as libxcrypt  # type: ignore[assignment]
 
 
 def sha512_setting() -> str:

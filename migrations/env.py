@@ -6,8 +6,8 @@ out of the guide's tables.
 
 from alembic import context
 
-from mailctl.db import VERSION_TABLE
-from mailctl.models import Base
+from mailctl.core.db import VERSION_TABLE
+from mailctl.core.tables import Base
 
 connection = context.config.attributes["connection"]
 context.configure(

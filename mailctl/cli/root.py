@@ -9,26 +9,26 @@ from typing import Any
 import click
 
 from mailctl import __version__
-from mailctl.cli.common import App
+from mailctl.cli.app import App
 from mailctl.errors import MailctlError
 
 # name -> "module:attribute"; a group's module is imported only when it runs
 # (or when --help lists it), so startup stays at the cost of click.
 COMMANDS = {
-    "init": "mailctl.cli.setup:init",
-    "config": "mailctl.cli.setup:config",
-    "db": "mailctl.cli.database:db",
-    "domain": "mailctl.cli.domain:domain",
-    "user": "mailctl.cli.user:user",
-    "alias": "mailctl.cli.alias:alias",
-    "sync": "mailctl.cli.sync:sync",
-    "setup": "mailctl.cli.setup_cmds:setup",
-    "dns": "mailctl.cli.dns:dns",
-    "dkim": "mailctl.cli.dkim:dkim",
-    "doctor": "mailctl.cli.doctor:doctor",
-    "export": "mailctl.cli.transfer:export",
-    "import": "mailctl.cli.transfer:import_",
-    "completion": "mailctl.cli.completion:completion",
+    "init": "mailctl.cli.commands.init:init",
+    "config": "mailctl.cli.commands.init:config",
+    "db": "mailctl.cli.commands.db:db",
+    "domain": "mailctl.cli.commands.domain:domain",
+    "user": "mailctl.cli.commands.user:user",
+    "alias": "mailctl.cli.commands.alias:alias",
+    "sync": "mailctl.cli.commands.sync:sync",
+    "setup": "mailctl.cli.commands.setup:setup",
+    "dns": "mailctl.cli.commands.dns:dns",
+    "dkim": "mailctl.cli.commands.dkim:dkim",
+    "doctor": "mailctl.cli.commands.doctor:doctor",
+    "export": "mailctl.cli.commands.transfer:export",
+    "import": "mailctl.cli.commands.transfer:import_",
+    "completion": "mailctl.cli.commands.completion:completion",
 }
 
 
@@ -56,7 +56,7 @@ class MailctlGroup(click.Group):
                 raise
             from sqlalchemy.exc import SQLAlchemyError
 
-            from mailctl.db import describe_db_error
+            from mailctl.core.db import describe_db_error
 
             assert isinstance(exc, SQLAlchemyError)  # noqa: S101
             obj = ctx.obj if isinstance(ctx.obj, App) else App()

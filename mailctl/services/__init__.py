@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from mailctl.config import Settings
+from mailctl.core.config import Settings
+from mailctl.dkim.keyfiles import NewKey
 
 
 @dataclass(frozen=True)
@@ -26,15 +27,6 @@ class Change:
         verb = {"insert": "INSERT INTO", "update": "UPDATE", "delete": "DELETE FROM"}[self.action]
         text = f"{verb} {self.table}: {self.key}"
         return f"{text} ({self.detail})" if self.detail else text
-
-
-@dataclass(frozen=True)
-class NewKey:
-    """A generated private key that the managed-files step writes (never under --dry-run)."""
-
-    domain: str
-    selector: str
-    pem: bytes
 
 
 @dataclass

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from mailctl.core.tables import VirtualAlias, VirtualDomain, VirtualUser
 from mailctl.errors import AlreadyExists, Conflict, DomainNotHosted, InvalidName, NotFound
-from mailctl.models import VirtualAlias, VirtualDomain, VirtualUser
-from mailctl.names import Address, parse_address
+from mailctl.model.names import Address, parse_address
 from mailctl.services import Tx
 
 

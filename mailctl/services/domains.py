@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from mailctl.core.tables import VirtualAlias, VirtualDomain, VirtualUser
 from mailctl.errors import AlreadyExists, InvalidName, NotFound
-from mailctl.models import VirtualAlias, VirtualDomain, VirtualUser
-from mailctl.names import display_domain, normalize_domain, parse_address
+from mailctl.model.names import display_domain, normalize_domain, parse_address
 from mailctl.services import Tx
 
 ROLE_ALIASES = ("postmaster", "abuse")
@@ -38,7 +38,8 @@ def get_domain(session: Session, value: str) -> VirtualDomain:
 
 def add_domain(tx: Tx, value: str, *, role_aliases: bool = True) -> VirtualDomain:
     """Insert a domain with its DKIM key; postmaster@ and abuse@ go to server.admin_email."""
-    from mailctl.services import aliases, keys
+    from mailctl.services import aliases
+    from mailctl.services import dkim as keys
 
     name = normalize_domain(value)
     if find_domain(tx.session, name) is not None:

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mailctl.config import Settings
+from mailctl.core.config import Settings
+from mailctl.core.tables import VirtualAlias, VirtualDomain, VirtualUser
 from mailctl.errors import AlreadyExists, Conflict, DomainNotHosted, InvalidInput, NotFound
-from mailctl.models import VirtualAlias, VirtualDomain, VirtualUser
-from mailctl.names import parse_address
+from mailctl.model.names import parse_address
 from mailctl.services import Tx
 from mailctl.services.aliases import AliasInfo, aliases_pointing_to
 
@@ -25,7 +25,7 @@ class UserInfo:
 
 def hash_new_password(settings: Settings, password: str, scheme: str | None = None) -> str:
     """Apply the password policy, then hash with the requested or configured scheme."""
-    from mailctl import passwords
+    from mailctl.passwords import hashing as passwords
 
     chosen = (scheme or settings.passwords.scheme).upper()
     passwords.check_password_policy(
@@ -156,7 +156,7 @@ def scheme_label(stored: str, default: str) -> str:
 
 @functools.lru_cache(maxsize=256)
 def _label(prefix: str, default: str) -> str:
-    from mailctl.passwords import scheme_of
+    from mailctl.passwords.hashing import scheme_of
 
     try:
         return scheme_of(prefix, default)

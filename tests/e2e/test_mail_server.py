@@ -21,7 +21,7 @@ import dkim as dkimpy
 import pytest
 from e2e_stack import MAILHOST, OUTSIDE, Stack, add_domain_cert, client_context
 
-from mailctl import dkim
+from mailctl.dkim import keyfiles as dkim
 
 PASSWORD = "correct horse battery staple"
 

@@ -8,7 +8,7 @@ import json
 from support.cli import Mailctl
 from support.named import Named, served
 
-from mailctl import dkim
+from mailctl.dkim import keyfiles as dkim
 
 
 def keys(m: Mailctl) -> dict[str, str]:

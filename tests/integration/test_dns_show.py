@@ -17,7 +17,7 @@ from support.cli import Mailctl
 from support.env import program
 from support.files import make_cert
 
-from mailctl import dkim
+from mailctl.dkim import keyfiles as dkim
 
 MESSAGE = (
     b"From: Someone <someone@example.nl>\r\n"

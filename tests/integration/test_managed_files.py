@@ -136,7 +136,7 @@ def test_admin_lines_are_kept_and_duplicates_adopted(lite: Mailctl) -> None:
 
 
 def test_existing_key_file_is_reused_and_unsafe_one_refused(lite: Mailctl) -> None:
-    from mailctl.dkim import generate_rsa_key
+    from mailctl.dkim.keyfiles import generate_rsa_key
 
     key = lite.root / "keys" / "example.nl" / "mail.private"
     key.parent.mkdir(parents=True)

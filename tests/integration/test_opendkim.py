@@ -43,7 +43,7 @@ import pytest
 from support.cli import Mailctl
 from support.env import need, program
 
-from mailctl import dkim
+from mailctl.dkim import keyfiles as dkim
 from mailctl.errors import InvalidInput
 
 DOMAIN = "example.nl"

@@ -11,7 +11,7 @@ import pymysql
 import sqlalchemy as sa
 from support.cli import TABLES, Mailctl
 
-from mailctl import db
+from mailctl.core import db
 
 GUIDE_DDL = Path(__file__).resolve().parent.parent / "fixtures" / "guide_schema.sql"
 

@@ -100,7 +100,7 @@ def write_config(
     With `mail`, postmap runs on that private Postfix configuration; without, it
     is off, like every reload and check unless `sections` sets them.
     """
-    from mailctl.config import build_settings, render_toml
+    from mailctl.core.config import build_settings, render_toml
 
     data = config_sections(url, root, mail, sections)
     for name, argv in data["commands"].items():

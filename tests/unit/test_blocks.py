@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mailctl.blocks import BEGIN, END, Merged, merge_block, unified_diff
 from mailctl.errors import MailctlError
+from mailctl.serverfiles.blocks import BEGIN, END, Merged, merge_block, unified_diff
 
 KEY = "mail._domainkey.example.nl example.nl:mail:/etc/opendkim/keys/example.nl/mail.private"
 KEY2 = "mail._domainkey.example2.nl example2.nl:mail:/etc/opendkim/keys/example2.nl/mail.private"
@@ -326,7 +326,7 @@ def test_unified_diff_marks_a_missing_final_newline() -> None:
 
 
 def test_guide_helo_lines_with_i_flag_count_as_duplicates() -> None:
-    from mailctl.blocks import merge_block
+    from mailctl.serverfiles.blocks import merge_block
 
     admin = "/^example\\.nl$/i 554 5.7.1 Spoofed HELO (you are not me)\n"
     ours = ["/^example\\.nl$/ 554 5.7.1 Spoofed HELO (you are not me)"]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from mailctl import bulkfile, bulkhash
-from mailctl.bulkfile import AliasRecord, DkimRecord, Document, DomainRecord, UserRecord
 from mailctl.errors import InvalidInput
-from mailctl.passwords import hash_password, verify_password
+from mailctl.passwords import parallel as bulkhash
+from mailctl.passwords.hashing import hash_password, verify_password
+from mailctl.transfer import fileformat as bulkfile
+from mailctl.transfer.fileformat import AliasRecord, DkimRecord, Document, DomainRecord, UserRecord
 
 SHA = (
     "{SHA512-CRYPT}$6$DWFBiWqTv8LJDAE0$QydmB/t9oeyGHmNMj/mkXmOrVt2layxEAV8Ldn"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from mailctl import config
 from mailctl.cli import complete
 from mailctl.cli.complete import _like_prefix, database_location
-from mailctl.config import load_settings
+from mailctl.core import config
+from mailctl.core.config import load_settings
 
 
 def _config(tmp_path: Path, body: str, mode: int = 0o600) -> str:

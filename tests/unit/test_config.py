@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mailctl.config import (
+from mailctl.core.config import (
     build_settings,
     database_url,
     load_settings,

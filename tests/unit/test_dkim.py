@@ -1,4 +1,4 @@
-"""mailctl.dkim: key generation, DNS value, opendkim-genkey's .txt layout, key files."""
+"""mailctl.dkim.keyfiles: key generation, DNS value, opendkim-genkey's .txt layout, key files."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from support.env import need, program
 
-from mailctl import dkim
+from mailctl.dkim import keyfiles as dkim
 from mailctl.errors import AlreadyExists, InvalidInput
 
 DOMAIN = "example.nl"

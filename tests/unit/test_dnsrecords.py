@@ -15,7 +15,7 @@ import dns.rdatatype
 import pytest
 from support.env import program
 
-from mailctl.dnsrecords import (
+from mailctl.dns.records import (
     DkimPublication,
     DnsContext,
     Record,
@@ -527,7 +527,7 @@ def test_long_txt_is_one_record_of_several_strings() -> None:
 
 
 def test_real_dkim_key_splits_like_the_json_strings() -> None:
-    from mailctl import dkim
+    from mailctl.dkim import keyfiles as dkim
 
     value = dkim.dns_value(dkim.generate_rsa_key(2048))
     records = records_for("example.nl", ctx(dkim=(DkimPublication("mail", "active", value),)))

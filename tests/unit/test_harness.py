@@ -12,7 +12,7 @@ from support.cli import Mailctl
 from support.config import layout, write_config
 from support.mailconfig import MailConfig, system_config_problem
 
-from mailctl.config import load_settings
+from mailctl.core.config import load_settings
 
 
 @pytest.mark.parametrize(

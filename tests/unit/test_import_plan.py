@@ -15,15 +15,18 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from mailctl import bulkfile, db, dkim
-from mailctl.bulkfile import ImportRejected
-from mailctl.bulkhash import HashJob, HashParams, resolve
-from mailctl.config import Settings, build_settings
-from mailctl.models import VirtualAlias
-from mailctl.services import Tx, bulk
+from mailctl.core import db
+from mailctl.core.config import Settings, build_settings
+from mailctl.core.tables import VirtualAlias
+from mailctl.dkim import keyfiles as dkim
+from mailctl.passwords.parallel import HashJob, HashParams, resolve
+from mailctl.services import Tx
+from mailctl.services import transfer as bulk
 from mailctl.services.aliases import add_alias
 from mailctl.services.domains import add_domain, find_domain
 from mailctl.services.users import add_user
+from mailctl.transfer import fileformat as bulkfile
+from mailctl.transfer.fileformat import ImportRejected
 
 # A valid SHA512-CRYPT hash of "a good long password", and a second valid one.
 HASH = (

@@ -19,13 +19,15 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from mailctl import db, managed
-from mailctl.blocks import BEGIN, END
-from mailctl.config import Settings, build_settings
+from mailctl.core import db
+from mailctl.core.config import Settings, build_settings
+from mailctl.dkim.keyfiles import NewKey
 from mailctl.errors import MailctlError
-from mailctl.services import NewKey, Tx
+from mailctl.serverfiles import managed
+from mailctl.serverfiles.blocks import BEGIN, END
+from mailctl.services import Tx
 from mailctl.services.domains import add_domain
-from mailctl.system import CommandFailed, Ran
+from mailctl.system.process import CommandFailed, Ran
 
 POSTMAP = ["fake-postmap"]
 CHECK_POSTFIX = ["fake-postfix", "check"]

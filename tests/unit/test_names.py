@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mailctl.errors import InvalidName
-from mailctl.names import display_domain, normalize_domain, parse_address
+from mailctl.model.names import display_domain, normalize_domain, parse_address
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""mailctl.passwords: formats, round trips, policy, and agreement with doveadm."""
+"""mailctl.passwords.hashing: formats, round trips, policy, and agreement with doveadm."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from support.mailconfig import MailConfig
 
-from mailctl import passwords
 from mailctl.errors import InvalidInput, PasswordRejected
-from mailctl.passwords import (
+from mailctl.passwords import hashing as passwords
+from mailctl.passwords.hashing import (
     SCHEMES_VERIFY,
     SCHEMES_WRITE,
     check_password_policy,

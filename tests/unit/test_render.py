@@ -10,10 +10,10 @@ import pytest
 from support.env import program
 from support.mailconfig import MailConfig
 
-from mailctl.render import DkimEntry, TlsEntry
-from mailctl.render.dovecot import parse_dovecot_version, render_dovecot_sni
-from mailctl.render.opendkim import render_key_table, render_signing_table
-from mailctl.render.postfix import render_helo_checks, render_sni_map
+from mailctl.serverfiles.render import DkimEntry, TlsEntry
+from mailctl.serverfiles.render.dovecot import parse_dovecot_version, render_dovecot_sni
+from mailctl.serverfiles.render.opendkim import render_key_table, render_signing_table
+from mailctl.serverfiles.render.postfix import render_helo_checks, render_sni_map
 
 IDN = "xn--bcher-kva.example"  # bücher.example
 DOMAINS = ["example.nl", "example2.nl", IDN]

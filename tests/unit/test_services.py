@@ -14,8 +14,10 @@ from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
-from mailctl import db, dkim
-from mailctl.config import Settings, build_settings, sandbox_defaults
+from mailctl.core import db
+from mailctl.core.config import Settings, build_settings, sandbox_defaults
+from mailctl.core.tables import DkimKey, VirtualAlias, VirtualDomain, VirtualUser
+from mailctl.dkim import keyfiles as dkim
 from mailctl.errors import (
     AlreadyExists,
     Conflict,
@@ -24,9 +26,11 @@ from mailctl.errors import (
     NotFound,
     PasswordRejected,
 )
-from mailctl.models import DkimKey, VirtualAlias, VirtualDomain, VirtualUser
-from mailctl.passwords import SCHEMES_WRITE, scheme_of, verify_password
-from mailctl.services import Change, Tx, aliases, domains, keys, users
+from mailctl.model.dkimstates import PUBLISHED
+from mailctl.passwords.hashing import SCHEMES_WRITE, scheme_of, verify_password
+from mailctl.serverfiles.managed import table_entries
+from mailctl.services import Change, Tx, aliases, domains, users
+from mailctl.services import dkim as keys
 
 ADMIN = "admin@example.org"
 PASSWORD = "correct horse battery"
@@ -656,7 +660,7 @@ def test_key_rotate_activate_retire(tx: Tx, session: Session) -> None:
         keys.rotate(tx, "example.nl")
     domain = keys.domain_row(tx, "example.nl")
     assert keys.find_key(tx, domain, None, "pending") is pending
-    entries = keys.table_entries(session, tx.settings, algorithm="rsa", states=keys.IN_KEY_TABLE)
+    entries = table_entries(session, tx.settings, algorithm="rsa", states=PUBLISHED)
     assert sorted(e.selector for e in entries) == sorted(["mail", dated])
 
     [old] = keys.activate(tx, pending)

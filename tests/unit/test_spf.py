@@ -21,9 +21,9 @@ import dns.rdatatype
 import dns.resolver
 import pytest
 
-from mailctl.dnscheck import Lookup, _split_cidr, check_domain, make_lookup, spf_check
-from mailctl.dnslookup import LookupFailed
-from mailctl.dnsrecords import Record
+from mailctl.dns.check import Lookup, _split_cidr, check_domain, make_lookup, spf_check
+from mailctl.dns.lookup import LookupFailed
+from mailctl.dns.records import Record
 
 Zone = Mapping[tuple[str, str], list[str]]
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mailctl.config import build_settings
+from mailctl.core.config import build_settings
 from mailctl.errors import ConfigError, MailctlError, UsageError
-from mailctl.sqlaccounts import (
+from mailctl.setup.accounts import (
     MASK,
     Account,
     Target,

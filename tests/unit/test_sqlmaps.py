@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailctl.render.sqlmaps import (
+from mailctl.setup.sqlmaps import (
     ALIAS_MAPS,
     EMAIL2EMAIL,
     MAILBOX_DOMAINS,

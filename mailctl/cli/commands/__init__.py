@@ -1,0 +1,1 @@
+"""One module per mailctl command, named like it."""

@@ -1,0 +1,68 @@
+"""`mailctl db ...`: schema migrations and status."""
+
+from __future__ import annotations
+
+import click
+
+from mailctl.cli.app import app, emit_record, mutating, output_format
+
+
+@click.group()
+def db() -> None:
+    """Database schema: migrate, adopt, inspect."""
+
+
+@db.command("upgrade")
+@mutating
+def upgrade() -> None:
+    """Migrate to the newest schema; adopt a database made with the guide's SQL."""
+    from mailctl.core import db as database
+
+    a = app()
+    engine = a.engine(check_schema=False)
+    status = database.schema_status(engine)
+    if a.dry_run:
+        start = database.ADOPTED_REVISION if status.adoptable else status.current
+        if status.adoptable:
+            a.note(f"dry run: would adopt the guide's tables and stamp {start}", force=True)
+        a.note(
+            f"dry run: would upgrade from {start or 'empty'} to {status.head}"
+            if start != status.head
+            else f"dry run: already at {status.head}",
+            force=True,
+        )
+        return
+    before, adopted = database.upgrade(engine)
+    start = database.ADOPTED_REVISION if adopted else before.current
+    if adopted:
+        a.note(
+            "adopted the existing guide tables (rows untouched);"
+            f" stamped revision {database.ADOPTED_REVISION}"
+        )
+    if start != before.head:
+        a.note(f"upgraded schema from {start or 'empty'} to {before.head}")
+    else:
+        a.note(f"schema already at {before.head}")
+
+
+@db.command("status")
+@output_format
+def status(fmt: str | None) -> None:
+    """Show the backend, the schema revision and what is pending."""
+    from mailctl.core import db as database
+    from mailctl.core.config import mask_url
+
+    a = app()
+    state = database.schema_status(a.engine(check_schema=False))
+    emit_record(
+        {
+            "backend": state.backend,
+            "url": mask_url(a.settings.database.url),
+            "revision": state.current or "none",
+            "head": state.head,
+            "pending": state.pending,
+            "guide_tables": list(state.guide_tables),
+            "adoptable": state.adoptable,
+        },
+        fmt,
+    )

@@ -1,0 +1,129 @@
+"""`mailctl dkim ...`: the key lifecycle pending -> active -> retired -> archived."""
+
+from __future__ import annotations
+
+import click
+
+from mailctl.cli.app import app, emit_rows, mutating, output_format
+from mailctl.model.dkimstates import DkimState
+
+algorithm_option = click.option(
+    "--algorithm",
+    type=click.Choice(("rsa", "ed25519")),
+    default="rsa",
+    show_default=True,
+    help="Key type (Ed25519 keys are signed by a second OpenDKIM instance).",
+)
+
+
+@click.group()
+def dkim() -> None:
+    """DKIM keys: show, rotate, activate, retire."""
+
+
+@dkim.command("show")
+@click.argument("domain")
+@output_format
+def show(domain: str, fmt: str | None) -> None:
+    """List a domain's keys with their state and DNS record name."""
+    from mailctl.services import dkim as keys
+    from mailctl.services import domains
+
+    a = app()
+    with a.reading() as session:
+        found = domains.get_domain(session, domain)
+        rows = [
+            {
+                "selector": k.selector,
+                "algorithm": k.algorithm,
+                "bits": k.bits,
+                "state": k.state,
+                "created": k.created_at.strftime("%Y-%m-%d"),
+                "record": f"{k.selector}._domainkey.{found.name}",
+                "file": str(keys.key_file(a.settings, found.name, k.selector)),
+            }
+            for k in keys.keys_of(session, found.id)
+        ]
+    emit_rows(rows, ("selector", "algorithm", "bits", "state", "created", "record", "file"), fmt)
+
+
+@dkim.command("rotate")
+@click.argument("domain")
+@algorithm_option
+@mutating
+def rotate(domain: str, algorithm: str) -> None:
+    """Make a new pending key with a dated selector and print the record to publish."""
+    from mailctl.services import dkim as keys
+
+    a = app()
+    with a.changing() as tx:
+        row = keys.rotate(tx, domain, algorithm)
+        name = keys.domain_row(tx, domain).name
+    if a.dry_run:
+        return
+    from mailctl.dkim import keyfiles as keylib
+
+    # Committed: the key file exists now, whether it was generated or reused.
+    value = keylib.dns_value(
+        keylib.load_existing_key(keys.key_file(a.settings, name, row.selector))
+    )
+    a.note(
+        f"new pending key {row.selector} for {name}; publish this record, then run"
+        f" 'mailctl dkim activate {name}':"
+    )
+    click.echo(f'{row.selector}._domainkey.{name}. TXT "{value}"')
+
+
+@dkim.command("activate")
+@click.argument("domain")
+@click.argument("selector", required=False)
+@click.option("--force", is_flag=True, help="Activate without checking that DNS has the record.")
+@click.option("--nameserver", metavar="HOST[:PORT]", help="Ask this DNS server.")
+@mutating
+def activate(domain: str, selector: str | None, force: bool, nameserver: str | None) -> None:
+    """Sign with the pending key once DNS publishes it; the old key becomes retired."""
+    from mailctl.dkim import keyfiles as keylib
+    from mailctl.dns import lookup as dnslookup
+    from mailctl.errors import MailctlError
+    from mailctl.services import dkim as keys
+
+    a = app()
+    server = dnslookup.parse_nameserver(nameserver) if nameserver else None
+    with a.changing() as tx:
+        found = keys.domain_row(tx, domain)
+        row = keys.find_key(tx, found, selector, DkimState.PENDING)
+        record = f"{row.selector}._domainkey.{found.name}"
+        if not force:
+            pem = keylib.load_existing_key(keys.key_file(a.settings, found.name, row.selector))
+            published = dnslookup.txt_values(dnslookup.resolver(server), record)
+            if not any(keylib.dns_value_matches(v, pem) for v in published):
+                seen = "no TXT record" if not published else "a record with another key"
+                raise MailctlError(
+                    f"DNS has {seen} at {record}; publish the record from"
+                    f" 'mailctl dns show {found.name}' first (or use --force)"
+                )
+        retired = keys.activate(tx, row)
+    if not a.dry_run:
+        a.note(f"{found.name} now signs with {row.selector}")
+        for old in retired:
+            a.note(
+                f"{old.selector} is retired; its record stays published until"
+                f" 'mailctl dkim retire {found.name}'"
+            )
+
+
+@dkim.command("retire")
+@click.argument("domain")
+@click.argument("selector", required=False)
+@mutating
+def retire(domain: str, selector: str | None) -> None:
+    """Drop a retired key from KeyTable and DNS records; archive its file."""
+    from mailctl.services import dkim as keys
+
+    a = app()
+    with a.changing() as tx:
+        found = keys.domain_row(tx, domain)
+        row = keys.find_key(tx, found, selector, DkimState.RETIRED)
+        keys.retire(tx, row, found.name)
+    if not a.dry_run:
+        a.note(f"retired {row.selector} of {found.name}; remove its TXT record from DNS")

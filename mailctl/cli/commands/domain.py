@@ -1,0 +1,171 @@
+"""`mailctl domain ...`"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from mailctl.cli.app import App, app, emit_record, emit_rows, mutating, output_format
+from mailctl.cli.complete import complete_domains
+from mailctl.model.dkimstates import DkimState
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from mailctl.core.config import Settings
+    from mailctl.services.domains import DomainInfo
+
+CERT_NAMES = ("", "imap.", "smtp.", "autoconfig.", "autodiscover.", "mta-sts.")
+
+
+@click.group()
+def domain() -> None:
+    """Hosted mail domains."""
+
+
+@domain.command("add")
+@click.argument("names", nargs=-1, required=True, metavar="DOMAIN...")
+@click.option(
+    "--no-postmaster",
+    is_flag=True,
+    help="Do not create postmaster@ and abuse@ aliases to server.admin_email.",
+)
+@mutating
+def add(names: tuple[str, ...], no_postmaster: bool) -> None:
+    """Add domains: database row, DKIM key, role aliases and every managed file."""
+    from mailctl.model.names import display_domain
+    from mailctl.services import domains
+
+    a = app()
+    added = []
+    with a.changing() as tx:
+        for name in names:
+            added.append(domains.add_domain(tx, name, role_aliases=not no_postmaster).name)
+    if not a.dry_run:
+        for name in added:
+            shown = display_domain(name)
+            a.note(f"added domain {name}" + (f" ({shown})" if shown != name else ""))
+        _next_steps(a, added)
+
+
+def _next_steps(a: App, added: list[str]) -> None:
+    """What the administrator does next: publish the DNS records, get certificates."""
+    from mailctl.dns import records as dnsrecords
+    from mailctl.serverfiles.tls import check_domain
+    from mailctl.services import dns as dnsstate
+
+    if a.verbosity < 0:
+        return
+    with a.reading() as session:
+        contexts = [(n, dnsstate.context_for(session, a.settings, n, warn=a.warn)) for n in added]
+    for name, ctx in contexts:
+        a.note(f"publish these DNS records for {name} (all formats: mailctl dns show {name}):")
+        for row in dnsrecords.render_table(dnsrecords.records_for(name, ctx), name):
+            if row["status"] != "optional":
+                a.note(f"  {row['name']:<20} {row['type']:<5} {row['value']}")
+    for name in added:
+        status = check_domain(a.settings, name)
+        if status.ready:
+            continue
+        a.note(f"{name}: {status.reason}")
+        flags = " ".join(f"-d {prefix}{name}" for prefix in CERT_NAMES)
+        a.note("  get a certificate, then run 'mailctl sync':")
+        a.note(f"  certbot certonly --cert-name {name} {flags}")
+
+
+@domain.command("del")
+@click.argument("name", metavar="DOMAIN", shell_complete=complete_domains)
+@click.option("--purge-keys", is_flag=True, help="Also delete the domain's DKIM key files.")
+@click.option("--purge-maildirs", is_flag=True, help="Also delete the domain's maildirs.")
+@mutating
+def delete(name: str, purge_keys: bool, purge_maildirs: bool) -> None:
+    """Delete a domain with its users and aliases (asks first)."""
+    from mailctl.services import domains
+
+    a = app()
+    with a.reading() as session:
+        info = domains.domain_info(session, domains.get_domain(session, name))
+    a.note(
+        f"{info.name}: {info.users} user(s) and {info.aliases} alias(es) will be deleted with it"
+    )
+    a.confirm(f"Delete domain {info.name}?")
+    if purge_maildirs:
+        a.confirm(f"Also delete every maildir of {info.name} (mail is lost)?")
+    if purge_keys:
+        a.confirm(f"Also delete the DKIM keys of {info.name}?")
+    with a.changing() as tx:
+        domains.delete_domain(tx, info.name)
+        if purge_maildirs:
+            tx.domain_trees_to_remove.append(info.name)
+        if purge_keys:
+            tx.key_dirs_to_remove.append(info.name)
+    if not a.dry_run:
+        a.note(f"deleted domain {info.name}")
+
+
+def _describe(session: Session, settings: Settings, info: DomainInfo) -> dict[str, Any]:
+    from mailctl.serverfiles.tls import check_domain
+    from mailctl.services import dkim as keys
+
+    domain_id = keys.domain_id(session, info.name)
+    rows = keys.keys_of(session, domain_id)
+    active = [k.selector for k in rows if k.state == DkimState.ACTIVE]
+    tls = check_domain(settings, info.name)
+    return {
+        "domain": info.name,
+        "unicode": info.unicode,
+        "users": info.users,
+        "aliases": info.aliases,
+        "dkim": ",".join(active) or "none",
+        "tls": "ok" if tls.ready else "pending",
+    }
+
+
+@domain.command("list")
+@output_format
+def list_(fmt: str | None) -> None:
+    """List domains with user and alias counts, DKIM selector and TLS status."""
+    from mailctl.serverfiles.tls import check_domain
+    from mailctl.services import dkim as keys
+    from mailctl.services import domains
+
+    a = app()
+    with a.reading() as session:
+        selectors = keys.active_selectors(session)
+        rows = [
+            {
+                "domain": d.name,
+                "unicode": d.unicode,
+                "users": d.users,
+                "aliases": d.aliases,
+                "dkim": ",".join(selectors.get(d.name, [])) or "none",
+                "tls": "ok" if check_domain(a.settings, d.name).ready else "pending",
+            }
+            for d in domains.list_domains(session)
+        ]
+    emit_rows(rows, ("domain", "unicode", "users", "aliases", "dkim", "tls"), fmt)
+
+
+@domain.command("show")
+@click.argument("name", metavar="DOMAIN", shell_complete=complete_domains)
+@output_format
+def show(name: str, fmt: str | None) -> None:
+    """Show one domain: counts, DKIM keys and TLS status."""
+    from mailctl.serverfiles.tls import check_domain
+    from mailctl.services import dkim as keys
+    from mailctl.services import domains
+
+    a = app()
+    with a.reading() as session:
+        info = domains.domain_info(session, domains.get_domain(session, name))
+        record = _describe(session, a.settings, info)
+        record["dkim_keys"] = [
+            f"{k.selector} {k.algorithm}-{k.bits} {k.state}"
+            for k in keys.keys_of(session, keys.domain_id(session, info.name))
+        ]
+    tls = check_domain(a.settings, info.name)
+    record["tls_detail"] = tls.reason
+    if tls.not_after is not None:
+        record["tls_expires"] = tls.not_after.strftime("%Y-%m-%d")
+    emit_record(record, fmt)

@@ -1,0 +1,143 @@
+"""`mailctl setup sql` and `mailctl setup render`: the SQL side of guide §4, §6 and §8.1."""
+
+from __future__ import annotations
+
+import click
+
+from mailctl.cli.app import app, mutating
+
+
+@click.group()
+def setup() -> None:
+    """One-time server setup: SQL accounts and the read-only SQL config files."""
+
+
+@setup.command("sql")
+@click.option(
+    "--print",
+    "print_only",
+    is_flag=True,
+    help="Print the SQL (passwords masked) instead of running it; connects to nothing.",
+)
+@click.option(
+    "--admin-url",
+    metavar="URL",
+    help="Admin connection, e.g. mysql+pymysql://root@127.0.0.1/ (no password here;"
+    " default: setup.admin_url, else root@/postgres@ on database.url's server).",
+)
+@click.option(
+    "--admin-password-file",
+    type=click.Path(dir_okay=False),
+    metavar="PATH",
+    help="File (0600) holding the admin password (default: setup.admin_password_file).",
+)
+@click.option(
+    "--rotate",
+    is_flag=True,
+    help="Generate new passwords for both accounts (then run 'mailctl setup render').",
+)
+@click.option(
+    "--no-schema",
+    is_flag=True,
+    help="Do not create or migrate the schema as mailctl's account in between.",
+)
+@mutating
+def sql(
+    print_only: bool,
+    admin_url: str | None,
+    admin_password_file: str | None,
+    rotate: bool,
+    no_schema: bool,
+) -> None:
+    """Create or update the read-only and the mailctl SQL accounts (MariaDB, PostgreSQL).
+
+    The read-only account (setup.readonly_user, guide: mailuser) gets SELECT on the
+    three guide tables; mailctl's own account (the user in database.url) gets
+    SELECT/INSERT/UPDATE/DELETE plus what migrations need. Passwords are generated
+    and kept in setup.readonly_password_file and database.password_file (0600);
+    running it again keeps them (--rotate makes new ones) and resets the privileges.
+    """
+    from mailctl.setup import accounts as sqlaccounts
+
+    a = app()
+    settings = a.settings
+    target = sqlaccounts.target_from(settings)
+    if print_only or a.dry_run:
+        click.echo(sqlaccounts.script(target), nl=False)
+        return
+    url = sqlaccounts.admin_url(settings, override=admin_url, password_file=admin_password_file)
+    from mailctl.core.audit import append_for
+    from mailctl.errors import MailctlError
+
+    try:
+        with a.lock():
+            report = sqlaccounts.provision(settings, url, rotate=rotate, schema=not no_schema)
+    except MailctlError as exc:
+        append_for(settings, changes=["setup sql"], result=f"error: {exc}")
+        raise
+    append_for(settings, changes=report.lines, result="ok")  # names and paths, no secrets
+    for line in report.lines:
+        click.echo(line)
+    for note in report.notes:
+        a.note(note)
+    if rotate:
+        a.note(
+            "new passwords: run 'mailctl setup render' so Postfix and Dovecot use the"
+            " read-only one, then reload them"
+        )
+
+
+@setup.command("render")
+@click.option(
+    "--dovecot-version",
+    type=click.Choice(("2.3", "2.4")),
+    default=None,
+    help="Dovecot config syntax (default: dovecot.version, or the installed dovecot).",
+)
+@click.option(
+    "--catchall-fix",
+    is_flag=True,
+    help="Also write the email2email map that stops a catch-all swallowing mailboxes.",
+)
+@mutating
+def render(dovecot_version: str | None, catchall_fix: bool) -> None:
+    """Write the guide §8.1 Postfix SQL maps and Dovecot's SQL passdb (read-only account).
+
+    Files go to setup.postfix_map_dir and setup.dovecot_sql_conf, mode 0640,
+    group postfix / dovecot; the map type (mysql:, pgsql:, sqlite:) follows
+    database.url. Prints the main.cf lines that use them.
+    """
+    from mailctl.serverfiles.managed import dovecot_version as detect_version
+    from mailctl.setup import serverconfig as sqlconfig
+
+    a = app()
+    settings = a.settings
+    version = dovecot_version
+    if version is None:
+        version, note = detect_version(settings)
+        if note:
+            a.note(note)
+    planned = sqlconfig.plan(settings, dovecot_version=version, catchall_fix=catchall_fix)
+    if a.dry_run:
+        for item in planned.files:
+            if item.changed:
+                click.echo(item.masked_diff(planned.source.password), nl=False)
+        a.note("dry run: nothing was written", force=True)
+    else:
+        from mailctl.core.audit import append_for
+
+        with a.lock():
+            written = sqlconfig.write(planned)
+        if written.changed:
+            append_for(settings, changes=[f"wrote {p}" for p in written.changed], result="ok")
+        for note in written.notes:
+            a.warn(note)
+        for path in written.changed:
+            click.echo(f"wrote {path}")
+        for path in written.unchanged:
+            click.echo(f"unchanged {path}")
+    click.echo("")
+    click.echo("# Postfix main.cf:")
+    for line in planned.main_cf:
+        click.echo(line)
+    click.echo(f"# Dovecot {version}: {planned.dovecot_usage}")

@@ -1,0 +1,1 @@
+"""Configuration schema, database engine and errors, the tables, the audit log."""

@@ -1,0 +1,51 @@
+"""The audit trail: one JSON line per mutating command, in a 0600 file.
+
+It records who (OS user and SUDO_USER), what command, which objects changed
+and the result. Passwords never reach argv, and hashes and keys are never
+written here.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mailctl.core.config import Settings
+
+
+def append(path: Path, *, changes: Sequence[str], result: str) -> None:
+    entry = {
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "user": _user(),
+        "sudo_user": os.environ.get("SUDO_USER"),
+        "command": ["mailctl", *sys.argv[1:]],
+        "changes": list(changes),
+        "result": result,
+    }
+    line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        print(f"mailctl: warning: cannot write audit log {path}: {exc.strerror}", file=sys.stderr)
+        return
+    try:
+        os.write(fd, line)  # one write with O_APPEND: lines from concurrent runs never mix
+    finally:
+        os.close(fd)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+def append_for(settings: Settings, *, changes: Sequence[str], result: str) -> None:
+    append(Path(settings.audit.log), changes=changes, result=result)

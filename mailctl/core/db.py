@@ -1,0 +1,232 @@
+"""Engine, transactions and the schema's state: the only module that owns them.
+
+Schema changes go through Alembic (top-level `migrations/`, shipped in the
+wheel as `mailctl/migrations`). A database created by hand from the guide's
+SQL has the three tables but no version table: it is checked and stamped at
+revision 0001 ("adopted"), never recreated, and its rows stay untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
+
+from mailctl.core.config import mask_url
+from mailctl.core.tables import GUIDE_TABLES
+from mailctl.errors import DatabaseError, SchemaNotCurrent
+
+VERSION_TABLE = "mailctl_schema_version"
+ADOPTED_REVISION = "0001"
+
+# Columns each guide table must have for mailctl to adopt it.
+GUIDE_COLUMNS = {
+    "virtual_domains": {"id", "name"},
+    "virtual_users": {"id", "domain_id", "email", "password"},
+    "virtual_aliases": {"id", "domain_id", "source", "destination"},
+}
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for one CLI run: no pool, foreign keys enforced everywhere."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseError(f"invalid database URL: {mask_url(url)}") from None
+    kwargs: dict[str, Any] = {"poolclass": NullPool}
+    backend = parsed.get_backend_name()
+    if backend in ("mysql", "mariadb") and "charset" not in parsed.query:
+        parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+    if backend == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        kwargs["connect_args"] = {"timeout": 30}
+    try:
+        engine = create_engine(parsed, **kwargs)
+    except (NoSuchModuleError, ImportError) as exc:
+        hint = " (install mailctl[postgresql])" if backend == "postgresql" else ""
+        raise DatabaseError(f"no driver for {mask_url(url)}: {exc}{hint}") from None
+    if backend == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # SQLite ignores ON DELETE CASCADE unless foreign keys are switched on per connection.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def describe_db_error(exc: SQLAlchemyError, url: str) -> str:
+    """One line for a database failure, with the password masked."""
+    orig = getattr(exc, "orig", None)
+    detail = str(orig if orig is not None else exc).strip().splitlines()[0]
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return f"lost the connection to {mask_url(url)}: {detail}"
+    return f"database error on {mask_url(url)}: {detail}"
+
+
+@contextmanager
+def transaction(engine: Engine, *, dry_run: bool = False) -> Iterator[Session]:
+    """One session, one transaction: committed on success, rolled back on error or dry run."""
+    session = Session(engine, autoflush=True, expire_on_commit=False)
+    try:
+        yield session
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+# --- schema state and migrations --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    backend: str
+    current: str | None
+    head: str
+    guide_tables: tuple[str, ...]
+
+    @property
+    def adoptable(self) -> bool:
+        return self.current is None and len(self.guide_tables) == len(GUIDE_TABLES)
+
+    @property
+    def pending(self) -> bool:
+        return self.current != self.head
+
+
+def _script_location() -> str:
+    packaged = resources.files("mailctl").joinpath("migrations")
+    if packaged.is_dir():
+        return "mailctl:migrations"
+    # Running from a source checkout: the top-level migrations/ directory.
+    return str(Path(__file__).resolve().parents[2] / "migrations")
+
+
+def _alembic_config(connection: Any) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", _script_location())
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_alembic_config(None)).get_current_head()
+    assert head is not None  # noqa: S101 - migrations ship with the package
+    return head
+
+
+def schema_status(engine: Engine) -> SchemaStatus:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        current = MigrationContext.configure(
+            conn, opts={"version_table": VERSION_TABLE}
+        ).get_current_revision()
+        present = set(inspect(conn).get_table_names())
+    return SchemaStatus(
+        backend=engine.dialect.name,
+        current=current,
+        head=head_revision(),
+        guide_tables=tuple(t for t in GUIDE_TABLES if t in present),
+    )
+
+
+def upgrade(engine: Engine) -> tuple[SchemaStatus, bool]:
+    """Bring the schema to head; adopt a hand-made guide database first.
+
+    Returns the status before the upgrade and whether the database was adopted.
+    """
+    from alembic import command
+
+    before = schema_status(engine)
+    adopted = False
+    if before.current is None and before.guide_tables:
+        _check_adoptable(engine, before)
+        with engine.begin() as conn:
+            command.stamp(_alembic_config(conn), ADOPTED_REVISION)
+        adopted = True
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "head")
+    return before, adopted
+
+
+def _check_adoptable(engine: Engine, status: SchemaStatus) -> None:
+    missing = [t for t in GUIDE_TABLES if t not in status.guide_tables]
+    if missing:
+        raise DatabaseError(
+            f"cannot adopt the database: it has {', '.join(status.guide_tables)}"
+            f" but not {', '.join(missing)}; create them with the guide's SQL first"
+        )
+    inspector = inspect(engine)
+    for table, expected in GUIDE_COLUMNS.items():
+        found = {c["name"] for c in inspector.get_columns(table)}
+        if not expected <= found:
+            raise DatabaseError(
+                f"cannot adopt the database: table {table} lacks column(s)"
+                f" {', '.join(sorted(expected - found))}"
+            )
+
+
+# The newest migration. Every command checks the database against it, so it is a
+# constant rather than Alembic's script scan (which costs ~0.25 s of imports per
+# run); a test keeps it equal to Alembic's head.
+HEAD = "0002"
+
+
+def _stored_revision(engine: Engine) -> str | None | bool:
+    """The version table's revision, or False when it cannot be read that way."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).all()  # noqa: S608
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise
+        return False  # no version table yet: let the full check explain
+    return rows[0][0] if len(rows) == 1 else False
+
+
+def require_current(engine: Engine, *, auto_upgrade: bool) -> None:
+    """Refuse to work on an old schema; the sandbox simply upgrades itself."""
+    if _stored_revision(engine) == HEAD:
+        return
+    status = schema_status(engine)
+    if not status.pending:
+        return
+    if auto_upgrade:
+        upgrade(engine)
+        return
+    if status.adoptable:
+        raise SchemaNotCurrent(
+            "the database has the guide's tables but mailctl has not adopted it yet;"
+            " run: mailctl db upgrade"
+        )
+    raise SchemaNotCurrent(
+        f"database schema is at {status.current or 'nothing'}, mailctl needs {status.head};"
+        " run: mailctl db upgrade"
+    )

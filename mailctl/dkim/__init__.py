@@ -1,0 +1,1 @@
+"""DKIM key material and its files."""

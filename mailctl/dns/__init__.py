@@ -1,0 +1,1 @@
+"""DNS records (pure), live lookups, and the checks that compare them."""

@@ -1,0 +1,1 @@
+"""Pure values and rules: names, password scheme names, DKIM states."""

@@ -1,0 +1,1 @@
+"""Dovecot password hashes (libxcrypt, bcrypt, Argon2) and hashing on all cores."""

@@ -1,0 +1,1 @@
+"""The files Postfix, Dovecot and OpenDKIM read: render, merge, plan, apply."""

@@ -1,0 +1,385 @@
+"""Managed server files: rendered from the database, written atomically,
+followed by exactly the steps each changed file needs.
+
+One path for every command: `sync` and every mutating command call `plan()`
+(pure rendering + merge into the current files) and `apply()` (write, postmap,
+validate — restoring the previous files if anything fails). Reloads run only
+after the database commit, through `Applied.reload()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailctl.core.config import Settings
+from mailctl.core.tables import DkimKey, VirtualDomain
+from mailctl.dkim.keyfiles import NewKey, key_file
+from mailctl.errors import MailctlError
+from mailctl.model.dkimstates import PUBLISHED, SIGNING
+from mailctl.serverfiles.render import DkimEntry
+from mailctl.serverfiles.tls import TlsStatus, check_domain
+from mailctl.system import process as system
+from mailctl.system.files import atomic_write, make_dirs
+
+Runner = Callable[..., system.Ran]
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    key: str  # short name used in messages
+    path: Path
+    kind: str  # merge style: "table" or "dovecot"
+    service: str  # whose reload it triggers: opendkim, postfix, dovecot
+    mode: int  # for a new file; an existing file keeps its mode and owner
+    owner: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class Rendered:
+    spec: FileSpec
+    old: str | None  # None: the file does not exist yet
+    new: str
+    duplicates: tuple[str, ...]
+
+    @property
+    def changed(self) -> bool:
+        return self.old != self.new
+
+    def diff(self) -> str:
+        from mailctl.serverfiles.blocks import unified_diff
+
+        return unified_diff(self.old or "", self.new, str(self.spec.path))
+
+
+@dataclass(frozen=True)
+class Plan:
+    files: tuple[Rendered, ...]
+    tls: tuple[TlsStatus, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def changed(self) -> tuple[Rendered, ...]:
+        return tuple(f for f in self.files if f.changed)
+
+    @property
+    def pending_tls(self) -> tuple[TlsStatus, ...]:
+        return tuple(t for t in self.tls if not t.ready)
+
+    def followups(self, settings: Settings) -> list[list[str]]:
+        """The commands `apply` and `reload` would run for this plan, in order."""
+        return _followups(settings, self.changed) + _reloads(settings, self.changed)
+
+
+def file_specs(settings: Settings) -> list[FileSpec]:
+    from mailctl.dkim.keyfiles import resolve_owner
+
+    dkim = settings.dkim
+    owner, _ = resolve_owner(dkim.owner, dkim.group)
+    specs = [
+        FileSpec("KeyTable", Path(dkim.key_table), "table", "opendkim", 0o640, owner),
+        FileSpec("SigningTable", Path(dkim.signing_table), "table", "opendkim", 0o640, owner),
+    ]
+    if dkim.ed25519:
+        # OpenDKIM signs with one algorithm per instance: Ed25519 keys get their
+        # own tables, read by a second signing instance.
+        specs += [
+            FileSpec(
+                "Ed25519 KeyTable",
+                Path(dkim.ed25519_key_table),
+                "table",
+                "opendkim-ed25519",
+                0o640,
+                owner,
+            ),
+            FileSpec(
+                "Ed25519 SigningTable",
+                Path(dkim.ed25519_signing_table),
+                "table",
+                "opendkim-ed25519",
+                0o640,
+                owner,
+            ),
+        ]
+    return specs + [
+        # The source map only names files, but postmap -F inlines the private keys
+        # into the .db next to it: keep both private to root.
+        FileSpec("SNI map", Path(settings.postfix.sni_map), "table", "postfix", 0o600),
+        FileSpec("HELO checks", Path(settings.postfix.helo_checks), "table", "postfix", 0o644),
+        FileSpec("Dovecot SNI", Path(settings.dovecot.sni_conf), "dovecot", "dovecot", 0o644),
+    ]
+
+
+def dovecot_version(settings: Settings) -> tuple[str, str | None]:
+    """The SNI syntax to write, and a note when it had to be guessed."""
+    from mailctl.serverfiles.render.dovecot import parse_dovecot_version
+
+    if settings.dovecot.version != "auto":
+        return settings.dovecot.version, None
+    if system.find_program("dovecot") is None:
+        return "2.4", "dovecot not installed; writing Dovecot 2.4 syntax (set dovecot.version)"
+    try:
+        return parse_dovecot_version(system.run(["dovecot", "--version"], timeout=30).stdout), None
+    except (MailctlError, ValueError) as exc:
+        return "2.4", f"cannot tell the Dovecot version ({exc}); writing 2.4 syntax"
+
+
+def plan(session: Session, settings: Settings, *, adopt: bool = False) -> Plan:
+    """Render every managed block from the database and merge it into the current files."""
+    from mailctl.serverfiles.blocks import merge_block
+    from mailctl.serverfiles.render.dovecot import render_dovecot_sni
+    from mailctl.serverfiles.render.opendkim import render_key_table, render_signing_table
+    from mailctl.serverfiles.render.postfix import render_helo_checks, render_sni_map
+
+    domains = sorted(session.scalars(select(VirtualDomain.name)))
+    tls = tuple(check_domain(settings, d) for d in domains)
+    ready = [t.entry for t in tls if t.entry is not None]
+    version, note = dovecot_version(settings)
+
+    def keys(algorithm: str, states: tuple[str, ...]) -> list[DkimEntry]:
+        return table_entries(session, settings, algorithm=algorithm, states=states)
+
+    blocks = {
+        "KeyTable": render_key_table(keys("rsa", PUBLISHED)),
+        "SigningTable": render_signing_table(keys("rsa", SIGNING)),
+        "Ed25519 KeyTable": render_key_table(keys("ed25519", PUBLISHED)),
+        "Ed25519 SigningTable": render_signing_table(keys("ed25519", SIGNING)),
+        "SNI map": render_sni_map(ready, settings.postfix.sni_names),
+        "HELO checks": render_helo_checks(domains, settings.server.hostname),
+        "Dovecot SNI": render_dovecot_sni(ready, settings.dovecot.sni_names, version),
+    }
+    files = []
+    for spec in file_specs(settings):
+        old = _read(spec.path)
+        try:
+            merged = merge_block(old or "", blocks[spec.key], adopt=adopt, kind=spec.kind)
+        except MailctlError as exc:
+            raise MailctlError(f"{spec.path}: {exc}") from None
+        files.append(Rendered(spec, old, merged.text, merged.duplicates))
+    return Plan(tuple(files), tls, (note,) if note else ())
+
+
+def table_entries(
+    session: Session, settings: Settings, *, algorithm: str, states: tuple[str, ...]
+) -> list[DkimEntry]:
+    """KeyTable input (pending, active, retired keys) or SigningTable input (active)."""
+    rows = session.execute(
+        select(VirtualDomain.name, DkimKey.selector)
+        .join(DkimKey, DkimKey.domain_id == VirtualDomain.id)
+        .where(DkimKey.state.in_(states), DkimKey.algorithm == algorithm)
+    )
+    key_dir = settings.dkim.key_dir
+    return [DkimEntry(name, selector, key_file(key_dir, name, selector)) for name, selector in rows]
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return None  # absent; writing it will say why if it cannot be created
+    except OSError as exc:
+        raise MailctlError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _followups(settings: Settings, changed: Sequence[Rendered]) -> list[list[str]]:
+    keys = {r.spec.key for r in changed}
+    steps: list[list[str]] = []
+    if "SNI map" in keys and settings.commands.postmap:
+        steps.append(_sni_postmap(settings))
+    if keys & {"SNI map", "HELO checks"} and settings.commands.check_postfix:
+        steps.append(list(settings.commands.check_postfix))
+    if "Dovecot SNI" in keys and settings.commands.check_dovecot:
+        steps.append(list(settings.commands.check_dovecot))
+    return steps
+
+
+def _reloads(settings: Settings, changed: Sequence[Rendered]) -> list[list[str]]:
+    services = {r.spec.service for r in changed}
+    commands = {
+        "opendkim": settings.commands.reload_opendkim,
+        "opendkim-ed25519": settings.commands.reload_opendkim_ed25519,
+        "postfix": settings.commands.reload_postfix,
+        "dovecot": settings.commands.reload_dovecot,
+    }
+    return [list(argv) for service, argv in commands.items() if service in services and argv]
+
+
+@dataclass
+class Applied:
+    """What `apply` wrote, so it can be undone (before commit) or reloaded (after)."""
+
+    settings: Settings
+    written: list[Rendered] = field(default_factory=list)
+    created_keys: list[Path] = field(default_factory=list)
+    created_dirs: list[Path] = field(default_factory=list)
+    runner: Runner = system.run
+    notes: list[str] = field(default_factory=list)
+
+    def undo(self) -> None:
+        """Put back every file as it was; remove keys this run created."""
+        for rendered in reversed(self.written):
+            _restore(rendered)
+        if any(r.spec.key == "SNI map" for r in self.written):
+            with contextlib.suppress(MailctlError):
+                _postmap(self.settings, self.runner, self.notes)
+        for path in self.created_keys:
+            for file in (path, path.with_suffix(".txt")):
+                with contextlib.suppress(OSError):
+                    file.unlink()
+        for directory in reversed(self.created_dirs):
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+
+    def reload(self) -> None:
+        for argv in _reloads(self.settings, self.written):
+            self.runner(argv, what="reload")
+
+
+def _restore(rendered: Rendered) -> None:
+    path = rendered.spec.path
+    with contextlib.suppress(OSError, MailctlError):
+        if rendered.old is None:
+            path.unlink()
+        else:
+            mode, owner = _mode_owner(rendered.spec)
+            atomic_write(path, rendered.old, mode=mode, owner=owner)
+
+
+def _mode_owner(spec: FileSpec) -> tuple[int, tuple[int, int] | None]:
+    """Keep the mode and owner an administrator gave an existing file."""
+    try:
+        st = spec.path.stat()
+    except OSError:
+        return spec.mode, spec.owner
+    owner = (st.st_uid, st.st_gid) if os.geteuid() == 0 else None
+    return stat.S_IMODE(st.st_mode), owner
+
+
+def _sni_postmap(settings: Settings) -> list[str]:
+    return [
+        *settings.commands.postmap,
+        "-F",
+        f"{settings.postfix.map_type}:{settings.postfix.sni_map}",
+    ]
+
+
+def _postmap(settings: Settings, runner: Runner, notes: list[str]) -> None:
+    if not settings.commands.postmap:
+        return
+    argv = _sni_postmap(settings)
+    if not _runnable(argv, settings, notes, f"skipped: {system.describe(argv)}"):
+        return
+    runner(argv, what="postmap")
+    db_file = Path(f"{settings.postfix.sni_map}.db")
+    # postmap -F inlines private keys: make sure the indexed file is not world-readable.
+    with contextlib.suppress(OSError):
+        if db_file.stat().st_mode & 0o077:
+            db_file.chmod(0o600)
+
+
+def _runnable(argv: Sequence[str], settings: Settings, notes: list[str], skipped: str) -> bool:
+    """Whether to run a follow-up. The sandbox skips, with a note, what this host
+    lacks: the program, or a Postfix with no main.cf. Anywhere else a missing
+    program fails when it runs, and an unconfigured Postfix in `preflight`."""
+    if settings.sandbox and system.find_program(argv[0]) is None:
+        notes.append(f"{argv[0]} not installed; {skipped}")
+        return False
+    problem = system.unconfigured_postfix(argv)
+    if problem is None:
+        return True
+    if settings.sandbox:
+        notes.append(f"{problem}; {skipped}")
+        return False
+    raise MailctlError(_unconfigured_message(problem, argv))
+
+
+def _unconfigured_message(problem: str, argv: Sequence[str]) -> str:
+    return (
+        f"{problem}, and {system.describe(argv)} needs it: configure Postfix first"
+        " (the mail server guide, section 8), or name its directory in the command"
+        f' ({argv[0]} -c DIR); nothing was changed'
+    )
+
+
+def preflight(plan_: Plan, settings: Settings) -> None:
+    """Refuse, before anything is written, a change whose follow-ups cannot run
+    because Postfix is installed but not configured."""
+    if settings.sandbox:
+        return  # skipped there, with a note
+    for argv in _followups(settings, plan_.changed):
+        problem = system.unconfigured_postfix(argv)
+        if problem is not None and system.find_program(argv[0]) is not None:
+            raise MailctlError(_unconfigured_message(problem, argv))
+
+
+def apply(
+    plan_: Plan,
+    settings: Settings,
+    *,
+    new_keys: Sequence[NewKey] = (),
+    runner: Runner = system.run,
+) -> Applied:
+    """Write new keys and changed files, then postmap and validate; undo all on failure."""
+    from mailctl.dkim import keyfiles as dkim
+
+    preflight(plan_, settings)
+    applied = Applied(settings, runner=runner)
+    owner, owner_note = dkim.resolve_owner(settings.dkim.owner, settings.dkim.group)
+    try:
+        key_dir = Path(settings.dkim.key_dir)
+        if new_keys and not key_dir.is_dir():
+            applied.created_dirs += make_dirs(key_dir.parent)
+            # Owned by the dkim account like the guide's `install -d`: OpenDKIM runs
+            # as opendkim and must be able to enter it.
+            _make_dir(key_dir, 0o750, owner)
+            applied.created_dirs.append(key_dir)
+        for key in new_keys:
+            if not (key_dir / key.domain).exists():
+                applied.created_dirs.append(key_dir / key.domain)
+            files = dkim.write_key_pair(
+                Path(settings.dkim.key_dir), key.domain, key.selector, key.pem, owner=owner
+            )
+            applied.created_keys.append(files.private)
+        if new_keys and owner_note:
+            applied.notes.append(owner_note)
+        for rendered in plan_.changed:
+            applied.created_dirs += make_dirs(rendered.spec.path.parent)
+            mode, file_owner = _mode_owner(rendered.spec)
+            atomic_write(rendered.spec.path, rendered.new, mode=mode, owner=file_owner)
+            applied.written.append(rendered)
+        keys = {r.spec.key for r in plan_.changed}
+        if "SNI map" in keys:
+            _postmap(settings, runner, applied.notes)
+        if keys & {"SNI map", "HELO checks"}:
+            _check(settings.commands.check_postfix, settings, runner, applied.notes, "Postfix")
+        if "Dovecot SNI" in keys:
+            _check(settings.commands.check_dovecot, settings, runner, applied.notes, "Dovecot")
+    except BaseException:
+        applied.undo()
+        raise
+    return applied
+
+
+def _make_dir(path: Path, mode: int, owner: tuple[int, int] | None) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=mode)
+        os.chmod(path, mode)
+        if owner is not None:
+            os.chown(path, *owner)
+    except OSError as exc:
+        raise MailctlError(f"cannot create {path}: {exc.strerror}") from None
+
+
+def _check(
+    argv: Sequence[str], settings: Settings, runner: Runner, notes: list[str], what: str
+) -> None:
+    if not argv or not _runnable(argv, settings, notes, f"skipped the {what} check"):
+        return
+    runner(list(argv), what=f"{what} rejected the new configuration; previous files restored")

@@ -1,0 +1,231 @@
+"""DKIM keys of a domain: metadata rows in mailctl_dkim_keys, key material in files."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailctl.core.config import Settings
+from mailctl.core.tables import DkimKey, VirtualDomain
+from mailctl.dkim.keyfiles import NewKey
+from mailctl.model.dkimstates import DkimState
+from mailctl.services import Tx
+
+
+def key_file(settings: Settings, domain: str, selector: str) -> Path:
+    from mailctl.dkim import keyfiles
+
+    return Path(keyfiles.key_file(settings.dkim.key_dir, domain, selector))
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+def selector_for(settings: Settings, algorithm: str) -> str:
+    return settings.dkim.ed25519_selector if algorithm == "ed25519" else settings.dkim.selector
+
+
+def _new_key(tx: Tx, domain: str, selector: str, algorithm: str) -> tuple[bytes, str]:
+    """Reuse a key file that exists (never overwrite it), else generate one."""
+    from mailctl.dkim import keyfiles as dkim
+
+    path = key_file(tx.settings, domain, selector)
+    if path.exists():
+        pem = dkim.load_existing_key(path)
+        if dkim.key_algorithm(pem) != algorithm:
+            from mailctl.errors import Conflict
+
+            raise Conflict(f"{path} holds a {dkim.key_algorithm(pem)} key, not {algorithm}")
+        return pem, f"reused existing key file {path}"
+    if algorithm == "ed25519":
+        pem = dkim.generate_ed25519_key()
+        detail = f"new Ed25519 key {path}"
+    else:
+        pem = dkim.generate_rsa_key(tx.settings.dkim.bits)
+        detail = f"new {tx.settings.dkim.bits}-bit RSA key {path}"
+    tx.new_keys.append(NewKey(domain, selector, pem))
+    return pem, detail
+
+
+def _add_row(tx: Tx, domain: VirtualDomain, selector: str, algorithm: str, state: str) -> DkimKey:
+    from mailctl.dkim import keyfiles as dkim
+
+    pem, detail = _new_key(tx, domain.name, selector, algorithm)
+    bits = dkim.key_bits(pem)
+    if algorithm == "rsa" and bits < 2048:
+        path = key_file(tx.settings, domain.name, selector)
+        tx.warn(f"DKIM key {path} has {bits} bits; 2048 or more is recommended")
+    stamp = now()
+    row = DkimKey(
+        domain_id=domain.id,
+        selector=selector,
+        algorithm=algorithm,
+        bits=bits,
+        state=state,
+        created_at=stamp,
+        activated_at=stamp if state == DkimState.ACTIVE else None,
+    )
+    tx.session.add(row)
+    tx.session.flush()
+    tx.record(
+        "insert", "mailctl_dkim_keys", f"{selector}._domainkey.{domain.name}", f"{state}, {detail}"
+    )
+    tx.files_dirty = True
+    return row
+
+
+def ensure_domain_key(tx: Tx, domain: VirtualDomain) -> list[DkimKey]:
+    """Give a new domain its active key(s): RSA, plus Ed25519 when configured."""
+    algorithms = ["rsa", "ed25519"] if tx.settings.dkim.ed25519 else ["rsa"]
+    return [
+        _add_row(tx, domain, selector_for(tx.settings, a), a, DkimState.ACTIVE) for a in algorithms
+    ]
+
+
+def domain_row(tx: Tx, name: str) -> VirtualDomain:
+    from mailctl.services.domains import get_domain
+
+    return get_domain(tx.session, name)
+
+
+def _dated_selector(tx: Tx, domain: VirtualDomain, algorithm: str) -> str:
+    """`mail20261125`, then `mail20261125b`, ... : unique per domain, readable in DNS."""
+    base = f"{selector_for(tx.settings, algorithm)}{now():%Y%m%d}"
+    taken = {k.selector for k in keys_of(tx.session, domain.id)}
+    for suffix in ["", *"bcdefghijklmnopqrstuvwxyz"]:
+        candidate: str = base + suffix
+        if candidate not in taken and not key_file(tx.settings, domain.name, candidate).exists():
+            return candidate
+    from mailctl.errors import Conflict
+
+    raise Conflict(f"too many keys made today for {domain.name}")
+
+
+def rotate(tx: Tx, name: str, algorithm: str = "rsa") -> DkimKey:
+    """A new pending key with a dated selector; publish its record, then activate it."""
+    from mailctl.errors import Conflict
+
+    domain = domain_row(tx, name)
+    pending = [
+        k
+        for k in keys_of(tx.session, domain.id)
+        if k.state == DkimState.PENDING and k.algorithm == algorithm
+    ]
+    if pending:
+        raise Conflict(
+            f"{domain.name} already has a pending {algorithm} key ({pending[0].selector});"
+            f" activate or retire it first"
+        )
+    selector = _dated_selector(tx, domain, algorithm)
+    return _add_row(tx, domain, selector, algorithm, DkimState.PENDING)
+
+
+def find_key(tx: Tx, domain: VirtualDomain, selector: str | None, state: str) -> DkimKey:
+    from mailctl.errors import Conflict, NotFound
+
+    rows = keys_of(tx.session, domain.id)
+    if selector is not None:
+        for row in rows:
+            if row.selector == selector:
+                if row.state != state:
+                    raise Conflict(f"key {selector} of {domain.name} is {row.state}, not {state}")
+                return row
+        raise NotFound(f"{domain.name} has no DKIM key with selector {selector}")
+    matching = [r for r in rows if r.state == state]
+    if not matching:
+        raise NotFound(f"{domain.name} has no {state} DKIM key (see: mailctl dkim show)")
+    if len(matching) > 1:
+        raise Conflict(
+            f"{domain.name} has several {state} keys ({', '.join(r.selector for r in matching)});"
+            " name the selector"
+        )
+    return matching[0]
+
+
+def activate(tx: Tx, row: DkimKey) -> list[DkimKey]:
+    """Sign with `row` from now on; the active key of the same algorithm becomes retired."""
+    stamp = now()
+    retired = []
+    for other in keys_of(tx.session, row.domain_id):
+        if other.state == DkimState.ACTIVE and other.algorithm == row.algorithm:
+            other.state = DkimState.RETIRED
+            other.retired_at = stamp
+            retired.append(other)
+            tx.record("update", "mailctl_dkim_keys", other.selector, "active -> retired")
+    row.state = DkimState.ACTIVE
+    row.activated_at = stamp
+    tx.record("update", "mailctl_dkim_keys", row.selector, "pending -> active")
+    tx.session.flush()
+    tx.files_dirty = True
+    return retired
+
+
+def retire(tx: Tx, row: DkimKey, domain: str) -> None:
+    """Drop a retired key from KeyTable and DNS; its file moves to the archive."""
+    row.state = DkimState.ARCHIVED
+    tx.record("update", "mailctl_dkim_keys", row.selector, "retired -> archived")
+    tx.session.flush()
+    tx.files_dirty = True
+    tx.keys_to_archive.append((domain, row.selector))
+
+
+def archive_key_files(settings: Settings, domain: str, selector: str) -> Path | None:
+    """Move <selector>.private/.txt into <domain>/archive/ (0700), stamped with the date."""
+    from mailctl.errors import MailctlError
+
+    private = key_file(settings, domain, selector)
+    if not private.exists():
+        return None
+    archive = private.parent / "archive"
+    try:
+        archive.mkdir(mode=0o700, exist_ok=True)
+        stamp = f"{now():%Y%m%d%H%M%S}"
+        target = archive / f"{selector}.private.{stamp}"
+        os.rename(private, target)
+        txt = private.with_suffix(".txt")
+        if txt.exists():
+            os.rename(txt, archive / f"{selector}.txt.{stamp}")
+    except OSError as exc:
+        raise MailctlError(f"cannot archive {private}: {exc.strerror}") from None
+    return target
+
+
+def keys_of(session: Session, domain_id: int) -> list[DkimKey]:
+    return list(
+        session.scalars(
+            select(DkimKey).where(DkimKey.domain_id == domain_id).order_by(DkimKey.created_at)
+        )
+    )
+
+
+def purge_key_dir(settings: Settings, domain: str) -> Path | None:
+    """Delete key_dir/{domain} (after `domain del --purge-keys`), never via a symlink."""
+    from mailctl.model.names import normalize_domain
+    from mailctl.system.files import remove_tree_inside
+
+    key_dir = Path(settings.dkim.key_dir)
+    return remove_tree_inside(key_dir / normalize_domain(domain), key_dir)
+
+
+def domain_id(session: Session, name: str) -> int:
+    found = session.scalar(select(VirtualDomain.id).where(VirtualDomain.name == name))
+    assert found is not None  # noqa: S101 - callers looked the domain up first
+    return found
+
+
+def active_selectors(session: Session) -> dict[str, list[str]]:
+    result: dict[str, list[str]] = {}
+    rows = session.execute(
+        select(VirtualDomain.name, DkimKey.selector)
+        .join(DkimKey, DkimKey.domain_id == VirtualDomain.id)
+        .where(DkimKey.state == DkimState.ACTIVE)
+        .order_by(VirtualDomain.name, DkimKey.selector)
+    )
+    for name, selector in rows:
+        result.setdefault(name, []).append(selector)
+    return result

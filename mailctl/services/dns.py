@@ -1,0 +1,120 @@
+"""The real state behind a domain's DNS records: config, DKIM keys, certificate.
+
+`context_for()` turns the database rows and the files they name into the
+plain `DnsContext` that mailctl.dnsrecords renders, for `dns show` and
+`dns check` alike. What cannot be read (a missing key file, no certificate
+while DANE is on) is left out and reported through `warn`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailctl.core.config import Settings
+from mailctl.core.tables import VirtualDomain
+from mailctl.dns.records import DkimPublication, DnsContext, host_zone
+from mailctl.errors import InvalidInput
+from mailctl.model.dkimstates import PUBLISHED
+
+# Keys whose record must be in DNS: pending (before activation), active, and
+# retired until `dkim retire` removes them. Any other state is gone from DNS.
+PUBLISHED_STATES = PUBLISHED
+
+Warn = Callable[[str], None]
+
+
+def _ignore(_message: str) -> None:
+    pass
+
+
+def base_context(settings: Settings) -> DnsContext:
+    """The config-only part: no keys, no certificate, no host zone."""
+    dns = settings.dns
+    server = settings.server
+    return DnsContext(
+        hostname=server.hostname.strip().rstrip(".").lower(),
+        ipv4=server.ipv4.strip(),
+        ipv6=server.ipv6.strip(),
+        ttl=dns.ttl,
+        spf=dns.spf,
+        dmarc=dns.dmarc,
+        tlsrpt_rua=dns.tlsrpt_rua,
+        mta_sts_mode=dns.mta_sts_mode,
+        mta_sts_max_age=dns.mta_sts_max_age,
+        dane=dns.dane,
+        smtps=dns.smtps,
+    )
+
+
+def context_for(
+    session: Session, settings: Settings, domain: str, *, warn: Warn | None = None
+) -> DnsContext:
+    """Everything `domain`'s records are computed from (NotFound if it is not hosted)."""
+    from mailctl.services import dkim as keys
+    from mailctl.services.domains import get_domain
+
+    warn = warn or _ignore
+    row = get_domain(session, domain)
+    base = base_context(settings)
+    hosted = session.scalars(select(VirtualDomain.name)).all()
+    owner = host_zone(base.hostname, settings.server.primary_domain, hosted)
+    published = [k for k in keys.keys_of(session, row.id) if k.state in PUBLISHED_STATES]
+    dkim = tuple(
+        DkimPublication(k.selector, k.state, value)
+        for k in published
+        if (value := dkim_value(settings, row.name, k.selector, warn)) is not None
+    )
+    tlsa = None
+    if settings.dns.dane and owner == row.name:
+        tlsa = tlsa_hash(settings, base.hostname, warn)
+    return dataclasses.replace(base, dkim=dkim, tlsa=tlsa, host_zone=owner)
+
+
+def dkim_value(settings: Settings, domain: str, selector: str, warn: Warn) -> str | None:
+    """The TXT value of a key, read from its .private file; None (warned) if unreadable."""
+    from mailctl.dkim import keyfiles as dkim
+    from mailctl.services.dkim import key_file
+
+    path = key_file(settings, domain, selector)
+    if not path.exists():
+        warn(f"DKIM key file {path} is missing: no record for {selector}._domainkey.{domain}")
+        return None
+    try:
+        return dkim.dns_value(dkim.load_existing_key(path))
+    except InvalidInput as exc:
+        warn(f"{exc}: no record for {selector}._domainkey.{domain}")
+        return None
+
+
+def tlsa_hash(settings: Settings, hostname: str, warn: Warn) -> str | None:
+    """SHA-256 of the DER SubjectPublicKeyInfo of the certificate on port 25.
+
+    Postfix presents the server hostname's own certificate there (guide §8:
+    smtpd_tls_cert_file = /etc/letsencrypt/live/MAILHOST/fullchain.pem), so it
+    is tls.cert with {domain} = server.hostname.
+    """
+    from mailctl.serverfiles.tls import check_domain
+
+    status = check_domain(settings, hostname)
+    if status.entry is None:
+        warn(f"dns.dane is on but {hostname} has no usable certificate ({status.reason}): no TLSA")
+        return None
+    return spki_sha256(Path(status.entry.cert).read_bytes())
+
+
+def spki_sha256(cert_pem: bytes) -> str:
+    """TLSA 3 1 1 data: SHA-256 hex of the first certificate's DER SubjectPublicKeyInfo."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    der = cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(der).hexdigest()

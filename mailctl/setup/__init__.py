@@ -1,0 +1,1 @@
+"""SQL accounts and the rendered Postfix/Dovecot SQL configuration."""

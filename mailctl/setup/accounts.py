@@ -1,0 +1,530 @@
+"""`mailctl setup sql`: the guide's two SQL accounts, with least privilege.
+
+The read-only account (guide §4/§8.1: `mailuser`) is what Postfix's maps and
+Dovecot's passdb log in as: SELECT on the three guide tables and nothing else,
+so neither daemon can change mail routing or read mailctl's own tables.
+
+mailctl's own account gets what its commands and migrations need:
+
+  MariaDB/MySQL, on `<db>.*`:
+    SELECT, INSERT, UPDATE, DELETE  domains, users, aliases, DKIM key state
+    CREATE       new tables (mailctl_* and the Alembic version table)
+    ALTER        add columns/constraints in later migrations
+    INDEX        CREATE/DROP INDEX in migrations
+    REFERENCES   foreign keys to the guide tables (MySQL 8 checks it)
+    DROP         migrations that replace or remove a table, and downgrades;
+                 note that on `<db>.*` it also allows DROP DATABASE of this
+                 one database (an account with DELETE can empty it anyway)
+  PostgreSQL: CONNECT on the database, USAGE and CREATE on schema public,
+    and ownership of the guide and mailctl_* tables: ALTER, DROP and CREATE
+    INDEX are owner-only there, and an owner has all the DML privileges.
+
+Statements are built here as plain data (`Statement`: the SQL to run and the
+same SQL with the password masked, for `--print`) and run over an admin
+connection. Re-running converges: accounts are created when missing, their
+privileges revoked and granted afresh, and each password set to what its
+password file holds (a new one is generated only when the file is missing,
+or for every account with `--rotate`).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mailctl.core.config import Settings, check_private_file
+from mailctl.core.tables import GUIDE_TABLES
+from mailctl.errors import ConfigError, MailctlError, UsageError
+from mailctl.setup.sqlmaps import PASSWORD_CHARS
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
+    from sqlalchemy.engine import URL
+
+MASK = "********"
+MARIADB_MAILCTL_PRIVILEGES = (
+    "SELECT",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "CREATE",
+    "ALTER",
+    "INDEX",
+    "REFERENCES",
+    "DROP",
+)
+_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+_HOST = re.compile(r"^[A-Za-z0-9.:%_-]{1,255}$")
+
+
+@dataclass(frozen=True)
+class Statement:
+    sql: str  # what runs (may hold a password or its hash)
+    shown: str  # what is printed and logged
+
+    @classmethod
+    def plain(cls, sql: str) -> Statement:
+        return cls(sql, sql)
+
+
+@dataclass(frozen=True)
+class Account:
+    role: str  # "mailctl" or "read-only", for messages
+    user: str
+    host: str  # MariaDB host part; PostgreSQL roles have none
+    password_file: Path
+
+    def __post_init__(self) -> None:
+        # Names go into DDL, which takes no bind parameters: only plain ones pass.
+        if not _NAME.match(self.user):
+            raise ConfigError(f"SQL account name {self.user!r} must be 1-64 letters, digits or _")
+        if not _HOST.match(self.host):
+            raise ConfigError(f"account host {self.host!r} is not a host name, address or pattern")
+
+
+@dataclass(frozen=True)
+class Target:
+    """The database and the two accounts `setup sql` provisions."""
+
+    backend: str  # "mysql" or "postgresql"
+    dbname: str
+    mailctl: Account
+    readonly: Account
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.dbname):
+            raise ConfigError(f"database name {self.dbname!r} must be 1-64 letters, digits or _")
+
+    @property
+    def accounts(self) -> tuple[Account, Account]:
+        return (self.mailctl, self.readonly)
+
+
+# --- pure: the SQL --------------------------------------------------------------
+
+
+def _q(value: str) -> str:
+    """An SQL string literal; values are checked to hold no quote or backslash first."""
+    if "'" in value or "\\" in value:
+        raise ValueError(f"refusing to quote {value!r}")
+    return f"'{value}'"
+
+
+def _maria_account(account: Account) -> str:
+    return f"{_q(account.user)}@{_q(account.host)}"
+
+
+def mariadb_database(target: Target) -> list[Statement]:
+    return [
+        Statement.plain(
+            f"CREATE DATABASE IF NOT EXISTS `{target.dbname}`"
+            " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+        )
+    ]
+
+
+def mariadb_login(account: Account, secret: str) -> list[Statement]:
+    who = _maria_account(account)
+    # Never a moment without a password: create with it, or reset an existing one.
+    return [
+        Statement(
+            f"{verb} {who} IDENTIFIED BY {_q(secret)}",
+            f"{verb} {who} IDENTIFIED BY {_q(MASK)}",
+        )
+        for verb in ("CREATE USER IF NOT EXISTS", "ALTER USER")
+    ]
+
+
+def mariadb_mailctl_grants(target: Target) -> list[Statement]:
+    who = _maria_account(target.mailctl)
+    return [
+        Statement.plain(f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {who}"),
+        Statement.plain(
+            f"GRANT {', '.join(MARIADB_MAILCTL_PRIVILEGES)} ON `{target.dbname}`.* TO {who}"
+        ),
+    ]
+
+
+def mariadb_readonly_grants(target: Target) -> list[Statement]:
+    who = _maria_account(target.readonly)
+    return [
+        Statement.plain(f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {who}"),
+        *(
+            Statement.plain(f"GRANT SELECT ON `{target.dbname}`.`{table}` TO {who}")
+            for table in GUIDE_TABLES
+        ),
+    ]
+
+
+def postgres_database(target: Target) -> list[Statement]:
+    """Run from another database, and only when it is missing (PostgreSQL has no IF NOT EXISTS)."""
+    return [
+        Statement.plain(f"CREATE DATABASE \"{target.dbname}\" ENCODING 'UTF8' TEMPLATE template0")
+    ]
+
+
+def postgres_login(account: Account, secret: str) -> list[Statement]:
+    role = f'"{account.user}"'
+    return [
+        Statement.plain(
+            f"DO $$BEGIN CREATE ROLE {role} NOLOGIN;"
+            " EXCEPTION WHEN duplicate_object THEN NULL; END$$"
+        ),
+        Statement(
+            f"ALTER ROLE {role} WITH LOGIN PASSWORD {_q(secret)}",
+            f"ALTER ROLE {role} WITH LOGIN PASSWORD {_q(MASK)}",
+        ),
+    ]
+
+
+def postgres_mailctl_grants(target: Target) -> list[Statement]:
+    role = f'"{target.mailctl.user}"'
+    guide = ", ".join(_q(t) for t in GUIDE_TABLES)
+    return [
+        Statement.plain(f'GRANT CONNECT ON DATABASE "{target.dbname}" TO {role}'),
+        Statement.plain(f"GRANT USAGE, CREATE ON SCHEMA public TO {role}"),
+        # Tables made by someone else (the guide's SQL run by hand, an older setup)
+        # become mailctl's, so its migrations may alter them.
+        Statement.plain(
+            "DO $$DECLARE t record; BEGIN FOR t IN SELECT tablename FROM pg_tables"  # noqa: S608
+            f" WHERE schemaname = 'public' AND (tablename IN ({guide})"
+            " OR tablename LIKE 'mailctl\\_%') LOOP"
+            f" EXECUTE format('ALTER TABLE public.%I OWNER TO %I', t.tablename,"
+            f" {_q(target.mailctl.user)}); END LOOP; END$$"
+        ),
+    ]
+
+
+def postgres_readonly_grants(target: Target) -> list[Statement]:
+    role = f'"{target.readonly.user}"'
+    tables = ", ".join(f"public.{t}" for t in GUIDE_TABLES)
+    return [
+        Statement.plain(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}"),
+        Statement.plain(f'GRANT CONNECT ON DATABASE "{target.dbname}" TO {role}'),
+        Statement.plain(f"GRANT USAGE ON SCHEMA public TO {role}"),
+        Statement.plain(f"GRANT SELECT ON {tables} TO {role}"),
+    ]
+
+
+def script(target: Target) -> str:
+    """The whole setup as one SQL script with passwords masked (`setup sql --print`)."""
+    maria = target.backend == "mysql"
+    login = mariadb_login if maria else postgres_login
+    lines = [
+        f"-- mailctl setup sql: {target.dbname} on "
+        f"{'MariaDB/MySQL' if maria else 'PostgreSQL'}; passwords masked: mailctl generates",
+        f"-- them into {target.mailctl.password_file} and {target.readonly.password_file}.",
+    ]
+    if maria:
+        lines += [s.shown + ";" for s in mariadb_database(target)]
+    else:
+        lines += ["-- only if the database does not exist yet (run from another database):"]
+        lines += [s.shown + ";" for s in postgres_database(target)]
+        lines += [f'\\connect "{target.dbname}"']
+    lines += [f"-- {target.mailctl.role} account"]
+    lines += [s.shown + ";" for s in login(target.mailctl, MASK)]
+    grants = mariadb_mailctl_grants if maria else postgres_mailctl_grants
+    lines += [s.shown + ";" for s in grants(target)]
+    lines += [f"-- {target.readonly.role} account (the table grants need the schema:"]
+    lines += ["-- mailctl db upgrade runs as the mailctl account in between)"]
+    lines += [s.shown + ";" for s in login(target.readonly, MASK)]
+    ro_grants = mariadb_readonly_grants if maria else postgres_readonly_grants
+    lines += [s.shown + ";" for s in ro_grants(target)]
+    return "\n".join(lines) + "\n"
+
+
+# --- the target from the configuration ----------------------------------------
+
+
+def _check_name(what: str, value: str | None) -> str:
+    if not value or not _NAME.match(value):
+        raise ConfigError(f"{what} {value!r} must be 1-64 letters, digits or _")
+    return value
+
+
+def backend_of(url: str) -> str:
+    """'mysql', 'postgresql' or 'sqlite' for a SQLAlchemy URL."""
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).get_backend_name()
+    return "mysql" if name == "mariadb" else name
+
+
+def target_from(settings: Settings) -> Target:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.database.url)
+    backend = backend_of(settings.database.url)
+    if backend == "sqlite":
+        raise MailctlError(
+            "SQLite has no SQL accounts: Postfix and Dovecot read the database file"
+            " directly (make it readable by their groups); nothing for setup sql to do"
+        )
+    if backend not in ("mysql", "postgresql"):
+        raise ConfigError(f"setup sql supports MariaDB/MySQL and PostgreSQL, not {backend}")
+    if url.password:
+        raise ConfigError(
+            "database.url holds a password: remove it and set database.password_file,"
+            " where setup sql keeps mailctl's generated password"
+        )
+    if not settings.database.password_file:
+        raise ConfigError(
+            "set database.password_file (e.g. /etc/mailctl/db.password): setup sql writes"
+            " mailctl's generated password there"
+        )
+    user = _check_name("the user in database.url", url.username)
+    readonly = _check_name("setup.readonly_user", settings.setup.readonly_user)
+    if user == readonly:
+        raise ConfigError(
+            f"mailctl's account and setup.readonly_user are both {user!r}; they must differ"
+        )
+    host = settings.setup.account_host
+    return Target(
+        backend=backend,
+        dbname=_check_name("the database in database.url", url.database),
+        mailctl=Account("mailctl", user, host, Path(settings.database.password_file)),
+        readonly=Account("read-only", readonly, host, Path(settings.setup.readonly_password_file)),
+    )
+
+
+def admin_url(
+    settings: Settings, *, override: str | None = None, password_file: str | None = None
+) -> URL:
+    """The admin connection: --admin-url (never with a password), else setup.admin_url,
+    else root@/postgres@ on database.url's server; the password from a file if given."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        if override:
+            url = make_url(override)
+            if url.password:
+                raise UsageError(
+                    "--admin-url must not contain a password (argv is visible in ps and"
+                    " shell history): use --admin-password-file or setup.admin_url"
+                )
+        elif settings.setup.admin_url:
+            url = make_url(settings.setup.admin_url)
+        else:
+            base = make_url(settings.database.url)
+            user = "root" if backend_of(settings.database.url) == "mysql" else "postgres"
+            url = base.set(username=user, password=None)
+    except ArgumentError:
+        raise UsageError("the admin URL is not a database URL") from None
+    if backend_of(url.render_as_string()) != backend_of(settings.database.url):
+        raise UsageError("the admin URL must point at the same kind of server as database.url")
+    path = password_file or settings.setup.admin_password_file
+    if path:
+        url = url.set(password=read_password(Path(path), "admin password file"))
+    return url
+
+
+# --- password files ------------------------------------------------------------
+
+
+def generate() -> str:
+    """43 URL-safe characters (256 bits): valid unquoted in Postfix and Dovecot files."""
+    return secrets.token_urlsafe(32)
+
+
+def read_password(path: Path, what: str) -> str:
+    check_private_file(path, what)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
+    password = lines[0].strip() if lines else ""
+    if not password:
+        raise ConfigError(f"{what} {path} is empty")
+    return password
+
+
+def read_account_password(path: Path, what: str) -> str:
+    """An account password from its file, checked to be writable into the map files."""
+    password = read_password(path, what)
+    if not PASSWORD_CHARS.match(password):
+        raise ConfigError(
+            f"{what} {path}: the password may only hold letters, digits and ._~+/=-"
+            " (it is written unquoted into Postfix and Dovecot files); run setup sql --rotate"
+        )
+    return password
+
+
+@dataclass
+class Report:
+    lines: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _passwords(target: Target, rotate: bool, report: Report) -> dict[str, str]:
+    from mailctl.system.files import atomic_write
+
+    chosen: dict[str, str] = {}
+    for account in target.accounts:
+        path = account.password_file
+        if path.exists() and not rotate:
+            chosen[account.user] = read_account_password(path, f"{account.role} password file")
+            report.lines.append(f"{account.role} account {account.user}: password kept ({path})")
+            continue
+        verb = "rotated" if path.exists() else "generated"
+        password = generate()
+        # Written before the account changes: a password the server accepts is
+        # never one that exists nowhere else. A failure later is repaired by
+        # running setup sql again, which sets the account to this file's value.
+        atomic_write(path, password + "\n", mode=0o600)
+        chosen[account.user] = password
+        report.lines.append(f"{account.role} account {account.user}: password {verb} ({path})")
+    return chosen
+
+
+# --- running it ------------------------------------------------------------------
+
+
+@contextmanager
+def _connect(url: URL) -> Iterator[Connection]:
+    """An autocommit admin connection that sends SQL verbatim (no parameter processing)."""
+    from sqlalchemy.exc import DBAPIError
+
+    from mailctl.core.config import mask_url
+    from mailctl.core.db import make_engine
+
+    shown = mask_url(url.render_as_string(hide_password=False))
+    engine: Engine = make_engine(url.render_as_string(hide_password=False))
+    try:
+        try:
+            conn = engine.connect()
+        except DBAPIError as exc:
+            detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise MailctlError(f"cannot connect to {shown} as admin: {detail}") from None
+        with conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT", no_parameters=True)
+    finally:
+        engine.dispose()
+
+
+def _run(conn: Connection, statements: Sequence[Statement]) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    for statement in statements:
+        try:
+            conn.exec_driver_sql(statement.sql)
+        except DBAPIError as exc:
+            detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise MailctlError(f"{statement.shown}: {detail}") from None
+
+
+def _postgres_secret(conn: Connection, user: str, password: str) -> str:
+    """The SCRAM verifier libpq computes: the plain password never reaches the server's logs."""
+    raw = conn.connection.driver_connection
+    pgconn = getattr(raw, "pgconn", None)
+    if pgconn is None:
+        return password
+    hashed: bytes = pgconn.encrypt_password(password.encode(), user.encode())
+    return hashed.decode("ascii")
+
+
+def _guide_tables_present(conn: Connection, schema: str | None) -> bool:
+    from sqlalchemy import inspect
+
+    present = set(inspect(conn).get_table_names(schema=schema))
+    return all(t in present for t in GUIDE_TABLES)
+
+
+def migrate_as_mailctl(settings: Settings) -> str:
+    """`db upgrade` over mailctl's own account: proves its grants are enough for migrations."""
+    from mailctl.core import db
+    from mailctl.core.config import database_url
+
+    engine = db.make_engine(database_url(settings))
+    try:
+        before, adopted = db.upgrade(engine)
+    finally:
+        engine.dispose()
+    if adopted:
+        return "schema: adopted the guide's tables and migrated them to the current version"
+    if before.pending:
+        return f"schema: migrated from {before.current or 'empty'} to {before.head}"
+    return f"schema: current ({before.head})"
+
+
+def provision(
+    settings: Settings,
+    url: URL,
+    *,
+    rotate: bool = False,
+    schema: bool = True,
+) -> Report:
+    """Create or update both accounts; migrate the schema as mailctl; grant the reader."""
+    target = target_from(settings)
+    report = Report()
+    maria = target.backend == "mysql"
+    if maria:
+        with _connect(url.set(database=None)) as conn:
+            _run(conn, mariadb_database(target))
+    else:
+        _ensure_postgres_database(url, target, report)
+    passwords = _passwords(target, rotate, report)
+    admin = url.set(database=None) if maria else url.set(database=target.dbname)
+    with _connect(admin) as conn:
+        secret = passwords[target.mailctl.user]
+        if maria:
+            _run(conn, mariadb_login(target.mailctl, secret))
+            _run(conn, mariadb_mailctl_grants(target))
+        else:
+            secret = _postgres_secret(conn, target.mailctl.user, secret)
+            _run(conn, postgres_login(target.mailctl, secret))
+            _run(conn, postgres_mailctl_grants(target))
+        report.lines.append(_mailctl_privileges(target))
+    if schema:
+        report.lines.append(migrate_as_mailctl(settings))
+    with _connect(admin) as conn:
+        secret = passwords[target.readonly.user]
+        if not maria:
+            secret = _postgres_secret(conn, target.readonly.user, secret)
+        _run(conn, (mariadb_login if maria else postgres_login)(target.readonly, secret))
+        if _guide_tables_present(conn, target.dbname if maria else None):
+            grants = mariadb_readonly_grants if maria else postgres_readonly_grants
+            _run(conn, grants(target))
+            report.lines.append(
+                f"read-only account {_who(target, target.readonly)}: SELECT on"
+                f" {', '.join(GUIDE_TABLES)}"
+            )
+        else:
+            report.notes.append(
+                f"the guide's tables do not exist yet, so {target.readonly.user} has no"
+                " SELECT grants: run 'mailctl db upgrade', then 'mailctl setup sql' again"
+            )
+    return report
+
+
+def _who(target: Target, account: Account) -> str:
+    return f"{account.user}@{account.host}" if target.backend == "mysql" else account.user
+
+
+def _mailctl_privileges(target: Target) -> str:
+    who = _who(target, target.mailctl)
+    if target.backend == "mysql":
+        return (
+            f"mailctl account {who}: {', '.join(MARIADB_MAILCTL_PRIVILEGES)} on {target.dbname}.*"
+        )
+    return (
+        f"mailctl account {who}: CONNECT on {target.dbname}, USAGE and CREATE on schema"
+        " public, owner of the guide and mailctl_* tables"
+    )
+
+
+def _ensure_postgres_database(url: URL, target: Target, report: Report) -> None:
+    from sqlalchemy import text
+
+    with _connect(url.set(database="postgres")) as conn:
+        exists = conn.execution_options(no_parameters=False).execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.dbname}
+        )
+        if exists.first() is None:
+            _run(conn, postgres_database(target))
+            report.lines.append(f"created database {target.dbname}")

@@ -1,0 +1,84 @@
+"""Maildirs under vmail.home: created on `user add`, removed only on request.
+
+A maildir path is built from a validated address, checked to lie inside
+vmail.home, and never reached through a symlink, so a hostile name or a link
+planted in the tree cannot make mailctl create or delete outside it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Protocol
+
+from mailctl.errors import MailctlError
+from mailctl.model.names import normalize_domain, parse_address
+from mailctl.system.files import remove_tree_inside
+
+
+class Vmail(Protocol):
+    """What the maildir functions need of the config's [vmail] section."""
+
+    @property
+    def home(self) -> str: ...
+    @property
+    def uid(self) -> int: ...
+    @property
+    def gid(self) -> int: ...
+
+
+def maildir_path(vmail: Vmail, email: str) -> Path:
+    address = parse_address(email)
+    home = Path(vmail.home)
+    path = home / address.domain / address.localpart
+    if path.parent.parent != home or address.localpart in ("", ".", ".."):
+        raise MailctlError(f"refusing maildir path {path} outside {home}")
+    return path
+
+
+def _no_symlinks(vmail: Vmail, path: Path) -> None:
+    home = Path(vmail.home)
+    for part in (path.parent, path):
+        if part.is_symlink():
+            raise MailctlError(f"refusing to use {part}: it is a symlink (inside {home})")
+
+
+def _owner(vmail: Vmail) -> tuple[int, int] | None:
+    return (vmail.uid, vmail.gid) if os.geteuid() == 0 else None
+
+
+def create(vmail: Vmail, email: str) -> Path | None:
+    """Create home/{domain}/{localpart} with cur/new/tmp, 0700, owned by vmail.
+
+    A missing vmail.home is created as the guide does it: 0750 vmail:vmail.
+    """
+    path = maildir_path(vmail, email)
+    _no_symlinks(vmail, path)
+    owner = _owner(vmail)
+    created = None
+    home = path.parent.parent
+    try:
+        home.parent.mkdir(parents=True, exist_ok=True)
+        for directory in (home, path.parent, path, path / "cur", path / "new", path / "tmp"):
+            if directory.exists():
+                continue
+            mode = 0o750 if directory == home else 0o700
+            directory.mkdir(mode=mode)
+            os.chmod(directory, mode)
+            if owner is not None:
+                os.chown(directory, *owner, follow_symlinks=False)
+            created = created or directory
+    except OSError as exc:
+        raise MailctlError(f"cannot create maildir {path}: {exc.strerror}") from None
+    return path if created else None
+
+
+def remove(vmail: Vmail, email: str) -> Path | None:
+    """Delete a mailbox's maildir; never follows a symlink out of vmail.home."""
+    return remove_tree_inside(maildir_path(vmail, email), Path(vmail.home))
+
+
+def remove_domain(vmail: Vmail, domain: str) -> Path | None:
+    """Delete a domain's whole maildir tree after the same checks."""
+    home = Path(vmail.home)
+    return remove_tree_inside(home / normalize_domain(domain), home)

@@ -1,0 +1,1 @@
+"""The export/import file formats (JSON, JSON Lines, CSV)."""
