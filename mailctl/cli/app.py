@@ -9,24 +9,21 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from mailctl.errors import Aborted, PasswordRejected, UsageError
-from mailctl.model.dkimstates import DkimState
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
     from mailctl.core.config import Settings
-    from mailctl.serverfiles import managed
-    from mailctl.serverfiles.managed import Applied
     from mailctl.services import Tx
+    from mailctl.services.unit import Work
 
 F = TypeVar("F", bound=Callable[..., Any])
 FORMATS = ("table", "json", "csv", "plain")
@@ -77,141 +74,20 @@ class App:
         with Session(self.engine()) as session:
             yield session
 
+    def work(self) -> Work:
+        """The unit of work for this command (services.unit), printing through this App."""
+        from mailctl.services.unit import Work
+
+        return Work(self.settings, self, dry_run=self.dry_run, verbose=self.verbosity > 0)
+
     @contextmanager
     def changing(self) -> Iterator[Tx]:
-        """A write transaction under the lock: database rows, then the managed files
-        rendered from them, then the commit. Under --dry-run everything is shown
-        and nothing is written."""
-        from mailctl.core import audit, db
-        from mailctl.services import Tx
+        """A write transaction in the unit of work: rows, managed files, commit, effects."""
+        with self.work().transaction(self.engine()) as tx:
+            yield tx
 
-        settings = self.settings
-        engine = self.engine()
-        tx: Tx | None = None
-        try:
-            with self.lock():
-                applied = None
-                try:
-                    with db.transaction(engine, dry_run=self.dry_run) as session:
-                        tx = Tx(session, settings)
-                        yield tx
-                        applied = self._files(tx)
-                except BaseException:
-                    if applied is not None:
-                        applied.undo()
-                    raise
-                self._report(tx)
-                if not self.dry_run:
-                    self._after_commit(tx, applied)
-        except Exception as exc:
-            if not self.dry_run and tx is not None:
-                audit.append(
-                    Path(settings.audit.log), changes=_described(tx), result=f"error: {exc}"
-                )
-            raise
-        if not self.dry_run and tx is not None and tx.changes:
-            audit.append(Path(settings.audit.log), changes=_described(tx), result="ok")
-
-    def lock(self) -> AbstractContextManager[None]:
-        from mailctl.system.files import exclusive_lock
-
-        if self.dry_run:
-            return nullcontext()
-        lock = self.settings.lock
-        return exclusive_lock(Path(lock.path), timeout=lock.timeout)
-
-    def _files(self, tx: Tx) -> Applied | None:
-        """Render and (unless dry run) write the managed files for this change."""
-        from mailctl.serverfiles import managed
-        from mailctl.services.dkim import key_file
-
-        if not (tx.files_dirty or tx.new_keys):
-            return None
-        plan = managed.plan(tx.session, tx.settings)
-        self.show_plan_warnings(plan)
-        if self.dry_run:
-            for key in tx.new_keys:
-                path = key_file(tx.settings, key.domain, key.selector)
-                click.echo(f"would create DKIM key {path} (0600) and {path.with_suffix('.txt')}")
-            self.show_plan(plan, diffs=True)
-            return None
-        applied = managed.apply(plan, tx.settings, new_keys=tx.new_keys)
-        for message in applied.notes:
-            self.note(message)
-        for rendered in applied.written:
-            tx.record("update", "file", str(rendered.spec.path))
-        return applied
-
-    def show_plan(self, plan: managed.Plan, *, diffs: bool) -> None:
-        from mailctl.system.process import describe
-
-        for rendered in plan.changed:
-            if diffs:
-                click.echo(rendered.diff(), nl=False)
-            else:
-                click.echo(f"would change {rendered.spec.path}")
-        for argv in plan.followups(self.settings):
-            click.echo(f"would run: {describe(argv)}")
-
-    def show_plan_warnings(self, plan: managed.Plan) -> None:
-        for note in plan.notes:
-            self.note(note)
-        for rendered in plan.files:
-            for line in rendered.duplicates:
-                self.warn(
-                    f"{rendered.spec.path}: {line.strip()!r} outside the managed block duplicates"
-                    " a managed entry; 'mailctl sync --adopt' moves it into the block"
-                )
-
-    def _report(self, tx: Tx) -> None:
-        for message in tx.warnings:
-            self.warn(message)
-        if self.dry_run:
-            self.note("dry run: nothing was written; the changes would be:", force=True)
-            for change in tx.changes or []:
-                click.echo(f"  {change.describe()}")
-            for email in tx.maildirs_to_create if tx.settings.vmail.create_maildirs else []:
-                click.echo(f"  create maildir for {email}")
-            for email in tx.maildirs_to_remove:
-                click.echo(f"  delete maildir of {email}")
-            for domain in tx.domain_trees_to_remove:
-                click.echo(f"  delete maildirs of {domain}")
-            for domain in tx.key_dirs_to_remove:
-                click.echo(f"  delete DKIM keys of {domain}")
-            if not tx.changes:
-                click.echo("  (none)")
-        elif self.verbosity > 0:
-            for change in tx.changes:
-                self.note(change.describe())
-
-    def _after_commit(self, tx: Tx, applied: Applied | None) -> None:
-        """Effects that must wait for the commit: maildirs and service reloads."""
-        from mailctl.errors import MailctlError
-        from mailctl.services.dkim import archive_key_files, purge_key_dir
-        from mailctl.system import maildirs
-
-        settings = tx.settings
-        if settings.vmail.create_maildirs:
-            for email in tx.maildirs_to_create:
-                if (path := maildirs.create(settings.vmail, email)) is not None:
-                    tx.record("insert", "maildir", str(path))
-        for email in tx.maildirs_to_remove:
-            if (path := maildirs.remove(settings.vmail, email)) is not None:
-                tx.record("delete", "maildir", str(path))
-        for domain in tx.domain_trees_to_remove:
-            if (path := maildirs.remove_domain(settings.vmail, domain)) is not None:
-                tx.record("delete", "maildir", str(path))
-        for domain in tx.key_dirs_to_remove:
-            if (path := purge_key_dir(settings, domain)) is not None:
-                tx.record("delete", "dkim keys", str(path))
-        for domain, selector in tx.keys_to_archive:
-            if (path := archive_key_files(settings, domain, selector)) is not None:
-                tx.record("update", "dkim key", str(path), DkimState.ARCHIVED)
-        if applied is not None:
-            try:
-                applied.reload()
-            except MailctlError as exc:
-                raise MailctlError(f"changes are saved, but {exc}") from None
+    def echo(self, text: str, *, nl: bool = True) -> None:
+        click.echo(text, nl=nl)
 
     def note(self, message: str, *, force: bool = False) -> None:
         if force or self.verbosity >= 0:
@@ -365,7 +241,3 @@ def read_password(*, password_stdin: bool, generate: bool, min_length: int, conf
     except click.exceptions.Abort:
         raise Aborted("no password given; nothing was changed") from None
     return value
-
-
-def _described(tx: Tx) -> list[str]:
-    return [change.describe() for change in tx.changes]

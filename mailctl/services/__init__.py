@@ -35,7 +35,7 @@ class Tx:
     settings: Settings
     changes: list[Change] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    # File effects the services ask for; the CLI's transaction carries them out.
+    # File effects the services ask for; the unit of work (services.unit) carries them out.
     new_keys: list[NewKey] = field(default_factory=list)
     files_dirty: bool = False  # domains or keys changed: re-render the managed files
     maildirs_to_create: list[str] = field(default_factory=list)  # addresses
@@ -49,3 +49,7 @@ class Tx:
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
+
+    def described(self) -> list[str]:
+        """The changes as the audit log and --verbose show them."""
+        return [change.describe() for change in self.changes]

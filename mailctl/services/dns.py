@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sqlalchemy import select
@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from mailctl.core.config import Settings
 from mailctl.core.tables import VirtualDomain
-from mailctl.dns.records import DkimPublication, DnsContext, host_zone
+from mailctl.dns.check import Row
+from mailctl.dns.records import DkimPublication, DnsContext, Record, host_zone
 from mailctl.errors import InvalidInput
 from mailctl.model.dkimstates import PUBLISHED
 
@@ -118,3 +119,57 @@ def spki_sha256(cert_pem: bytes) -> str:
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return hashlib.sha256(der).hexdigest()
+
+
+Listing = list[tuple[str, DnsContext, list[Record]]]
+
+
+def listing(session: Session, settings: Settings, names: Sequence[str], warn: Warn) -> Listing:
+    """(domain, context, records) per requested domain (all when none), in order, each once."""
+    from mailctl.dns import records as dnsrecords
+    from mailctl.services.domains import get_domain, list_domains
+
+    if names:
+        wanted = list(dict.fromkeys(get_domain(session, n).name for n in names))
+    else:
+        wanted = [d.name for d in list_domains(session)]
+    contexts = [(n, context_for(session, settings, n, warn=warn)) for n in wanted]
+    return [(n, ctx, dnsrecords.records_for(n, ctx)) for n, ctx in contexts]
+
+
+def check(
+    session: Session, settings: Settings, names: Sequence[str], nameserver: str | None, warn: Warn
+) -> list[Row]:
+    """`dns check` of the named domains (all when none): one row per expected record.
+    The one assembly behind `dns check` and `doctor --dns`."""
+    from mailctl.dns import check as dnscheck
+    from mailctl.dns import lookup as dnslookup
+
+    server = dnslookup.parse_nameserver(nameserver) if nameserver else None
+    checks = [
+        (name, records, ctx.hostname, [ip for ip in (ctx.ipv4, ctx.ipv6) if ip])
+        for name, ctx, records in listing(session, settings, names, warn)
+    ]
+    return dnscheck.run(checks, server)
+
+
+def require_published_key(
+    settings: Settings, domain: str, selector: str, nameserver: str | None
+) -> None:
+    """Refuse unless DNS serves exactly this key at SELECTOR._domainkey.DOMAIN
+    (before `dkim activate` lets it sign)."""
+    from mailctl.dkim import keyfiles
+    from mailctl.dns import lookup as dnslookup
+    from mailctl.errors import MailctlError
+    from mailctl.services.dkim import key_file
+
+    server = dnslookup.parse_nameserver(nameserver) if nameserver else None
+    record = f"{selector}._domainkey.{domain}"
+    pem = keyfiles.load_existing_key(key_file(settings, domain, selector))
+    published = dnslookup.txt_values(dnslookup.resolver(server), record)
+    if not any(keyfiles.dns_value_matches(v, pem) for v in published):
+        seen = "no TXT record" if not published else "a record with another key"
+        raise MailctlError(
+            f"DNS has {seen} at {record}; publish the record from"
+            f" 'mailctl dns show {domain}' first (or use --force)"
+        )

@@ -259,6 +259,27 @@ def postfix_config(session: Session, settings: Settings) -> Iterator[Result]:
             )
 
 
+def dns(
+    session: Session, settings: Settings, nameserver: str | None, warn: Callable[[str], None]
+) -> list[Result]:
+    """`doctor --dns`: one row per domain, its records as `dns check` sees them."""
+    from mailctl.services import dns as dnsstate
+
+    try:
+        rows = dnsstate.check(session, settings, (), nameserver, warn)
+    except MailctlError as exc:
+        return [Result("dns", "FAIL", str(exc))]
+    out: list[Result] = []
+    for name in dict.fromkeys(r.domain for r in rows):
+        bad = [r for r in rows if r.domain == name and r.failed]
+        if bad:
+            detail = "; ".join(f"{r.name} {r.type} {r.status}" for r in bad[:4])
+            out.append(Result(f"dns {name}", "FAIL", detail + (" ..." if len(bad) > 4 else "")))
+        else:
+            out.append(Result(f"dns {name}", "OK", "published records match (dns check)"))
+    return out
+
+
 CHECKS: list[Check] = [
     postfix_config,
     managed_files,

@@ -163,11 +163,17 @@ def test_init_writes_a_private_config_and_creates_the_schema(
     from mailctl.cli.root import cli
 
     target = tmp_path / "etc" / "config.toml"
+    log = tmp_path / "log" / "audit.log"
     result = CliRunner().invoke(cli, [
         "--db", db_url, "init", "--path", str(target), "--hostname", "mx.example.org",
-        "--admin-email", "hostmaster@example.org",
+        "--admin-email", "hostmaster@example.org", "--set", f"audit.log={json.dumps(str(log))}",
+        "--set", f"lock.path={tmp_path / 'lock'}", "--set", "dkim.bits=3072",
     ])
     assert result.exit_code == 0, result.output
+    # init runs in the unit of work: under the new config's lock, into its audit log.
+    entry = json.loads(log.read_text())
+    assert entry["result"] == "ok" and entry["changes"][0] == f"wrote {target}"
+    assert entry["changes"][1].endswith(f"-> {db.head_revision()}")
     assert target.stat().st_mode & 0o777 == 0o600
     text = target.read_text()
     assert 'hostname = "mx.example.org"' in text
@@ -177,9 +183,13 @@ def test_init_writes_a_private_config_and_creates_the_schema(
     assert status["revision"] == db.head_revision()
     shown = json.loads(m("config", "show", "-f", "json").stdout)
     assert shown["server"]["admin_email"] == "hostmaster@example.org"
+    assert shown["dkim"]["bits"] == 3072 and shown["lock"]["path"] == str(tmp_path / "lock")
     assert shown["dkim"]["key_table"] == "/etc/opendkim/KeyTable"  # the guide's defaults
     again = CliRunner().invoke(cli, ["init", "--path", str(target)])
     assert again.exit_code == 1 and "exists already" in again.stderr
+    bad = CliRunner().invoke(cli, ["init", "--path", str(tmp_path / "x.toml"), "--set", "bits"])
+    assert bad.exit_code == 2 and "expected SECTION.KEY=VALUE" in bad.stderr
+    assert not (tmp_path / "x.toml").exists()
 
 
 def test_db_url_without_config_is_never_migrated_implicitly(mariadb_url: str) -> None:

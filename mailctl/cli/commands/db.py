@@ -32,7 +32,10 @@ def upgrade() -> None:
             force=True,
         )
         return
-    before, adopted = database.upgrade(engine)
+    with a.work().locked() as audited:
+        before, adopted = database.upgrade(engine)
+        if before.current != before.head or adopted:
+            audited.append(f"schema {before.current or 'empty'} -> {before.head}")
     start = database.ADOPTED_REVISION if adopted else before.current
     if adopted:
         a.note(

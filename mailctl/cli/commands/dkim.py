@@ -82,26 +82,18 @@ def rotate(domain: str, algorithm: str) -> None:
 @mutating
 def activate(domain: str, selector: str | None, force: bool, nameserver: str | None) -> None:
     """Sign with the pending key once DNS publishes it; the old key becomes retired."""
-    from mailctl.dkim import keyfiles as keylib
-    from mailctl.dns import lookup as dnslookup
-    from mailctl.errors import MailctlError
+    from mailctl.dns.lookup import parse_nameserver
     from mailctl.services import dkim as keys
+    from mailctl.services.dns import require_published_key
 
     a = app()
-    server = dnslookup.parse_nameserver(nameserver) if nameserver else None
+    if nameserver:
+        parse_nameserver(nameserver)  # a malformed one is a usage error before anything
     with a.changing() as tx:
         found = keys.domain_row(tx, domain)
         row = keys.find_key(tx, found, selector, DkimState.PENDING)
-        record = f"{row.selector}._domainkey.{found.name}"
         if not force:
-            pem = keylib.load_existing_key(keys.key_file(a.settings, found.name, row.selector))
-            published = dnslookup.txt_values(dnslookup.resolver(server), record)
-            if not any(keylib.dns_value_matches(v, pem) for v in published):
-                seen = "no TXT record" if not published else "a record with another key"
-                raise MailctlError(
-                    f"DNS has {seen} at {record}; publish the record from"
-                    f" 'mailctl dns show {found.name}' first (or use --force)"
-                )
+            require_published_key(a.settings, found.name, row.selector, nameserver)
         retired = keys.activate(tx, row)
     if not a.dry_run:
         a.note(f"{found.name} now signs with {row.selector}")

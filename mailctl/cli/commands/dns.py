@@ -82,19 +82,10 @@ def show(names: tuple[str, ...], fmt: str | None, zone: bool) -> None:
 
 
 def _listing(a: App, names: tuple[str, ...]) -> list[tuple[str, DnsContext, list[Record]]]:
-    """(domain, context, records) per requested domain, in order, each once."""
-    from mailctl.dns import records as dnsrecords
     from mailctl.services import dns as dnsstate
-    from mailctl.services.domains import get_domain, list_domains
 
-    settings = a.settings
     with a.reading() as session:
-        if names:
-            wanted = list(dict.fromkeys(get_domain(session, n).name for n in names))
-        else:
-            wanted = [d.name for d in list_domains(session)]
-        contexts = [(n, dnsstate.context_for(session, settings, n, warn=a.warn)) for n in wanted]
-    return [(n, ctx, dnsrecords.records_for(n, ctx)) for n, ctx in contexts]
+        return dnsstate.listing(session, a.settings, names, a.warn)
 
 
 def _note_host_records(a: App, listing: list[tuple[str, DnsContext, list[Record]]]) -> None:
@@ -218,13 +209,7 @@ def check(names: tuple[str, ...], nameserver: str | None, fmt: str | None) -> No
 
 
 def check_rows(a: App, names: tuple[str, ...], nameserver: str | None) -> list[Row]:
-    """`dns check` of the named domains (all when none): one row per expected record."""
-    from mailctl.dns import check as dnscheck
-    from mailctl.dns import lookup as dnslookup
+    from mailctl.services import dns as dnsstate
 
-    server = dnslookup.parse_nameserver(nameserver) if nameserver else None
-    checks = [
-        (name, records, ctx.hostname, [ip for ip in (ctx.ipv4, ctx.ipv6) if ip])
-        for name, ctx, records in _listing(a, names)
-    ]
-    return dnscheck.run(checks, server)
+    with a.reading() as session:
+        return dnsstate.check(session, a.settings, names, nameserver, a.warn)

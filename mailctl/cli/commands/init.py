@@ -43,11 +43,26 @@ def _init_options(func: click.decorators.FC) -> click.decorators.FC:
     help="Where to write the config (default: --config, else /etc/mailctl/config.toml).",
 )
 @_init_options
+@click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="SECTION.KEY=VALUE",
+    help="Any other config key, e.g. --set dkim.bits=4096 (a TOML value, else a string).",
+)
 @click.option("--force", is_flag=True, help="Replace an existing config file.")
 @click.option("--no-schema", is_flag=True, help="Only write the config; leave the database alone.")
 @mutating
-def init(target: str | None, force: bool, no_schema: bool, **given: str | None) -> None:
-    """Write a complete commented config (0600) and create or adopt the schema."""
+def init(
+    target: str | None,
+    assignments: tuple[str, ...],
+    force: bool,
+    no_schema: bool,
+    **given: str | None,
+) -> None:
+    """Write a complete commented config (0600) and create or adopt the schema.
+
+    Runs under the lock and writes the audit log that the new config names."""
     from mailctl.core import db as database
     from mailctl.core.config import (
         DEFAULT_CONFIG_PATH,
@@ -77,6 +92,8 @@ def init(target: str | None, force: bool, no_schema: bool, **given: str | None) 
                 value = ""
         if value is not None:
             data.setdefault(section, {})[key] = value
+    for section, key, assigned in map(_assignment, assignments):
+        data.setdefault(section, {})[key] = assigned
     if a.db_url and "url" not in data.get("database", {}):
         data.setdefault("database", {})["url"] = a.db_url
     settings = build_settings(data, source=str(path))
@@ -89,15 +106,37 @@ def init(target: str | None, force: bool, no_schema: bool, **given: str | None) 
         raise ConfigError(
             f"database password file {settings.database.password_file} does not exist"
         )
-    write_new_file(path, text, mode=0o600, replace=force)
-    a.note(f"wrote {path}")
-    if no_schema:
-        return
-    engine = database.make_engine(database_url(settings))
-    before, adopted = database.upgrade(engine)
+    from mailctl.services.unit import Work
+
+    with Work(settings, a).locked() as audited:
+        write_new_file(path, text, mode=0o600, replace=force)
+        audited.append(f"wrote {path}")
+        a.note(f"wrote {path}")
+        if no_schema:
+            return
+        engine = database.make_engine(database_url(settings))
+        before, adopted = database.upgrade(engine)
+        audited.append(f"schema {before.current or 'empty'} -> {before.head}")
     if adopted:
         a.note("adopted the existing guide tables; rows untouched")
     a.note(f"schema at {before.head}")
+
+
+def _assignment(text: str) -> tuple[str, str, object]:
+    """`section.key=value` from --set; the value is read as TOML, else taken as a string."""
+    import tomllib
+
+    from mailctl.errors import UsageError
+
+    name, sep, raw = text.partition("=")
+    section, dot, key = name.strip().partition(".")
+    if not sep or not dot or not section or not key:
+        raise UsageError(f"--set {text!r}: expected SECTION.KEY=VALUE, e.g. dkim.bits=4096")
+    try:
+        value: object = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return section, key, value
 
 
 @click.group()

@@ -65,17 +65,12 @@ def sql(
     if print_only or a.dry_run:
         click.echo(sqlaccounts.script(target), nl=False)
         return
-    url = sqlaccounts.admin_url(settings, override=admin_url, password_file=admin_password_file)
-    from mailctl.core.audit import append_for
-    from mailctl.errors import MailctlError
-
-    try:
-        with a.lock():
-            report = sqlaccounts.provision(settings, url, rotate=rotate, schema=not no_schema)
-    except MailctlError as exc:
-        append_for(settings, changes=["setup sql"], result=f"error: {exc}")
-        raise
-    append_for(settings, changes=report.lines, result="ok")  # names and paths, no secrets
+    with a.work().locked() as audited:
+        url = sqlaccounts.admin_url(
+            settings, override=admin_url, password_file=admin_password_file
+        )
+        report = sqlaccounts.provision(settings, url, rotate=rotate, schema=not no_schema)
+        audited.extend(report.lines)  # names and paths, no secrets
     for line in report.lines:
         click.echo(line)
     for note in report.notes:
@@ -117,19 +112,17 @@ def render(dovecot_version: str | None, catchall_fix: bool) -> None:
         version, note = detect_version(settings)
         if note:
             a.note(note)
-    planned = sqlconfig.plan(settings, dovecot_version=version, catchall_fix=catchall_fix)
+    with a.work().locked() as audited:  # plan inside: a failure is audited too
+        planned = sqlconfig.plan(settings, dovecot_version=version, catchall_fix=catchall_fix)
+        if not a.dry_run:
+            written = sqlconfig.write(planned)
+            audited.extend(f"wrote {p}" for p in written.changed)
     if a.dry_run:
         for item in planned.files:
             if item.changed:
                 click.echo(item.masked_diff(planned.source.password), nl=False)
         a.note("dry run: nothing was written", force=True)
     else:
-        from mailctl.core.audit import append_for
-
-        with a.lock():
-            written = sqlconfig.write(planned)
-        if written.changed:
-            append_for(settings, changes=[f"wrote {p}" for p in written.changed], result="ok")
         for note in written.notes:
             a.warn(note)
         for path in written.changed:

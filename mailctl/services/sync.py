@@ -1,0 +1,59 @@
+"""`mailctl sync`: make every managed file what the database implies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+
+from sqlalchemy.orm import Session
+
+from mailctl.errors import MailctlError
+from mailctl.services.unit import Work
+
+
+def sync(
+    work: Work,
+    reading: Callable[[], AbstractContextManager[Session]],
+    *,
+    check: bool = False,
+    diff: bool = False,
+    adopt: bool = False,
+) -> list[str]:
+    """Render, write what changed, postmap/check/reload for just that; return the
+    paths written. `check` changes nothing and fails if anything would change."""
+    from mailctl.serverfiles import managed
+
+    out = work.out
+    # --check only reads: no lock, no audit line.
+    audited: list[str] = []
+    with nullcontext(audited) if check else work.locked() as audited:
+        with reading() as session:
+            plan = managed.plan(session, work.settings, adopt=adopt)
+        work.show_plan_warnings(plan)
+        for status in plan.pending_tls:
+            out.note(f"{status.domain}: {status.reason}")
+        if not plan.changed:
+            out.note("all managed files are in sync")
+            return []
+        if check or work.dry_run:
+            work.show_plan(plan, diffs=diff or work.dry_run)
+            if check:
+                raise MailctlError(
+                    f"{len(plan.changed)} managed file(s) out of sync: "
+                    + ", ".join(str(r.spec.path) for r in plan.changed)
+                )
+            return []
+        if diff:
+            for rendered in plan.changed:
+                out.echo(rendered.diff(), nl=False)
+        applied = managed.apply(plan, work.settings)
+        for message in applied.notes:
+            out.note(message)
+        audited.extend(str(r.spec.path) for r in applied.written)
+        try:
+            applied.reload()
+        except MailctlError as exc:
+            raise MailctlError(f"files are written, but {exc}") from None
+    for path in audited:
+        out.note(f"updated {path}")
+    return audited

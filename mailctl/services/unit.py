@@ -1,0 +1,193 @@
+"""The unit of work: what every mutating command runs in, the same way.
+
+`Work.locked()` is the lock and the audit line around any mutating step (sync,
+setup, db upgrade, init). `Work.transaction()` adds the database transaction
+and its effects, in this order: rows, then the managed files rendered from
+them (written, postmap'd and checked; undone if anything fails), the commit,
+then what must wait for the commit (maildirs, key archive, reloads). Under
+--dry-run everything is shown and nothing is written, locked or audited.
+
+Output goes through `Output`, so the services print nothing themselves and
+the CLI decides how notes, warnings and diffs look.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from mailctl.core import audit
+from mailctl.core.config import Settings
+from mailctl.errors import MailctlError
+from mailctl.model.dkimstates import DkimState
+from mailctl.services import Tx
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from mailctl.serverfiles.managed import Applied, Plan
+
+
+class Output(Protocol):
+    def note(self, message: str, *, force: bool = False) -> None: ...
+    def warn(self, message: str) -> None: ...
+    def echo(self, text: str, *, nl: bool = True) -> None: ...
+
+
+@dataclass
+class Work:
+    settings: Settings
+    out: Output
+    dry_run: bool = False
+    verbose: bool = False
+
+    # ------------------------------------------------------------ any mutating step
+
+    @contextmanager
+    def locked(self) -> Iterator[list[str]]:
+        """Hold the lock and write one audit line for the block. The block appends
+        what it changed (names and paths, never secrets) to the yielded list; an
+        exception is audited as the result (the line names the command either way)."""
+        changes: list[str] = []
+        if self.dry_run:
+            yield changes
+            return
+        from mailctl.system.files import exclusive_lock
+
+        lock = self.settings.lock
+        try:
+            with exclusive_lock(Path(lock.path), timeout=lock.timeout):
+                yield changes
+        except Exception as exc:
+            self._audit(changes, f"error: {exc}")
+            raise
+        if changes:
+            self._audit(changes, "ok")
+
+    def _audit(self, changes: list[str], result: str) -> None:
+        audit.append(Path(self.settings.audit.log), changes=changes, result=result)
+
+    # ------------------------------------------------------------ database changes
+
+    @contextmanager
+    def transaction(self, engine: Engine) -> Iterator[Tx]:
+        """Rows, managed files, commit, then maildirs, keys and reloads."""
+        from mailctl.core import db
+
+        with self.locked() as audited:
+            tx: Tx | None = None
+            applied = None
+            try:
+                with db.transaction(engine, dry_run=self.dry_run) as session:
+                    tx = Tx(session, self.settings)
+                    yield tx
+                    applied = self._files(tx)
+            except BaseException:
+                if applied is not None:
+                    applied.undo()
+                if tx is not None:
+                    audited[:] = tx.described()
+                raise
+            self._report(tx)
+            if self.dry_run:
+                return
+            try:
+                self._after_commit(tx, applied)
+            finally:
+                audited[:] = tx.described()
+
+    def _files(self, tx: Tx) -> Applied | None:
+        """Render and (unless dry run) write the managed files for this change."""
+        from mailctl.serverfiles import managed
+        from mailctl.services.dkim import key_file
+
+        if not (tx.files_dirty or tx.new_keys):
+            return None
+        plan = managed.plan(tx.session, tx.settings)
+        self.show_plan_warnings(plan)
+        if self.dry_run:
+            for key in tx.new_keys:
+                path = key_file(tx.settings, key.domain, key.selector)
+                self.out.echo(
+                    f"would create DKIM key {path} (0600) and {path.with_suffix('.txt')}"
+                )
+            self.show_plan(plan, diffs=True)
+            return None
+        applied = managed.apply(plan, tx.settings, new_keys=tx.new_keys)
+        for message in applied.notes:
+            self.out.note(message)
+        for rendered in applied.written:
+            tx.record("update", "file", str(rendered.spec.path))
+        return applied
+
+    def _report(self, tx: Tx) -> None:
+        for message in tx.warnings:
+            self.out.warn(message)
+        if self.dry_run:
+            self.out.note("dry run: nothing was written; the changes would be:", force=True)
+            lines = [change.describe() for change in tx.changes]
+            if tx.settings.vmail.create_maildirs:
+                lines += [f"create maildir for {email}" for email in tx.maildirs_to_create]
+            lines += [f"delete maildir of {email}" for email in tx.maildirs_to_remove]
+            lines += [f"delete maildirs of {domain}" for domain in tx.domain_trees_to_remove]
+            lines += [f"delete DKIM keys of {domain}" for domain in tx.key_dirs_to_remove]
+            for line in lines if tx.changes else ["(none)"]:
+                self.out.echo(f"  {line}")
+        elif self.verbose:
+            for change in tx.changes:
+                self.out.note(change.describe())
+
+    def _after_commit(self, tx: Tx, applied: Applied | None) -> None:
+        """Effects that must wait for the commit: maildirs, key files and reloads."""
+        from mailctl.services.dkim import archive_key_files, purge_key_dir
+        from mailctl.system import maildirs
+
+        settings = tx.settings
+        if settings.vmail.create_maildirs:
+            for email in tx.maildirs_to_create:
+                if (path := maildirs.create(settings.vmail, email)) is not None:
+                    tx.record("insert", "maildir", str(path))
+        for email in tx.maildirs_to_remove:
+            if (path := maildirs.remove(settings.vmail, email)) is not None:
+                tx.record("delete", "maildir", str(path))
+        for domain in tx.domain_trees_to_remove:
+            if (path := maildirs.remove_domain(settings.vmail, domain)) is not None:
+                tx.record("delete", "maildir", str(path))
+        for domain in tx.key_dirs_to_remove:
+            if (path := purge_key_dir(settings, domain)) is not None:
+                tx.record("delete", "dkim keys", str(path))
+        for domain, selector in tx.keys_to_archive:
+            if (path := archive_key_files(settings, domain, selector)) is not None:
+                tx.record("update", "dkim key", str(path), DkimState.ARCHIVED)
+        if applied is not None:
+            try:
+                applied.reload()
+            except MailctlError as exc:
+                raise MailctlError(f"changes are saved, but {exc}") from None
+
+    # ------------------------------------------------------------ showing a plan
+
+    def show_plan(self, plan: Plan, *, diffs: bool) -> None:
+        """What would change, and the very commands `apply` and `reload` would run."""
+        from mailctl.system.process import describe
+
+        for rendered in plan.changed:
+            if diffs:
+                self.out.echo(rendered.diff(), nl=False)
+            else:
+                self.out.echo(f"would change {rendered.spec.path}")
+        for argv in plan.followups(self.settings):
+            self.out.echo(f"would run: {describe(argv)}")
+
+    def show_plan_warnings(self, plan: Plan) -> None:
+        for note in plan.notes:
+            self.out.note(note)
+        for rendered in plan.files:
+            for line in rendered.duplicates:
+                self.out.warn(
+                    f"{rendered.spec.path}: {line.strip()!r} outside the managed block duplicates"
+                    " a managed entry; 'mailctl sync --adopt' moves it into the block"
+                )
