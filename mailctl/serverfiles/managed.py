@@ -1,10 +1,11 @@
 """Managed server files: rendered from the database, written atomically,
-followed by exactly the steps each changed file needs.
+followed by exactly the steps each changed file needs (serverfiles.targets).
 
 One path for every command: `sync` and every mutating command call `plan()`
-(pure rendering + merge into the current files) and `apply()` (write, postmap,
-validate — restoring the previous files if anything fails). Reloads run only
-after the database commit, through `Applied.reload()`.
+(pure rendering + merge into the current files) and `apply()` (write, then the
+steps before the commit: postmap and checks — restoring the previous files if
+anything fails). Reloads run only after the database commit, through
+`Applied.reload()`. `Plan.steps()` is the one list both apply and --dry-run use.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from mailctl.dkim.keyfiles import NewKey, key_file
 from mailctl.errors import MailctlError
 from mailctl.model.dkimstates import PUBLISHED, SIGNING
 from mailctl.serverfiles.render import DkimEntry
+from mailctl.serverfiles.targets import Step, Target, steps, targets
 from mailctl.serverfiles.tls import TlsStatus, check_domain
 from mailctl.system import process as system
 from mailctl.system.files import atomic_write, make_dirs
@@ -33,18 +35,8 @@ Runner = Callable[..., system.Ran]
 
 
 @dataclass(frozen=True)
-class FileSpec:
-    key: str  # short name used in messages
-    path: Path
-    kind: str  # merge style: "table" or "dovecot"
-    service: str  # whose reload it triggers: opendkim, postfix, dovecot
-    mode: int  # for a new file; an existing file keeps its mode and owner
-    owner: tuple[int, int] | None = None
-
-
-@dataclass(frozen=True)
 class Rendered:
-    spec: FileSpec
+    spec: Target
     old: str | None  # None: the file does not exist yet
     new: str
     duplicates: tuple[str, ...]
@@ -73,48 +65,12 @@ class Plan:
     def pending_tls(self) -> tuple[TlsStatus, ...]:
         return tuple(t for t in self.tls if not t.ready)
 
+    def steps(self, settings: Settings) -> list[Step]:
+        """The commands `apply` and then `reload` run for this plan, in order."""
+        return steps(settings, (r.spec for r in self.changed))
+
     def followups(self, settings: Settings) -> list[list[str]]:
-        """The commands `apply` and `reload` would run for this plan, in order."""
-        return _followups(settings, self.changed) + _reloads(settings, self.changed)
-
-
-def file_specs(settings: Settings) -> list[FileSpec]:
-    from mailctl.dkim.keyfiles import resolve_owner
-
-    dkim = settings.dkim
-    owner, _ = resolve_owner(dkim.owner, dkim.group)
-    specs = [
-        FileSpec("KeyTable", Path(dkim.key_table), "table", "opendkim", 0o640, owner),
-        FileSpec("SigningTable", Path(dkim.signing_table), "table", "opendkim", 0o640, owner),
-    ]
-    if dkim.ed25519:
-        # OpenDKIM signs with one algorithm per instance: Ed25519 keys get their
-        # own tables, read by a second signing instance.
-        specs += [
-            FileSpec(
-                "Ed25519 KeyTable",
-                Path(dkim.ed25519_key_table),
-                "table",
-                "opendkim-ed25519",
-                0o640,
-                owner,
-            ),
-            FileSpec(
-                "Ed25519 SigningTable",
-                Path(dkim.ed25519_signing_table),
-                "table",
-                "opendkim-ed25519",
-                0o640,
-                owner,
-            ),
-        ]
-    return specs + [
-        # The source map only names files, but postmap -F inlines the private keys
-        # into the .db next to it: keep both private to root.
-        FileSpec("SNI map", Path(settings.postfix.sni_map), "table", "postfix", 0o600),
-        FileSpec("HELO checks", Path(settings.postfix.helo_checks), "table", "postfix", 0o644),
-        FileSpec("Dovecot SNI", Path(settings.dovecot.sni_conf), "dovecot", "dovecot", 0o644),
-    ]
+        return [list(step.argv) for step in self.steps(settings)]
 
 
 def dovecot_version(settings: Settings) -> tuple[str, str | None]:
@@ -156,7 +112,7 @@ def plan(session: Session, settings: Settings, *, adopt: bool = False) -> Plan:
         "Dovecot SNI": render_dovecot_sni(ready, settings.dovecot.sni_names, version),
     }
     files = []
-    for spec in file_specs(settings):
+    for spec in targets(settings):
         old = _read(spec.path)
         try:
             merged = merge_block(old or "", blocks[spec.key], adopt=adopt, kind=spec.kind)
@@ -188,29 +144,6 @@ def _read(path: Path) -> str | None:
         raise MailctlError(f"cannot read {path}: {exc.strerror}") from None
 
 
-def _followups(settings: Settings, changed: Sequence[Rendered]) -> list[list[str]]:
-    keys = {r.spec.key for r in changed}
-    steps: list[list[str]] = []
-    if "SNI map" in keys and settings.commands.postmap:
-        steps.append(_sni_postmap(settings))
-    if keys & {"SNI map", "HELO checks"} and settings.commands.check_postfix:
-        steps.append(list(settings.commands.check_postfix))
-    if "Dovecot SNI" in keys and settings.commands.check_dovecot:
-        steps.append(list(settings.commands.check_dovecot))
-    return steps
-
-
-def _reloads(settings: Settings, changed: Sequence[Rendered]) -> list[list[str]]:
-    services = {r.spec.service for r in changed}
-    commands = {
-        "opendkim": settings.commands.reload_opendkim,
-        "opendkim-ed25519": settings.commands.reload_opendkim_ed25519,
-        "postfix": settings.commands.reload_postfix,
-        "dovecot": settings.commands.reload_dovecot,
-    }
-    return [list(argv) for service, argv in commands.items() if service in services and argv]
-
-
 @dataclass
 class Applied:
     """What `apply` wrote, so it can be undone (before commit) or reloaded (after)."""
@@ -226,9 +159,10 @@ class Applied:
         """Put back every file as it was; remove keys this run created."""
         for rendered in reversed(self.written):
             _restore(rendered)
-        if any(r.spec.key == "SNI map" for r in self.written):
-            with contextlib.suppress(MailctlError):
-                _postmap(self.settings, self.runner, self.notes)
+        for step in steps(self.settings, (r.spec for r in self.written)):
+            if step.kind == "postmap":  # the .db must match the restored map again
+                with contextlib.suppress(MailctlError):
+                    _run(step, self.settings, self.runner, self.notes)
         for path in self.created_keys:
             for file in (path, path.with_suffix(".txt")):
                 with contextlib.suppress(OSError):
@@ -238,8 +172,9 @@ class Applied:
                 directory.rmdir()
 
     def reload(self) -> None:
-        for argv in _reloads(self.settings, self.written):
-            self.runner(argv, what="reload")
+        for step in steps(self.settings, (r.spec for r in self.written)):
+            if not step.before_commit:
+                _run(step, self.settings, self.runner, self.notes)
 
 
 def _restore(rendered: Rendered) -> None:
@@ -252,7 +187,7 @@ def _restore(rendered: Rendered) -> None:
             atomic_write(path, rendered.old, mode=mode, owner=owner)
 
 
-def _mode_owner(spec: FileSpec) -> tuple[int, tuple[int, int] | None]:
+def _mode_owner(spec: Target) -> tuple[int, tuple[int, int] | None]:
     """Keep the mode and owner an administrator gave an existing file."""
     try:
         st = spec.path.stat()
@@ -262,24 +197,25 @@ def _mode_owner(spec: FileSpec) -> tuple[int, tuple[int, int] | None]:
     return stat.S_IMODE(st.st_mode), owner
 
 
-def _sni_postmap(settings: Settings) -> list[str]:
-    return [
-        *settings.commands.postmap,
-        "-F",
-        f"{settings.postfix.map_type}:{settings.postfix.sni_map}",
-    ]
-
-
-def _postmap(settings: Settings, runner: Runner, notes: list[str]) -> None:
-    if not settings.commands.postmap:
+def _run(step: Step, settings: Settings, runner: Runner, notes: list[str]) -> None:
+    if step.kind == "reload":
+        runner(list(step.argv), what="reload")
         return
-    argv = _sni_postmap(settings)
-    if not _runnable(argv, settings, notes, f"skipped: {system.describe(argv)}"):
+    skipped = (
+        f"skipped the {step.what} check"
+        if step.kind == "check"
+        else f"skipped: {system.describe(step.argv)}"
+    )
+    if not _runnable(step.argv, settings, notes, skipped):
         return
-    runner(argv, what="postmap")
-    db_file = Path(f"{settings.postfix.sni_map}.db")
+    if step.kind == "check":
+        what = f"{step.what} rejected the new configuration; previous files restored"
+        runner(list(step.argv), what=what)
+        return
+    runner(list(step.argv), what="postmap")
     # postmap -F inlines private keys: make sure the indexed file is not world-readable.
     with contextlib.suppress(OSError):
+        db_file = Path(f"{step.indexed}.db")
         if db_file.stat().st_mode & 0o077:
             db_file.chmod(0o600)
 
@@ -313,10 +249,10 @@ def preflight(plan_: Plan, settings: Settings) -> None:
     because Postfix is installed but not configured."""
     if settings.sandbox:
         return  # skipped there, with a note
-    for argv in _followups(settings, plan_.changed):
-        problem = system.unconfigured_postfix(argv)
-        if problem is not None and system.find_program(argv[0]) is not None:
-            raise MailctlError(_unconfigured_message(problem, argv))
+    for step in plan_.steps(settings):
+        problem = system.unconfigured_postfix(step.argv)
+        if problem is not None and system.find_program(step.argv[0]) is not None:
+            raise MailctlError(_unconfigured_message(problem, step.argv))
 
 
 def apply(
@@ -354,13 +290,9 @@ def apply(
             mode, file_owner = _mode_owner(rendered.spec)
             atomic_write(rendered.spec.path, rendered.new, mode=mode, owner=file_owner)
             applied.written.append(rendered)
-        keys = {r.spec.key for r in plan_.changed}
-        if "SNI map" in keys:
-            _postmap(settings, runner, applied.notes)
-        if keys & {"SNI map", "HELO checks"}:
-            _check(settings.commands.check_postfix, settings, runner, applied.notes, "Postfix")
-        if "Dovecot SNI" in keys:
-            _check(settings.commands.check_dovecot, settings, runner, applied.notes, "Dovecot")
+        for step in plan_.steps(settings):
+            if step.before_commit:
+                _run(step, settings, runner, applied.notes)
     except BaseException:
         applied.undo()
         raise
@@ -375,11 +307,3 @@ def _make_dir(path: Path, mode: int, owner: tuple[int, int] | None) -> None:
             os.chown(path, *owner)
     except OSError as exc:
         raise MailctlError(f"cannot create {path}: {exc.strerror}") from None
-
-
-def _check(
-    argv: Sequence[str], settings: Settings, runner: Runner, notes: list[str], what: str
-) -> None:
-    if not argv or not _runnable(argv, settings, notes, f"skipped the {what} check"):
-        return
-    runner(list(argv), what=f"{what} rejected the new configuration; previous files restored")
