@@ -14,9 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import grp
 import os
-import pwd
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +24,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from mailctl.errors import InvalidInput, MailctlError
-from mailctl.system.files import atomic_write
+from mailctl.errors import InvalidInput
+from mailctl.system.files import atomic_write, ensure_dir
 
 MIN_RSA_BITS = 1024  # RFC 8301: verifiers must not accept smaller keys
 MAX_RSA_BITS = 8192  # same bound as the config's dkim.bits
@@ -303,31 +301,6 @@ def key_paths(key_dir: Path, domain: str, selector: str) -> tuple[Path, Path, Pa
     return directory, private, private.with_suffix(".txt")
 
 
-def _ensure_directory(path: Path, owner: tuple[int, int] | None) -> None:
-    """Make `path` (mode 0750, owner) unless it exists as a real directory; never via a symlink."""
-    created = False
-    try:
-        path.mkdir(mode=DIR_MODE)
-        created = True
-    except FileExistsError:
-        pass
-    except OSError as exc:
-        raise MailctlError(f"cannot create {path}: {exc.strerror}") from None
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as exc:
-        raise InvalidInput(f"{path} is not a directory: {exc.strerror}") from None
-    try:
-        if created:
-            os.fchmod(fd, DIR_MODE)  # the umask may have narrowed mkdir's mode
-            if owner is not None:
-                os.fchown(fd, *owner)
-    except OSError as exc:
-        raise MailctlError(f"cannot set mode/owner of {path}: {exc.strerror}") from None
-    finally:
-        os.close(fd)
-
-
 def write_key_pair(
     key_dir: Path,
     domain: str,
@@ -346,8 +319,8 @@ def write_key_pair(
     text = render_txt(domain, selector, value)
     if not directory.parent.parent.is_dir():
         raise InvalidInput(f"cannot create DKIM key directory {key_dir}: its parent is missing")
-    _ensure_directory(directory.parent, owner)  # key_dir itself, when missing
-    _ensure_directory(directory, owner)
+    ensure_dir(directory.parent, DIR_MODE, owner)  # key_dir itself, when missing
+    ensure_dir(directory, DIR_MODE, owner)
     atomic_write(private, private_pem, mode=PRIVATE_MODE, owner=owner, replace=False)
     try:
         atomic_write(txt, text, mode=TXT_MODE, owner=owner, replace=True)
@@ -356,21 +329,6 @@ def write_key_pair(
             private.unlink()  # no key without its record
         raise
     return KeyFiles(directory=directory, private=private, txt=txt, value=value)
-
-
-def resolve_owner(user: str, group: str) -> tuple[tuple[int, int] | None, str | None]:
-    """(uid, gid) for key files, or (None, why ownership is left alone)."""
-    if os.geteuid() != 0:
-        return None, "not running as root: key files keep the current user as owner"
-    try:
-        uid = pwd.getpwnam(user).pw_uid
-    except KeyError:
-        return None, f"user {user!r} does not exist: key files stay owned by root"
-    try:
-        gid = grp.getgrnam(group).gr_gid
-    except KeyError:
-        return None, f"group {group!r} does not exist: key files stay owned by root"
-    return (uid, gid), None
 
 
 def load_existing_key(path: Path) -> bytes:

@@ -11,7 +11,6 @@ anything fails). Reloads run only after the database commit, through
 from __future__ import annotations
 
 import contextlib
-import os
 import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +28,8 @@ from mailctl.serverfiles.render import DkimEntry
 from mailctl.serverfiles.targets import Step, Target, steps, targets
 from mailctl.serverfiles.tls import TlsStatus, check_domain
 from mailctl.system import process as system
-from mailctl.system.files import atomic_write, make_dirs
+from mailctl.system.files import atomic_write, ensure_dir, make_dirs
+from mailctl.system.owners import as_root, resolve_owner
 
 Runner = Callable[..., system.Ran]
 
@@ -193,7 +193,7 @@ def _mode_owner(spec: Target) -> tuple[int, tuple[int, int] | None]:
         st = spec.path.stat()
     except OSError:
         return spec.mode, spec.owner
-    owner = (st.st_uid, st.st_gid) if os.geteuid() == 0 else None
+    owner = (st.st_uid, st.st_gid) if as_root() else None
     return stat.S_IMODE(st.st_mode), owner
 
 
@@ -267,14 +267,14 @@ def apply(
 
     preflight(plan_, settings)
     applied = Applied(settings, runner=runner)
-    owner, owner_note = dkim.resolve_owner(settings.dkim.owner, settings.dkim.group)
+    owner, owner_note = resolve_owner(settings.dkim.owner, settings.dkim.group)
     try:
         key_dir = Path(settings.dkim.key_dir)
         if new_keys and not key_dir.is_dir():
             applied.created_dirs += make_dirs(key_dir.parent)
             # Owned by the dkim account like the guide's `install -d`: OpenDKIM runs
             # as opendkim and must be able to enter it.
-            _make_dir(key_dir, 0o750, owner)
+            ensure_dir(key_dir, 0o750, owner)
             applied.created_dirs.append(key_dir)
         for key in new_keys:
             if not (key_dir / key.domain).exists():
@@ -286,9 +286,10 @@ def apply(
         if new_keys and owner_note:
             applied.notes.append(owner_note)
         for rendered in plan_.changed:
-            applied.created_dirs += make_dirs(rendered.spec.path.parent)
             mode, file_owner = _mode_owner(rendered.spec)
-            atomic_write(rendered.spec.path, rendered.new, mode=mode, owner=file_owner)
+            applied.created_dirs += atomic_write(
+                rendered.spec.path, rendered.new, mode=mode, owner=file_owner
+            )
             applied.written.append(rendered)
         for step in plan_.steps(settings):
             if step.before_commit:
@@ -297,13 +298,3 @@ def apply(
         applied.undo()
         raise
     return applied
-
-
-def _make_dir(path: Path, mode: int, owner: tuple[int, int] | None) -> None:
-    try:
-        path.mkdir(parents=True, exist_ok=True, mode=mode)
-        os.chmod(path, mode)
-        if owner is not None:
-            os.chown(path, *owner)
-    except OSError as exc:
-        raise MailctlError(f"cannot create {path}: {exc.strerror}") from None

@@ -42,7 +42,7 @@ class Step:
 
 
 def targets(settings: Settings) -> list[Target]:
-    from mailctl.dkim.keyfiles import resolve_owner
+    from mailctl.system.owners import resolve_owner
 
     dkim = settings.dkim
     owner, _ = resolve_owner(dkim.owner, dkim.group)

@@ -177,13 +177,14 @@ def retire(tx: Tx, row: DkimKey, domain: str) -> None:
 def archive_key_files(settings: Settings, domain: str, selector: str) -> Path | None:
     """Move <selector>.private/.txt into <domain>/archive/ (0700), stamped with the date."""
     from mailctl.errors import MailctlError
+    from mailctl.system.files import ensure_dir
 
     private = key_file(settings, domain, selector)
     if not private.exists():
         return None
     archive = private.parent / "archive"
     try:
-        archive.mkdir(mode=0o700, exist_ok=True)
+        ensure_dir(archive, 0o700)  # never into a symlinked archive/
         stamp = f"{now():%Y%m%d%H%M%S}"
         target = archive / f"{selector}.private.{stamp}"
         os.rename(private, target)

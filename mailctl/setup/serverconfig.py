@@ -8,8 +8,6 @@ dovecot (root owns them), which is how Postfix and Dovecot read them.
 
 from __future__ import annotations
 
-import grp
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -149,13 +147,13 @@ def _file(path: Path, text: str, group: str) -> SqlFile:
 
 
 def _owner(group: str, notes: list[str]) -> tuple[int, int] | None:
-    if os.geteuid() != 0:
-        return None
-    try:
-        return 0, grp.getgrnam(group).gr_gid
-    except KeyError:
+    from mailctl.system.owners import as_root, resolve_owner
+
+    owner, why = resolve_owner(0, group)
+    if owner is None and as_root():
         notes.append(f"group {group!r} does not exist: files it should read stay root:root")
         return 0, 0
+    return owner
 
 
 def write(files: SqlFiles) -> Written:

@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-from mailctl.errors import AlreadyExists, MailctlError
+from mailctl.errors import AlreadyExists, InvalidInput, MailctlError
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -25,26 +25,43 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def ensure_dir(path: Path, mode: int, owner: tuple[int, int] | None = None) -> bool:
+    """Make `path` with exactly `mode` (not the umask's idea of it) and `owner`,
+    unless it exists as a real directory; never through a symlink. Returns
+    whether it was created. The one way mailctl creates a directory."""
+    created = False
+    try:
+        path.mkdir(mode=mode)
+        created = True
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise MailctlError(f"cannot create {path}: {exc.strerror}") from None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        raise InvalidInput(f"{path} is not a directory: {exc.strerror}") from None
+    try:
+        if created:
+            os.fchmod(fd, mode)
+            if owner is not None:
+                os.fchown(fd, *owner)
+    except OSError as exc:
+        raise MailctlError(f"cannot set mode/owner of {path}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    return created
+
+
 def make_dirs(path: Path, mode: int = 0o755) -> list[Path]:
-    """Create `path` and its missing parents with exactly `mode` (not the umask's
-    idea of it); return the directories created, outermost first, so a caller
-    can remove them again."""
+    """`ensure_dir` for `path` and its missing parents; return the directories
+    created, outermost first, so a caller can remove them again."""
     missing: list[Path] = []
     for directory in (path, *path.parents):
         if directory.is_dir():
             break
         missing.append(directory)
-    created: list[Path] = []
-    for directory in reversed(missing):
-        try:
-            directory.mkdir(mode=mode)
-            os.chmod(directory, mode)
-        except FileExistsError:
-            continue  # made by a concurrent run, or a file: writing into it will say so
-        except OSError as exc:
-            raise MailctlError(f"cannot create {directory}: {exc.strerror}") from None
-        created.append(directory)
-    return created
+    return [d for d in reversed(missing) if ensure_dir(d, mode)]
 
 
 def atomic_write(
@@ -54,18 +71,23 @@ def atomic_write(
     mode: int = 0o644,
     owner: tuple[int, int] | None = None,
     replace: bool = True,
-) -> None:
+) -> list[Path]:
     """Write `data` to `path` atomically with `mode` (and owner) set before any content.
 
     With replace=False an existing target is never clobbered (AlreadyExists).
+    Returns the missing parent directories it had to create (0755), outermost first.
     """
     payload = data.encode("utf-8") if isinstance(data, str) else data
     directory = path.parent
     try:
-        directory.mkdir(parents=True, exist_ok=True, mode=0o755)
+        created = make_dirs(directory)
+    except MailctlError as exc:
+        raise MailctlError(f"cannot write {path}: {exc}") from None
+    try:
         temp = directory / f".{path.name}.mailctl-{secrets.token_hex(6)}"
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     except OSError as exc:
+        _discard(temp, created)
         raise MailctlError(f"cannot write {path}: {exc.strerror}") from None
     try:
         try:
@@ -87,13 +109,21 @@ def atomic_write(
                 os.unlink(temp)
         _fsync_dir(directory)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
+        _discard(temp, created)
         raise MailctlError(f"cannot write {path}: {exc.strerror}") from None
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
+        _discard(temp, created)
         raise
+    return created
+
+
+def _discard(temp: Path, created: list[Path]) -> None:
+    """A failed write leaves nothing: no temporary file, no directory it made."""
+    with contextlib.suppress(OSError):
+        os.unlink(temp)
+    for directory in reversed(created):
+        with contextlib.suppress(OSError):
+            directory.rmdir()
 
 
 def write_new_file(path: Path, text: str, *, mode: int, replace: bool = False) -> None:
@@ -107,8 +137,8 @@ def exclusive_lock(path: Path, *, timeout: float) -> Iterator[None]:
     import fcntl
     import time
 
+    make_dirs(path.parent)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except OSError as exc:
         raise MailctlError(f"cannot open lock file {path}: {exc.strerror}") from None

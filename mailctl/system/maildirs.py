@@ -7,13 +7,13 @@ planted in the tree cannot make mailctl create or delete outside it.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Protocol
 
 from mailctl.errors import MailctlError
 from mailctl.model.names import normalize_domain, parse_address
-from mailctl.system.files import remove_tree_inside
+from mailctl.system.files import ensure_dir, make_dirs, remove_tree_inside
+from mailctl.system.owners import resolve_owner
 
 
 class Vmail(Protocol):
@@ -44,7 +44,7 @@ def _no_symlinks(vmail: Vmail, path: Path) -> None:
 
 
 def _owner(vmail: Vmail) -> tuple[int, int] | None:
-    return (vmail.uid, vmail.gid) if os.geteuid() == 0 else None
+    return resolve_owner(vmail.uid, vmail.gid)[0]
 
 
 def create(vmail: Vmail, email: str) -> Path | None:
@@ -58,18 +58,13 @@ def create(vmail: Vmail, email: str) -> Path | None:
     created = None
     home = path.parent.parent
     try:
-        home.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(home.parent)
         for directory in (home, path.parent, path, path / "cur", path / "new", path / "tmp"):
-            if directory.exists():
-                continue
             mode = 0o750 if directory == home else 0o700
-            directory.mkdir(mode=mode)
-            os.chmod(directory, mode)
-            if owner is not None:
-                os.chown(directory, *owner, follow_symlinks=False)
-            created = created or directory
-    except OSError as exc:
-        raise MailctlError(f"cannot create maildir {path}: {exc.strerror}") from None
+            if ensure_dir(directory, mode, owner):
+                created = created or directory
+    except MailctlError as exc:
+        raise MailctlError(f"cannot create maildir {path}: {exc}") from None
     return path if created else None
 
 

@@ -45,6 +45,7 @@ from support.env import need, program
 
 from mailctl.dkim import keyfiles as dkim
 from mailctl.errors import InvalidInput
+from mailctl.system.owners import resolve_owner
 
 DOMAIN = "example.nl"
 SELECTOR = "mail"
@@ -508,7 +509,7 @@ def test_daemon_as_the_guide_runs_it(tree: Tree) -> None:
     RequireSafeKeys is on: exactly the production layout of guide section 12."""
     need(os.geteuid() == 0, "needs root (to chown keys and let opendkim switch user)")
     need(tree.safe, "no directory with an OpenDKIM-safe path chain to hold the key")
-    owner, note = dkim.resolve_owner("opendkim", "opendkim")
+    owner, note = resolve_owner("opendkim", "opendkim")
     need(owner is not None, f"no opendkim account: {note}")
     assert owner is not None
     run_dir = tree.root / "run"  # like /run/opendkim: the socket is made as opendkim

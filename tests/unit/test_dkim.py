@@ -18,6 +18,7 @@ from support.env import need, program
 
 from mailctl.dkim import keyfiles as dkim
 from mailctl.errors import AlreadyExists, InvalidInput
+from mailctl.system.owners import resolve_owner
 
 DOMAIN = "example.nl"
 SELECTOR = "mail"
@@ -381,13 +382,13 @@ def test_owner_applied(tmp_path: Path, rsa_pem: bytes) -> None:
 
 def test_resolve_owner(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "geteuid", lambda: 0)
-    assert dkim.resolve_owner("root", "root") == ((0, 0), None)
-    owner, note = dkim.resolve_owner("no-such-user-mailctl", "root")
+    assert resolve_owner("root", "root") == ((0, 0), None)
+    owner, note = resolve_owner("no-such-user-mailctl", "root")
     assert owner is None and note and "no-such-user-mailctl" in note and "\n" not in note
-    owner, note = dkim.resolve_owner("root", "no-such-group-mailctl")
+    owner, note = resolve_owner("root", "no-such-group-mailctl")
     assert owner is None and note and "no-such-group-mailctl" in note
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    owner, note = dkim.resolve_owner("root", "root")
+    owner, note = resolve_owner("root", "root")
     assert owner is None and note and "not running as root" in note
 
 

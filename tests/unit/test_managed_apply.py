@@ -484,11 +484,11 @@ def test_failing_file_write_restores_everything(
     real_write = managed.atomic_write
     targets: list[Path] = []
 
-    def write(path: Path, data: str | bytes, **kwargs: Any) -> None:
+    def write(path: Path, data: str | bytes, **kwargs: Any) -> list[Path]:
         targets.append(path)
         if len(targets) == failing_write:
             raise MailctlError(f"cannot write {path}: injected")
-        real_write(path, data, **kwargs)
+        return real_write(path, data, **kwargs)
 
     monkeypatch.setattr(managed, "atomic_write", write)
     before = snapshot(env.root)
