@@ -24,7 +24,6 @@ import ctypes.util
 import functools
 import hmac
 import importlib
-import re
 import secrets
 import string
 import threading
@@ -36,6 +35,8 @@ import argon2
 import bcrypt
 
 from mailctl.errors import InvalidInput, PasswordRejected
+from mailctl.model import hashformats as formats
+from mailctl.model.schemes import READ_SCHEMES, SCHEMES
 
 __all__ = [
     "BCRYPT_MAX_BYTES",
@@ -49,15 +50,8 @@ __all__ = [
     "verify_password",
 ]
 
-SCHEMES_WRITE: tuple[str, ...] = ("SHA512-CRYPT", "BLF-CRYPT", "ARGON2ID")
-SCHEMES_VERIFY: tuple[str, ...] = (
-    *SCHEMES_WRITE,
-    "SHA256-CRYPT",
-    "MD5-CRYPT",
-    "CRYPT",
-    "DES-CRYPT",
-    "ARGON2I",
-)
+SCHEMES_WRITE: tuple[str, ...] = SCHEMES
+SCHEMES_VERIFY: tuple[str, ...] = READ_SCHEMES
 
 BCRYPT_MAX_BYTES = 72
 
@@ -80,17 +74,10 @@ _KAT_RESULT = (
     "bYEdFCoEOfaS35inz1"
 )
 
-_C64 = r"[./0-9A-Za-z]"
-_CRYPT_SALT = r"[^$:\n]"
-_SHA512_RE = re.compile(rf"\$6\$(?:rounds=\d+\$)?{_CRYPT_SALT}{{0,16}}\${_C64}{{86}}")
-_SHA256_RE = re.compile(rf"\$5\$(?:rounds=\d+\$)?{_CRYPT_SALT}{{0,16}}\${_C64}{{43}}")
-_MD5_RE = re.compile(rf"\$1\${_CRYPT_SALT}{{0,8}}\${_C64}{{22}}")
-_DES_RE = re.compile(rf"{_C64}{{13}}")
-_BCRYPT_RE = re.compile(rf"\$2[aby]\$(\d\d)\${_C64}{{53}}")
-_ARGON2_RE = re.compile(
-    r"\$(argon2id|argon2i)\$(?:v=\d+\$)?m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+"
-)
-_PREFIX_RE = re.compile(r"\{([A-Za-z0-9._-]+)\}")
+_SHA512_RE = formats.SHA512
+_BCRYPT_RE = formats.BCRYPT
+_ARGON2_RE = formats.ARGON2
+_PREFIX_RE = formats.PREFIX
 
 _argon2_hasher = argon2.PasswordHasher(
     time_cost=3, memory_cost=65536, parallelism=1, hash_len=32, salt_len=16
@@ -211,10 +198,10 @@ def _passlib_handler(stored: str) -> Any:
     from passlib import hash as passlib_hash  # slow import; only when C crypt is missing
 
     for pattern, handler in (
-        (_SHA512_RE, passlib_hash.sha512_crypt),
-        (_SHA256_RE, passlib_hash.sha256_crypt),
-        (_MD5_RE, passlib_hash.md5_crypt),
-        (_DES_RE, passlib_hash.des_crypt),
+        (formats.SHA512, passlib_hash.sha512_crypt),
+        (formats.SHA256, passlib_hash.sha256_crypt),
+        (formats.MD5, passlib_hash.md5_crypt),
+        (formats.DES, passlib_hash.des_crypt),
     ):
         if pattern.fullmatch(stored):
             return handler
@@ -323,7 +310,7 @@ def scheme_of(stored: str, default_scheme: str = "SHA512-CRYPT") -> str:
 
 def _verify_bcrypt(password: str, hashed: str) -> bool:
     if not _BCRYPT_RE.fullmatch(hashed):
-        raise InvalidInput("malformed BLF-CRYPT hash: expected $2y$NN$ and 53 characters")
+        raise InvalidInput(f"malformed BLF-CRYPT hash: expected {formats.EXPECTED['BLF-CRYPT']}")
     # Dovecot truncates at 72 bytes; bcrypt>=5 raises instead, so truncate here.
     secret = password.encode("utf-8")[:BCRYPT_MAX_BYTES]
     candidate = hashed.replace("$2y$", "$2b$", 1).encode("ascii")
@@ -336,7 +323,7 @@ def _verify_bcrypt(password: str, hashed: str) -> bool:
 def _verify_crypt(password: str, hashed: str, scheme: str) -> bool:
     if hashed.startswith("$2"):
         return _verify_bcrypt(password, hashed)
-    known = any(p.fullmatch(hashed) for p in (_SHA512_RE, _SHA256_RE, _MD5_RE, _DES_RE))
+    known = any(p.fullmatch(hashed) for p in formats.CRYPT.values())
     if not known and (hashed.startswith(("$1$", "$5$", "$6$")) or hashed[:1] not in ("$", "_")):
         raise InvalidInput(f"malformed {scheme} hash: not a valid crypt(3) string")
     c_crypt = _c_crypt()

@@ -29,31 +29,7 @@ MAX_CHUNK = 256
 MAX_STORED = 255  # virtual_users.password is VARCHAR(255)
 
 _BLANK = re.compile(r"\s")
-_C64 = r"[./0-9A-Za-z]"
-_SALT = r"[^$:\n]"
-_CRYPT_FORMATS = {
-    "SHA512-CRYPT": re.compile(rf"\$6\$(?:rounds=\d+\$)?{_SALT}{{0,16}}\${_C64}{{86}}"),
-    "SHA256-CRYPT": re.compile(rf"\$5\$(?:rounds=\d+\$)?{_SALT}{{0,16}}\${_C64}{{43}}"),
-    "MD5-CRYPT": re.compile(rf"\$1\${_SALT}{{0,8}}\${_C64}{{22}}"),
-    "BLF-CRYPT": re.compile(rf"\$2[aby]\$(?:0[4-9]|[12]\d|3[01])\${_C64}{{53}}"),
-    "DES-CRYPT": re.compile(rf"{_C64}{{13}}"),
-}
-_ARGON2 = re.compile(
-    r"\$(argon2id|argon2i)\$(?:v=\d+\$)?m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+"
-)
-# Dovecot hands every *-CRYPT scheme (and CRYPT) to crypt(3), which accepts any
-# crypt format whatever the label says; so does `mailctl user verify`.
-_CRYPT_LABELS = frozenset({"SHA512-CRYPT", "SHA256-CRYPT", "MD5-CRYPT", "CRYPT", "DES-CRYPT"})
-_EXPECTED = {
-    "SHA512-CRYPT": "$6$<salt>$<86 characters>",
-    "SHA256-CRYPT": "$5$<salt>$<43 characters>",
-    "MD5-CRYPT": "$1$<salt>$<22 characters>",
-    "CRYPT": "a crypt(3) string",
-    "DES-CRYPT": "13 characters of [./0-9A-Za-z]",
-    "BLF-CRYPT": "$2y$<cost>$<53 characters>",
-    "ARGON2ID": "$argon2id$v=19$m=...,t=...,p=...$<salt>$<hash>",
-    "ARGON2I": "$argon2i$v=19$m=...,t=...,p=...$<salt>$<hash>",
-}
+
 
 
 def check_stored_hash(value: str, default_scheme: str) -> str:
@@ -62,6 +38,7 @@ def check_stored_hash(value: str, default_scheme: str) -> str:
     Unprefixed hashes are read with `default_scheme` (passwords.default_scheme,
     i.e. how this server's Dovecot reads them), as `user verify` does.
     """
+    from mailctl.model import hashformats as formats
     from mailctl.passwords.hashing import SCHEMES_VERIFY, scheme_of
 
     if not value:
@@ -76,15 +53,17 @@ def check_stored_hash(value: str, default_scheme: str) -> str:
             f"unknown password scheme {{{scheme}}}; accepted: {', '.join(SCHEMES_VERIFY)}"
         )
     body = value[len(scheme) + 2 :] if value.startswith("{") else value
-    if scheme in _CRYPT_LABELS:
-        ok = any(p.fullmatch(body) for p in _CRYPT_FORMATS.values())
+    if scheme in formats.CRYPT_LABELS:
+        # crypt(3) takes any of its formats whatever the label says, bcrypt included.
+        ok = any(p.fullmatch(body) for p in (*formats.CRYPT.values(), formats.BCRYPT))
     elif scheme == "BLF-CRYPT":
-        ok = bool(_CRYPT_FORMATS["BLF-CRYPT"].fullmatch(body))
+        ok = bool(formats.BCRYPT.fullmatch(body))
     else:
-        match = _ARGON2.fullmatch(body)
+        match = formats.ARGON2.fullmatch(body)
         ok = match is not None and match.group(1).upper() == scheme
     if not ok:
-        raise InvalidInput(f"malformed {scheme} hash: expected {{{scheme}}}{_EXPECTED[scheme]}")
+        expected = formats.EXPECTED[scheme]
+        raise InvalidInput(f"malformed {scheme} hash: expected {{{scheme}}}{expected}")
     return scheme
 
 
