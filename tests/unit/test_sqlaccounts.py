@@ -9,18 +9,8 @@ import pytest
 
 from mailctl.core.config import build_settings
 from mailctl.errors import ConfigError, MailctlError, UsageError
-from mailctl.setup.accounts import (
-    MASK,
-    Account,
-    Target,
-    admin_url,
-    generate,
-    mariadb_login,
-    postgres_login,
-    read_account_password,
-    script,
-    target_from,
-)
+from mailctl.setup.accounts import admin_url, generate, read_account_password, target_from
+from mailctl.setup.sqlscript import MASK, Account, Target, mariadb_login, postgres_login, script
 
 
 def settings(url: str, **setup: str) -> object:

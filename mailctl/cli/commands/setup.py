@@ -58,12 +58,13 @@ def sql(
     running it again keeps them (--rotate makes new ones) and resets the privileges.
     """
     from mailctl.setup import accounts as sqlaccounts
+    from mailctl.setup.sqlscript import script
 
     a = app()
     settings = a.settings
     target = sqlaccounts.target_from(settings)
     if print_only or a.dry_run:
-        click.echo(sqlaccounts.script(target), nl=False)
+        click.echo(script(target), nl=False)
         return
     with a.work().locked() as audited:
         url = sqlaccounts.admin_url(
