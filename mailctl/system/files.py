@@ -126,12 +126,6 @@ def _discard(temp: Path, created: list[Path]) -> None:
             directory.rmdir()
 
 
-def write_new_file(path: Path, text: str, *, mode: int, replace: bool = False) -> None:
-    """Create a file such as the config with its final mode; refuse to clobber unless told."""
-    atomic_write(path, text, mode=mode, replace=replace)
-
-
-@contextlib.contextmanager
 def exclusive_lock(path: Path, *, timeout: float) -> Iterator[None]:
     """Hold an exclusive fcntl lock so two mutating runs never interleave."""
     import fcntl

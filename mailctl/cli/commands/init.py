@@ -70,7 +70,7 @@ def init(
         database_url,
         render_toml,
     )
-    from mailctl.system.files import write_new_file
+    from mailctl.system.files import atomic_write
 
     a = app()
     path = Path(target or a.config_path or DEFAULT_CONFIG_PATH)
@@ -109,7 +109,7 @@ def init(
     from mailctl.services.unit import Work
 
     with Work(settings, a).locked() as audited:
-        write_new_file(path, text, mode=0o600, replace=force)
+        atomic_write(path, text, mode=0o600, replace=force)
         audited.append(f"wrote {path}")
         a.note(f"wrote {path}")
         if no_schema:
