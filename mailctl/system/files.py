@@ -126,6 +126,7 @@ def _discard(temp: Path, created: list[Path]) -> None:
             directory.rmdir()
 
 
+@contextlib.contextmanager
 def exclusive_lock(path: Path, *, timeout: float) -> Iterator[None]:
     """Hold an exclusive fcntl lock so two mutating runs never interleave."""
     import fcntl
