@@ -24,6 +24,7 @@ from mailctl.core.tables import DkimKey, VirtualDomain
 from mailctl.dkim.keyfiles import NewKey, key_file
 from mailctl.errors import MailctlError
 from mailctl.model.dkimstates import PUBLISHED, SIGNING
+from mailctl.serverfiles import state
 from mailctl.serverfiles.render import DkimEntry
 from mailctl.serverfiles.targets import Step, Target, steps, targets
 from mailctl.serverfiles.tls import TlsStatus, check_domain
@@ -40,10 +41,16 @@ class Rendered:
     old: str | None  # None: the file does not exist yet
     new: str
     duplicates: tuple[str, ...]
+    stale: str | None = None  # why its unchanged text must be rebuilt and reloaded anyway
 
     @property
     def changed(self) -> bool:
         return self.old != self.new
+
+    @property
+    def outdated(self) -> bool:
+        """Text to write, or the server's copy of what it names to refresh."""
+        return self.changed or self.stale is not None
 
     def diff(self) -> str:
         from mailctl.serverfiles.blocks import unified_diff
@@ -62,12 +69,22 @@ class Plan:
         return tuple(f for f in self.files if f.changed)
 
     @property
+    def outdated(self) -> tuple[Rendered, ...]:
+        """Changed, or stale (serverfiles.state): what `sync` has to act on."""
+        return tuple(f for f in self.files if f.outdated)
+
+    @property
     def pending_tls(self) -> tuple[TlsStatus, ...]:
         return tuple(t for t in self.tls if not t.ready)
 
+    @property
+    def inputs(self) -> str:
+        """Digest of the certificates and keys the TLS entries name."""
+        return state.inputs_digest((t.domain, t.digest) for t in self.tls if t.ready)
+
     def steps(self, settings: Settings) -> list[Step]:
         """The commands `apply` and then `reload` run for this plan, in order."""
-        return steps(settings, (r.spec for r in self.changed))
+        return steps(settings, (r.spec for r in self.outdated))
 
     def followups(self, settings: Settings) -> list[list[str]]:
         return [list(step.argv) for step in self.steps(settings)]
@@ -111,6 +128,7 @@ def plan(session: Session, settings: Settings, *, adopt: bool = False) -> Plan:
         "HELO checks": render_helo_checks(domains, settings.server.hostname),
         "Dovecot SNI": render_dovecot_sni(ready, settings.dovecot.sni_names, version),
     }
+    inputs = state.inputs_digest((t.domain, t.digest) for t in tls if t.ready)
     files = []
     for spec in targets(settings):
         old = _read(spec.path)
@@ -118,8 +136,24 @@ def plan(session: Session, settings: Settings, *, adopt: bool = False) -> Plan:
             merged = merge_block(old or "", blocks[spec.key], adopt=adopt, kind=spec.kind)
         except MailctlError as exc:
             raise MailctlError(f"{spec.path}: {exc}") from None
-        files.append(Rendered(spec, old, merged.text, merged.duplicates))
+        stale = None
+        if spec.certificates and old == merged.text:
+            stale = state.staleness(spec, inputs, index_type(settings) if spec.indexed else None)
+        files.append(Rendered(spec, old, merged.text, merged.duplicates, stale))
     return Plan(tuple(files), tls, (note,) if note else ())
+
+
+def index_type(settings: Settings) -> str | None:
+    """The map type postmap builds here; None where no index is built (postmap
+    off, or skipped in the sandbox for lack of a configured Postfix)."""
+    postmap = settings.commands.postmap
+    if not postmap:
+        return None
+    if settings.sandbox and (
+        system.find_program(postmap[0]) is None or system.unconfigured_postfix(postmap)
+    ):
+        return None
+    return settings.postfix.map_type
 
 
 def table_entries(
@@ -150,15 +184,19 @@ class Applied:
 
     settings: Settings
     written: list[Rendered] = field(default_factory=list)
+    refreshed: list[Rendered] = field(default_factory=list)  # stale: rebuilt, not rewritten
     created_keys: list[Path] = field(default_factory=list)
     created_dirs: list[Path] = field(default_factory=list)
     runner: Runner = system.run
     notes: list[str] = field(default_factory=list)
+    recorded: list[tuple[Path, str | None]] = field(default_factory=list)  # state files, as before
 
     def undo(self) -> None:
         """Put back every file as it was; remove keys this run created."""
         for rendered in reversed(self.written):
             _restore(rendered)
+        for path, old in reversed(self.recorded):
+            _put_back(path, old, 0o600)
         for step in steps(self.settings, (r.spec for r in self.written)):
             if step.kind == "postmap":  # the .db must match the restored map again
                 with contextlib.suppress(MailctlError):
@@ -172,19 +210,34 @@ class Applied:
                 directory.rmdir()
 
     def reload(self) -> None:
-        for step in steps(self.settings, (r.spec for r in self.written)):
+        for step in steps(self.settings, (r.spec for r in (*self.written, *self.refreshed))):
             if not step.before_commit:
                 _run(step, self.settings, self.runner, self.notes)
 
+    def record_state(self, plan_: Plan) -> None:
+        """Note what each certificate-reading target is now built from."""
+        index = index_type(self.settings)
+        for rendered in (*self.written, *self.refreshed):
+            spec = rendered.spec
+            if not spec.certificates:
+                continue
+            path = state.state_path(spec)
+            self.recorded.append((path, _read(path)))
+            text = state.render(spec, plan_.inputs, index if spec.indexed else None)
+            atomic_write(path, text, mode=0o600)
+
 
 def _restore(rendered: Rendered) -> None:
-    path = rendered.spec.path
+    mode, owner = _mode_owner(rendered.spec)
+    _put_back(rendered.spec.path, rendered.old, mode, owner)
+
+
+def _put_back(path: Path, old: str | None, mode: int, owner: tuple[int, int] | None = None) -> None:
     with contextlib.suppress(OSError, MailctlError):
-        if rendered.old is None:
+        if old is None:
             path.unlink()
         else:
-            mode, owner = _mode_owner(rendered.spec)
-            atomic_write(path, rendered.old, mode=mode, owner=owner)
+            atomic_write(path, old, mode=mode, owner=owner)
 
 
 def _mode_owner(spec: Target) -> tuple[int, tuple[int, int] | None]:
@@ -291,9 +344,11 @@ def apply(
                 rendered.spec.path, rendered.new, mode=mode, owner=file_owner
             )
             applied.written.append(rendered)
+        applied.refreshed = [r for r in plan_.outdated if not r.changed]
         for step in plan_.steps(settings):
             if step.before_commit:
                 _run(step, settings, runner, applied.notes)
+        applied.record_state(plan_)
     except BaseException:
         applied.undo()
         raise

@@ -24,6 +24,7 @@ class Target:
     mode: int  # for a new file; an existing file keeps its mode and owner
     owner: tuple[int, int] | None = None
     indexed: bool = False  # postmap -F builds the .db Postfix reads
+    certificates: bool = False  # names certificate files whose contents the server loads
     check: str | None = None  # the configuration check it affects: "Postfix" or "Dovecot"
 
 
@@ -66,14 +67,14 @@ def targets(settings: Settings) -> list[Target]:
         # into the .db next to it: keep both private to root.
         Target(
             "SNI map", Path(postfix.sni_map), "table", "postfix", 0o600, indexed=True,
-            check="Postfix",
+            check="Postfix", certificates=True,
         ),
         Target(
             "HELO checks", Path(postfix.helo_checks), "table", "postfix", 0o644, check="Postfix"
         ),
         Target(
             "Dovecot SNI", Path(settings.dovecot.sni_conf), "dovecot", "dovecot", 0o644,
-            check="Dovecot",
+            check="Dovecot", certificates=True,
         ),
     ]
 

@@ -7,6 +7,7 @@ only once its certificate and key exist, parse and belong together.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,6 +21,7 @@ class TlsStatus:
     entry: TlsEntry | None  # None: pending
     reason: str  # why pending, or "ok"
     not_after: datetime | None = None
+    digest: str = ""  # SHA-256 of certificate and key: what a renewal changes
 
     @property
     def ready(self) -> bool:
@@ -68,4 +70,5 @@ def check_domain(settings: Settings, domain: str) -> TlsStatus:
     not_after = cert.not_valid_after_utc
     if not_after < datetime.now(UTC):
         return TlsStatus(domain, None, f"TLS pending: {cert_path} expired on {not_after:%Y-%m-%d}")
-    return TlsStatus(domain, TlsEntry(domain, cert_path, key_path), "ok", not_after)
+    digest = hashlib.sha256(cert_pem + b"\0" + key_pem).hexdigest()
+    return TlsStatus(domain, TlsEntry(domain, cert_path, key_path), "ok", not_after, digest)

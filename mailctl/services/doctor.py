@@ -50,6 +50,12 @@ def managed_files(session: Session, settings: Settings) -> Iterator[Result]:
                 "FAIL",
                 f"{rendered.spec.path} differs from the database (run: mailctl sync --diff)",
             )
+        elif rendered.stale:
+            yield Result(
+                f"file {rendered.spec.key}",
+                "FAIL",
+                f"{rendered.spec.path}: {rendered.stale} (run: mailctl sync)",
+            )
         elif rendered.duplicates:
             yield Result(
                 f"file {rendered.spec.key}",

@@ -32,15 +32,15 @@ def sync(
         work.show_plan_warnings(plan)
         for status in plan.pending_tls:
             out.note(f"{status.domain}: {status.reason}")
-        if not plan.changed:
+        if not plan.outdated:
             out.note("all managed files are in sync")
             return []
         if check or work.dry_run:
             work.show_plan(plan, diffs=diff or work.dry_run)
             if check:
                 raise MailctlError(
-                    f"{len(plan.changed)} managed file(s) out of sync: "
-                    + ", ".join(str(r.spec.path) for r in plan.changed)
+                    f"{len(plan.outdated)} managed file(s) out of sync: "
+                    + ", ".join(str(r.spec.path) for r in plan.outdated)
                 )
             return []
         if diff:
@@ -50,10 +50,11 @@ def sync(
         for message in applied.notes:
             out.note(message)
         audited.extend(str(r.spec.path) for r in applied.written)
+        audited.extend(f"rebuilt {r.spec.path}: {r.stale}" for r in applied.refreshed)
         try:
             applied.reload()
         except MailctlError as exc:
             raise MailctlError(f"files are written, but {exc}") from None
-    for path in audited:
-        out.note(f"updated {path}")
+    for line in audited:
+        out.note(line if line.startswith("rebuilt ") else f"updated {line}")
     return audited

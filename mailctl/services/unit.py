@@ -174,8 +174,10 @@ class Work:
         """What would change, and the very commands `apply` and `reload` would run."""
         from mailctl.system.process import describe
 
-        for rendered in plan.changed:
-            if diffs:
+        for rendered in plan.outdated:
+            if not rendered.changed:
+                self.out.echo(f"would rebuild {rendered.spec.path}: {rendered.stale}")
+            elif diffs:
                 self.out.echo(rendered.diff(), nl=False)
             else:
                 self.out.echo(f"would change {rendered.spec.path}")

@@ -376,3 +376,52 @@ def test_domain_del_purges_maildirs_after_confirmation(lite: Mailctl) -> None:
     assert tree.is_dir() and lite.query("SELECT name FROM virtual_domains")
     lite("domain", "del", "example.nl", "--purge-maildirs", input="y\ny\n")
     assert not tree.exists()
+
+
+def test_a_renewed_certificate_is_rebuilt_into_the_index_and_reloaded(
+    lite: Mailctl, tmp_path: Path
+) -> None:
+    """certbot renew replaces fullchain.pem/privkey.pem; the map's text stays the same,
+    but postmap -F copied the old files into the .db and the servers hold the old ones."""
+    marker = tmp_path / "reloads"
+    lite.reconfigure(commands={
+        "reload_postfix": ["sh", "-c", f"echo postfix >> {marker}"],
+        "reload_dovecot": ["sh", "-c", f"echo dovecot >> {marker}"],
+    })
+    assert lite.mail is not None
+    index = f"hash:{lite.root / 'vmail_ssl.map'}"
+    lite("domain", "add", "example.nl")
+    certify(lite, "example.nl")
+    lite("sync")
+    first = lite.mail.postmap_query("smtp.example.nl", index, "-F") or ""
+    assert "all managed files are in sync" in lite("sync").stderr
+    lite("sync", "--check")
+    marker.unlink()
+
+    certify(lite, "example.nl")  # the renewal: a new key and certificate, same paths
+    out = lite("sync", "--check", code=1)
+    assert "2 managed file(s) out of sync" in out.stderr  # the map and Dovecot's file
+    assert f"{lite.root / 'vmail_ssl.map'}" in out.stderr
+    assert f"{lite.root / '11-ssl-sni.conf'}" in out.stderr
+    rows = {r["check"]: r for r in json.loads(lite("doctor", "-f", "json", code=1).stdout)}
+    assert rows["file SNI map"]["status"] == "FAIL"
+    assert "renewed?" in rows["file SNI map"]["detail"]
+    assert rows["file Dovecot SNI"]["status"] == "FAIL"
+    dry = lite("sync", "--dry-run").stdout
+    assert f"would rebuild {lite.root / 'vmail_ssl.map'}" in dry
+    assert f"would run: {shlex.join(lite.mail.postmap)} -F {index}" in dry
+
+    out = lite("sync")
+    assert f"rebuilt {lite.root / 'vmail_ssl.map'}" in out.stderr
+    renewed = lite.mail.postmap_query("smtp.example.nl", index, "-F") or ""
+    chain = (lite.root / "certs" / "example.nl" / "fullchain.pem").read_text()
+    assert renewed != first and chain.strip() in renewed
+    assert sorted(marker.read_text().split()) == ["dovecot", "postfix"]
+    lite("doctor")
+    assert "all managed files are in sync" in lite("sync").stderr
+
+    # A deleted index is noticed and rebuilt, too.
+    Path(f"{lite.root / 'vmail_ssl.map'}.db").unlink()
+    assert "is missing" in lite("sync", "--check", code=1).stdout
+    lite("sync")
+    assert lite.mail.postmap_query("smtp.example.nl", index, "-F") == renewed

@@ -110,6 +110,9 @@ class FakeRunner:
         self.whats.append(what)
         if self.fail is not None and list(argv[: len(self.fail)]) == self.fail:
             raise CommandFailed(f"{what}: {' '.join(argv)} failed (exit 1): injected")
+        if what == "postmap":  # as postmap -F does: an index built from the map
+            source = Path(argv[-1].split(":", 1)[1])
+            Path(f"{source}.db").write_bytes(b"index of " + source.read_bytes())
         return Ran(tuple(argv), 0, "", "")
 
 
@@ -198,6 +201,9 @@ def lay_out(root: Path) -> None:
     (root / "opendkim" / "SigningTable.ed25519").chmod(0o640)
     (root / "postfix" / "vmail_ssl.map").write_text(SNI_BEFORE)
     (root / "postfix" / "vmail_ssl.map").chmod(0o600)
+    # ...and the index postmap built from it (what FakeRunner's postmap writes).
+    (root / "postfix" / "vmail_ssl.map.db").write_bytes(b"index of " + SNI_BEFORE.encode())
+    (root / "postfix" / "vmail_ssl.map.db").chmod(0o600)
     (root / "postfix" / "helo_checks.pcre").write_text(HELO_BEFORE)
     (root / "postfix" / "helo_checks.pcre").chmod(0o664)
     make_cert(root / "certs" / "example.nl", ["example.nl", "smtp.example.nl", "imap.example.nl"])
