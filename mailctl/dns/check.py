@@ -3,37 +3,28 @@
 Values are normalised before comparing (case, trailing dots, TXT strings
 joined, canonical IP form, record sets as sets), and some records are judged
 by meaning rather than text: exactly one SPF record that authorises the
-server's addresses, a DKIM record carrying the same key as the local file,
-exactly one DMARC record that starts `v=DMARC1; p=`, a PTR that resolves back.
-
-SPF is evaluated here (RFC 7208 check_host(): the whole record is parsed first,
-so a syntax error anywhere is a permerror; mechanisms ip4, ip6, a, mx, include,
-exists and all, modifiers redirect and exp, the limits of 10 DNS-querying terms,
-2 void lookups and 10 MX hosts) rather than with pyspf or checkdmarc: only
-"does the policy pass these two addresses" is needed, pyspf has no release
-since 2020 and checkdmarc pulls in a dozen packages for mail-domain audits we
-do not do. Not done: macros (`%{i}` and the like) are checked for syntax but
-not expanded, so a term whose domain needs one is a permerror saying so when
-evaluation reaches it (terms before it decide as usual); `ptr` (which RFC 7208
-says not to publish) counts as a lookup but never matches; exp= is not fetched.
+server's addresses (evaluated by mailctl.dns.spf), a DKIM record carrying the
+same key as the local file, exactly one DMARC record that starts
+`v=DMARC1; p=`, an MTA-STS record with the current policy id, a PTR that
+resolves back. Which judgement a record gets is looked up by its `kind` in
+`CHECKS`.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from mailctl.dns import lookup as dnslookup
-from mailctl.dns.records import Record
+from mailctl.dns.lookup import Lookup
+from mailctl.dns.names import absolute
+from mailctl.dns.records import Record, RecordKind
+from mailctl.dns.spf import is_spf, spf_check
 
 WORKERS = 8
-SPF_LOOKUP_LIMIT = 10
-SPF_VOID_LIMIT = 2
-SPF_MX_LIMIT = 10
 
 
 @dataclass(frozen=True)
@@ -51,39 +42,6 @@ class Row:
         return self.status != "OK" and self.level != "optional"
 
 
-Lookup = Callable[[str, str], list[str] | None]
-
-
-def _normal_name(value: str) -> str:
-    return value.strip().lower().rstrip(".") + "."
-
-
-def _presentation(rdtype: str, rdata: Any) -> str:
-    if rdtype == "TXT":
-        return b"".join(rdata.strings).decode("utf-8", "replace")
-    return str(rdata.to_text())
-
-
-def make_lookup(res: Any) -> Lookup:
-    """(name, type) -> presentation values, None when absent; cached per run."""
-    cache: dict[tuple[str, str], list[str] | None | dnslookup.LookupFailed] = {}
-
-    def lookup(name: str, rdtype: str) -> list[str] | None:
-        key = (name.lower(), rdtype)
-        if key not in cache:
-            try:
-                answer = dnslookup.query(res, name, rdtype)
-                cache[key] = None if answer is None else [_presentation(rdtype, r) for r in answer]
-            except dnslookup.LookupFailed as exc:
-                cache[key] = exc  # a timeout is not retried for every row that needs it
-        found = cache[key]
-        if isinstance(found, dnslookup.LookupFailed):
-            raise found
-        return found
-
-    return lookup
-
-
 def normalise(rdtype: str, value: str) -> str:
     """A comparable form of one record value."""
     text = " ".join(value.split())
@@ -93,13 +51,13 @@ def normalise(rdtype: str, value: str) -> str:
         except ValueError:
             return text
     if rdtype in ("CNAME", "PTR", "NS"):
-        return _normal_name(text)
+        return absolute(text)
     if rdtype == "MX":
         pref, _, host = text.partition(" ")
-        return f"{int(pref)} {_normal_name(host)}"
+        return f"{int(pref)} {absolute(host)}"
     if rdtype == "SRV":
         prio, weight, port, target = text.split(" ")
-        return f"{int(prio)} {int(weight)} {int(port)} {_normal_name(target)}"
+        return f"{int(prio)} {int(weight)} {int(port)} {absolute(target)}"
     if rdtype == "TLSA":
         usage, selector, matching, data = text.split(" ", 3)
         return f"{usage} {selector} {matching} {data.replace(' ', '').lower()}"
@@ -125,111 +83,93 @@ def _tags(value: str) -> list[tuple[str, str]]:
     return out
 
 
+@dataclass(frozen=True)
+class _Checking:
+    """One domain's check: what the checkers need besides the record."""
+
+    domain: str
+    hostname: str  # the server's, for the forward confirmation of its PTR
+    ips: Sequence[str]  # the server's addresses, which the SPF policy must pass
+    lookup: Lookup
+
+    def row(self, record: Record, status: str, found: str) -> Row:
+        return Row(
+            self.domain, record.name, record.type, status, record.value, found, record.status
+        )
+
+
+Checker = Callable[[_Checking, Record], Row]
+
+
 def check_domain(
     domain: str, records: Sequence[Record], ctx_hostname: str, ips: Sequence[str], lookup: Lookup
 ) -> list[Row]:
     """One row per expected record of one domain."""
+    checking = _Checking(domain, ctx_hostname, ips, lookup)
     rows = []
     for record in records:
         try:
-            rows.append(_check(domain, record, ctx_hostname, ips, lookup))
+            rows.append(CHECKS[record.kind](checking, record))
         except dnslookup.LookupFailed as exc:
-            rows.append(_row(domain, record, "ERROR", str(exc)))
+            rows.append(checking.row(record, "ERROR", str(exc)))
     return rows
 
 
-def _row(domain: str, record: Record, status: str, found: str) -> Row:
-    return Row(domain, record.name, record.type, status, record.value, found, record.status)
-
-
-def _check(domain: str, record: Record, hostname: str, ips: Sequence[str], lookup: Lookup) -> Row:
-    if record.type == "TXT":
-        return _check_txt(domain, record, ips, lookup)
-    if record.type == "PTR":
-        return _check_ptr(domain, record, hostname, lookup)
-    found = lookup(record.name, record.type)
+def _compare(c: _Checking, record: Record) -> Row:
+    """The value is one of the record set's, normalised."""
+    found = c.lookup(record.name, record.type)
     if not found:
-        return _row(domain, record, "MISSING", "")
+        return c.row(record, "MISSING", "")
     want = normalise(record.type, record.value)
     have = {normalise(record.type, v) for v in found}
     if want in have:
-        return _row(domain, record, "OK", record.value)
-    return _row(domain, record, "DIFFERENT", ", ".join(sorted(found)))
+        return c.row(record, "OK", record.value)
+    return c.row(record, "DIFFERENT", ", ".join(sorted(found)))
 
 
-def _check_txt(domain: str, record: Record, ips: Sequence[str], lookup: Lookup) -> Row:
-    found = lookup(record.name, "TXT") or []
-    value = record.value
-    if _is_spf(value):
-        spf = [v for v in found if _is_spf(v)]
-        if not spf:
-            return _row(domain, record, "MISSING", "")
-        if len(spf) > 1:
-            return _row(
-                domain,
-                record,
-                "DIFFERENT",
-                f"{len(spf)} SPF records (only one is allowed): " + " | ".join(spf),
-            )
-        verdicts = [(ip, spf_check(ip, domain, lookup)) for ip in ips]
-        refused = [f"{ip}: {result}" for ip, result in verdicts if result != "pass"]
-        if refused:
-            return _row(
-                domain, record, "DIFFERENT", f"{spf[0]} (does not authorise {'; '.join(refused)})"
-            )
-        return _row(domain, record, "OK", spf[0])
-    if "._domainkey." in record.name:
-        return _check_dkim(domain, record, found)
-    if record.name.startswith("_dmarc."):
-        dmarc = [v for v in found if v.lower().startswith("v=dmarc1")]
-        if not dmarc:
-            return _row(domain, record, "MISSING", " | ".join(found))
-        if len(dmarc) > 1:
-            return _row(
-                domain, record, "DIFFERENT", f"{len(dmarc)} DMARC records: " + " | ".join(dmarc)
-            )
-        tags = _tags(dmarc[0])
-        if len(tags) < 2 or tags[0][0] != "v" or tags[1][0] != "p":
-            return _row(domain, record, "DIFFERENT", f"{dmarc[0]} (must start 'v=DMARC1; p=')")
-        same = sorted(tags) == sorted(_tags(value))
-        return _row(domain, record, "OK" if same else "DIFFERENT", dmarc[0])
-    if record.name.startswith("_mta-sts."):
-        sts = [v for v in found if v.lower().startswith("v=stsv1")]
-        if not sts:
-            return _row(domain, record, "MISSING", "")
-        current = dict(_tags(value)).get("id")
-        ok = len(sts) == 1 and dict(_tags(sts[0])).get("id") == current
-        return _row(
-            domain,
-            record,
-            "OK" if ok else "DIFFERENT",
-            " | ".join(sts) + ("" if ok else f" (current id={current})"),
-        )
+def _compare_txt(c: _Checking, record: Record) -> Row:
+    """The value is one of the TXT records at the name, tags compared as tags."""
+    found = c.lookup(record.name, "TXT") or []
     if not found:
-        return _row(domain, record, "MISSING", "")
-    if normalise("TXT", value) in {normalise("TXT", v) for v in found}:
-        return _row(domain, record, "OK", value)
-    return _row(domain, record, "DIFFERENT", " | ".join(found))
+        return c.row(record, "MISSING", "")
+    if normalise("TXT", record.value) in {normalise("TXT", v) for v in found}:
+        return c.row(record, "OK", record.value)
+    return c.row(record, "DIFFERENT", " | ".join(found))
 
 
-def _check_dkim(domain: str, record: Record, found: list[str]) -> Row:
+def _check_spf(c: _Checking, record: Record) -> Row:
+    """Exactly one SPF record, and it passes every address of the server."""
+    spf = [v for v in c.lookup(record.name, "TXT") or [] if is_spf(v)]
+    if not spf:
+        return c.row(record, "MISSING", "")
+    if len(spf) > 1:
+        return c.row(
+            record, "DIFFERENT", f"{len(spf)} SPF records (only one is allowed): " + " | ".join(spf)
+        )
+    verdicts = [(ip, spf_check(ip, c.domain, c.lookup)) for ip in c.ips]
+    refused = [f"{ip}: {result}" for ip, result in verdicts if result != "pass"]
+    if refused:
+        return c.row(record, "DIFFERENT", f"{spf[0]} (does not authorise {'; '.join(refused)})")
+    return c.row(record, "OK", spf[0])
+
+
+def _check_dkim(c: _Checking, record: Record) -> Row:
+    """A TXT record at the selector's name carries the same public key as the key file."""
     from mailctl.dkim.keyfiles import public_key_from_dns_value
     from mailctl.errors import MailctlError
 
+    found = c.lookup(record.name, "TXT") or []
     if not found:
-        return _row(domain, record, "MISSING", "")
+        return c.row(record, "MISSING", "")
     want = public_key_from_dns_value(record.value)
     for value in found:
         try:
             if _same_key(public_key_from_dns_value(value), want):
-                return _row(domain, record, "OK", value)
+                return c.row(record, "OK", value)
         except MailctlError:
             continue
-    return _row(
-        domain,
-        record,
-        "DIFFERENT",
-        " | ".join(found) + " (published key does not match the local key)",
+    return c.row(
+        record, "DIFFERENT", " | ".join(found) + " (published key does not match the local key)"
     )
 
 
@@ -241,25 +181,54 @@ def _same_key(a: Any, b: Any) -> bool:
     return bool(a.public_bytes(der, spki) == b.public_bytes(der, spki))
 
 
-def _check_ptr(domain: str, record: Record, hostname: str, lookup: Lookup) -> Row:
-    found = lookup(record.name, "PTR")
+def _check_dmarc(c: _Checking, record: Record) -> Row:
+    """Exactly one DMARC record, starting `v=DMARC1; p=`, with the expected tags."""
+    found = c.lookup(record.name, "TXT") or []
+    dmarc = [v for v in found if v.lower().startswith("v=dmarc1")]
+    if not dmarc:
+        return c.row(record, "MISSING", " | ".join(found))
+    if len(dmarc) > 1:
+        return c.row(record, "DIFFERENT", f"{len(dmarc)} DMARC records: " + " | ".join(dmarc))
+    tags = _tags(dmarc[0])
+    if len(tags) < 2 or tags[0][0] != "v" or tags[1][0] != "p":
+        return c.row(record, "DIFFERENT", f"{dmarc[0]} (must start 'v=DMARC1; p=')")
+    same = sorted(tags) == sorted(_tags(record.value))
+    return c.row(record, "OK" if same else "DIFFERENT", dmarc[0])
+
+
+def _check_mta_sts(c: _Checking, record: Record) -> Row:
+    """Exactly one MTA-STS record, with the id of the current policy."""
+    sts = [v for v in c.lookup(record.name, "TXT") or [] if v.lower().startswith("v=stsv1")]
+    if not sts:
+        return c.row(record, "MISSING", "")
+    current = dict(_tags(record.value)).get("id")
+    ok = len(sts) == 1 and dict(_tags(sts[0])).get("id") == current
+    return c.row(
+        record,
+        "OK" if ok else "DIFFERENT",
+        " | ".join(sts) + ("" if ok else f" (current id={current})"),
+    )
+
+
+def _check_ptr(c: _Checking, record: Record) -> Row:
+    """The PTR names the server, and the server's name resolves back to the address."""
+    found = c.lookup(record.name, "PTR")
     if not found:
-        return _row(domain, record, "MISSING", "")
+        return c.row(record, "MISSING", "")
     targets = {normalise("PTR", v) for v in found}
     if normalise("PTR", record.value) not in targets:
-        return _row(domain, record, "DIFFERENT", ", ".join(sorted(found)))
+        return c.row(record, "DIFFERENT", ", ".join(sorted(found)))
     ip = _ip_of_reverse(record.name)
     rdtype = "A" if ip.version == 4 else "AAAA"
-    forward = {normalise(rdtype, v) for v in lookup(hostname, rdtype) or []}
+    forward = {normalise(rdtype, v) for v in c.lookup(c.hostname, rdtype) or []}
     if str(ip) not in forward:
-        return _row(
-            domain,
+        return c.row(
             record,
             "DIFFERENT",
-            f"{', '.join(sorted(found))} (but {hostname} {rdtype} does not point back"
+            f"{', '.join(sorted(found))} (but {c.hostname} {rdtype} does not point back"
             f" to {ip}: forward-confirmed reverse DNS fails)",
         )
-    return _row(domain, record, "OK", ", ".join(sorted(found)))
+    return c.row(record, "OK", ", ".join(sorted(found)))
 
 
 def _ip_of_reverse(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -269,232 +238,20 @@ def _ip_of_reverse(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     return ipaddress.ip_address(dns.reversename.to_address(dns.name.from_text(name)))
 
 
-# --- SPF ---------------------------------------------------------------------
-
-
-class _SpfError(Exception):
-    pass
-
-
-_RE = re.IGNORECASE | re.ASCII  # ASCII: with IGNORECASE alone, [a-z] also matches 'ſ' and 'K'
-_QUALIFIERS = {"+": "pass", "-": "fail", "~": "softfail", "?": "neutral"}
-_MACRO = r"%(?:\{[slodiphv][0-9]*r?[-.+,/_=]*\}|[%_-])"  # RFC 7208 7.1 macro-expand
-_MACRO_STRING = rf"(?:[!-$&-~]|{_MACRO})*"  # visible characters, each % starting a macro
-_TOPLABEL = r"(?![0-9]+\.?\Z)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"  # not all digits
-
-
-@dataclass(frozen=True)
-class _Mechanism:
-    result: str  # what a match gives: pass, fail, softfail or neutral
-    kind: str  # all, include, a, mx, ptr, ip4, ip6 or exists
-    target: str = ""  # the domain-spec, or the address for ip4/ip6
-    cidr4: int | None = None
-    cidr6: int | None = None
-
-
-@dataclass
-class _Evaluation:
-    """One check_host() run, includes and redirects included, with the RFC 7208 4.6.4 limits:
-    at most 10 terms that query DNS and 2 of their queries answered void (NXDOMAIN or no data)."""
-
-    lookup: Lookup
-    terms: int = 0
-    voids: int = 0
-
-    def term(self) -> None:
-        self.terms += 1
-        if self.terms > SPF_LOOKUP_LIMIT:
-            raise _SpfError(f"more than {SPF_LOOKUP_LIMIT} DNS lookups")
-
-    def query(self, name: str, rdtype: str) -> list[str]:
-        """A term's own query (not the address lookups of MX hosts)."""
-        found = self.lookup(name.rstrip(".") + ".", rdtype)
-        if not found:
-            self.voids += 1
-            if self.voids > SPF_VOID_LIMIT:
-                raise _SpfError(f"more than {SPF_VOID_LIMIT} void DNS lookups")
-        return found or []
-
-
-def _is_spf(txt: str) -> bool:
-    """RFC 7208 4.5: an SPF record starts with exactly `v=spf1` (any case), then a space or
-    the end; `v=spf10` is not one."""
-    return re.match(r"v=spf1(?: |\Z)", txt, _RE) is not None
-
-
-def spf_check(ip: str, domain: str, lookup: Lookup) -> str:
-    """RFC 7208 check_host() for the mechanisms mail setups use; returns the result name."""
-    try:
-        return _check_host(ipaddress.ip_address(ip), domain.rstrip("."), _Evaluation(lookup))
-    except _SpfError as exc:
-        return f"permerror ({exc})"
-    except dnslookup.LookupFailed as exc:
-        return f"temperror ({exc})"
-
-
-def _check_host(ip: Any, domain: str, ev: _Evaluation) -> str:
-    if not _is_domain(domain):
-        return "none"  # RFC 7208 4.3
-    records = [v for v in ev.query(domain, "TXT") if _is_spf(v)]
-    if len(records) > 1:
-        raise _SpfError(f"{domain} has {len(records)} SPF records")
-    if not records:
-        return "none"
-    mechanisms, redirect = _parse(records[0], domain)
-    for mechanism in mechanisms:
-        if _matches(ip, mechanism, ev):
-            return mechanism.result
-    if redirect is not None:  # never reached when the record has `all`, as 6.1 wants
-        return _included(ip, "redirect=", redirect, ev)
-    return "neutral"
-
-
-def _included(ip: Any, how: str, target: str, ev: _Evaluation) -> str:
-    """check_host() of an include: or redirect= target, which must have an SPF record."""
-    ev.term()
-    result = _check_host(ip, _name(target), ev)
-    if result == "none":
-        raise _SpfError(f"{how}{target} has no SPF record")
-    return result
-
-
-def _parse(record: str, domain: str) -> tuple[list[_Mechanism], str | None]:
-    """The record's mechanisms and its redirect= target; a syntax error anywhere in it is a
-    permerror before anything is evaluated (4.6)."""
-    mechanisms = []
-    modifiers: dict[str, str] = {}
-    for term in record.split(" ")[1:]:
-        modifier = re.fullmatch(r"([a-z][a-z0-9_.-]*)=(.*)", term, _RE | re.DOTALL)
-        if modifier is None:
-            if term:
-                mechanisms.append(_mechanism(term, domain))
-            continue
-        name, value = modifier[1].lower(), modifier[2]
-        if name in ("redirect", "exp"):
-            if name in modifiers:
-                raise _SpfError(f"more than one {name}= modifier")
-            modifiers[name] = _domain_spec(value)
-        elif not re.fullmatch(_MACRO_STRING, value, _RE):
-            raise _SpfError(f"invalid modifier {term!r}")  # other modifiers are ignored (6)
-    return mechanisms, modifiers.get("redirect")
-
-
-def _mechanism(term: str, domain: str) -> _Mechanism:
-    result = _QUALIFIERS.get(term[0])
-    parts = re.fullmatch(r"([a-z0-9]+)(:?)(.*)", term[1:] if result else term, _RE | re.DOTALL)
-    if parts is None:
-        raise _SpfError(f"invalid term {term!r}")
-    kind, colon, rest = parts[1].lower(), parts[2], parts[3]
-    result = result or "pass"
-    if kind == "all" and not colon and not rest:
-        return _Mechanism(result, kind)
-    if kind in ("include", "exists") and colon:
-        return _Mechanism(result, kind, _domain_spec(rest))
-    if kind == "ptr" and bool(colon) == bool(rest):
-        return _Mechanism(result, kind, _domain_spec(rest) if rest else domain)
-    if kind in ("a", "mx"):
-        target, cidr4, cidr6 = _split_cidr(rest, "")
-        if bool(colon) == bool(target):  # `a:name/24` or `a/24`, not `a:/24` or `a/x`
-            target = _domain_spec(target) if target else domain
-            return _Mechanism(result, kind, target, cidr4, cidr6)
-    if kind in ("ip4", "ip6") and colon:
-        address, slash, bits = rest.partition("/")
-        try:
-            if kind == "ip4":
-                ipaddress.IPv4Address(address)
-                return _Mechanism(result, kind, address, cidr4=_cidr(bits if slash else None, 32))
-            if re.fullmatch(r"[0-9a-f:.]+", address, _RE):  # no %scope
-                ipaddress.IPv6Address(address)
-                return _Mechanism(result, kind, address, cidr6=_cidr(bits if slash else None, 128))
-        except ValueError:
-            pass
-    raise _SpfError(f"invalid or unknown mechanism {term!r}")
-
-
-def _split_cidr(spec: str, domain: str) -> tuple[str, int | None, int | None]:
-    """`name/24//64` -> (name, 24, 64) (5.6 dual-cidr-length): either length may be left out,
-    and the name, which then is `domain`."""
-    parts = re.fullmatch(r"(.*?)(?:/([0-9]+))?(?://([0-9]+))?", spec, re.DOTALL)
-    if parts is None:  # cannot happen: (.*?) takes anything
-        raise _SpfError(f"invalid {spec!r}")
-    return parts[1] or domain, _cidr(parts[2], 32), _cidr(parts[3], 128)
-
-
-def _cidr(bits: str | None, longest: int) -> int | None:
-    if bits is None:
-        return None
-    if not re.fullmatch(r"0|[1-9][0-9]{0,2}", bits) or int(bits) > longest:
-        raise _SpfError(f"invalid CIDR length /{bits}")
-    return int(bits)
-
-
-def _domain_spec(spec: str) -> str:
-    """A domain-spec (7.1), checked; macros are kept, and refused only if evaluated."""
-    if "%" in spec:
-        valid = bool(re.fullmatch(rf"{_MACRO_STRING}(?:{_MACRO}|\.{_TOPLABEL}\.?)", spec, _RE))
-    else:
-        valid = _is_domain(spec)
-    if not valid:
-        raise _SpfError(f"invalid domain {spec!r}")
-    return spec
-
-
-def _is_domain(name: str) -> bool:
-    """4.3: labels of 1-63 visible characters, at least two, 253 characters in all, the last
-    not all digits; no backslash either (dnspython would read it as an escape)."""
-    labels = name.removesuffix(".").split(".")
-    return (
-        len(labels) > 1
-        and len(name.removesuffix(".")) <= 253
-        and all(re.fullmatch(r"[!-\[\]-~]{1,63}", label) for label in labels)
-        and re.fullmatch(_TOPLABEL, labels[-1], _RE) is not None
-    )
-
-
-def _name(spec: str) -> str:
-    """The name a domain-spec stands for; mailctl does not expand macros (see the docstring)."""
-    if "%" in spec:
-        raise _SpfError(f"{spec!r} needs macro expansion, which mailctl does not do")
-    return spec
-
-
-def _in(ip: Any, addresses: Iterable[str], cidr4: int | None, cidr6: int | None) -> bool:
-    for address in addresses:
-        net = ipaddress.ip_address(address)
-        if net.version != ip.version:
-            continue
-        prefix = cidr4 if ip.version == 4 else cidr6
-        network = ipaddress.ip_network(
-            f"{net}/{prefix if prefix is not None else net.max_prefixlen}", strict=False
-        )
-        if ip in network:
-            return True
-    return False
-
-
-def _addresses(name: str, ip: Any, lookup: Lookup) -> list[str]:
-    return lookup(name.rstrip(".") + ".", "A" if ip.version == 4 else "AAAA") or []
-
-
-def _matches(ip: Any, m: _Mechanism, ev: _Evaluation) -> bool:
-    if m.kind == "all":
-        return True
-    if m.kind in ("ip4", "ip6"):
-        return _in(ip, [m.target], m.cidr4, m.cidr6)
-    if m.kind == "include":
-        return _included(ip, "include:", m.target, ev) == "pass"
-    ev.term()
-    if m.kind == "a":
-        found = ev.query(_name(m.target), "A" if ip.version == 4 else "AAAA")
-        return _in(ip, found, m.cidr4, m.cidr6)
-    if m.kind == "mx":
-        hosts = [v.split()[-1] for v in ev.query(_name(m.target), "MX")]
-        if len(hosts) > SPF_MX_LIMIT:
-            raise _SpfError(f"mx:{m.target} has more than {SPF_MX_LIMIT} MX records")
-        return any(_in(ip, _addresses(h, ip, ev.lookup), m.cidr4, m.cidr6) for h in hosts)
-    if m.kind == "exists":
-        return bool(ev.query(_name(m.target), "A"))  # an A query also for IPv6 clients (5.7)
-    return False  # ptr: counted, never evaluated (see the docstring)
+CHECKS: dict[RecordKind, Checker] = {
+    RecordKind.ADDRESS: _compare,
+    RecordKind.DISCOVERY: _compare,
+    RecordKind.MX: _compare,
+    RecordKind.SPF: _check_spf,
+    RecordKind.DKIM: _check_dkim,
+    RecordKind.DMARC: _check_dmarc,
+    RecordKind.DMARC_REPORT: _compare_txt,
+    RecordKind.SRV: _compare,
+    RecordKind.TLSA: _compare,
+    RecordKind.MTA_STS: _check_mta_sts,
+    RecordKind.TLSRPT: _compare_txt,
+    RecordKind.PTR: _check_ptr,
+}
 
 
 # --- running -----------------------------------------------------------------
@@ -506,7 +263,7 @@ def run(
 ) -> list[Row]:
     """Check every domain's records concurrently (bounded), in the given order."""
     res = dnslookup.resolver(nameserver)
-    lookup = make_lookup(res)
+    lookup = dnslookup.make_lookup(res)
     # One probe first: an unreachable server is one clear error, not a wait per record.
     if checks:
         dnslookup.query(res, checks[0][0] + ".", "SOA")

@@ -2,17 +2,22 @@
 
 `--nameserver HOST[:PORT]` aims every query at one server (a registrar's, or
 a test BIND on a high port); without it the system resolver is used.
+`make_lookup()` wraps a resolver into the cached `Lookup` that `dns check`
+and the SPF evaluation ask.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from mailctl.errors import MailctlError, UsageError
 
 TIMEOUT = 5.0
+
+Lookup = Callable[[str, str], list[str] | None]
 
 
 class LookupFailed(MailctlError):
@@ -79,5 +84,30 @@ def query(res: Any, name: str, rdtype: str) -> list[Any] | None:
 
 def txt_values(res: Any, name: str) -> list[str]:
     """Each TXT record at `name` as one string (its character-strings joined)."""
-    answer = query(res, name, "TXT") or []
-    return [b"".join(r.strings).decode("utf-8", "replace") for r in answer]
+    return [_presentation("TXT", r) for r in query(res, name, "TXT") or []]
+
+
+def _presentation(rdtype: str, rdata: Any) -> str:
+    if rdtype == "TXT":
+        return b"".join(rdata.strings).decode("utf-8", "replace")
+    return str(rdata.to_text())
+
+
+def make_lookup(res: Any) -> Lookup:
+    """(name, type) -> presentation values, None when absent; cached per run."""
+    cache: dict[tuple[str, str], list[str] | None | LookupFailed] = {}
+
+    def lookup(name: str, rdtype: str) -> list[str] | None:
+        key = (name.lower(), rdtype)
+        if key not in cache:
+            try:
+                answer = query(res, name, rdtype)
+                cache[key] = None if answer is None else [_presentation(rdtype, r) for r in answer]
+            except LookupFailed as exc:
+                cache[key] = exc  # a timeout is not retried for every row that needs it
+        found = cache[key]
+        if isinstance(found, LookupFailed):
+            raise found
+        return found
+
+    return lookup

@@ -1,8 +1,8 @@
 """The real state behind a domain's DNS records: config, DKIM keys, certificate.
 
 `context_for()` turns the database rows and the files they name into the
-plain `DnsContext` that mailctl.dnsrecords renders, for `dns show` and
-`dns check` alike. What cannot be read (a missing key file, no certificate
+plain `DnsContext` that mailctl.dns.records computes the records from, for
+`dns show` and `dns check` alike. What cannot be read (a missing key file, no certificate
 while DANE is on) is left out and reported through `warn`.
 """
 

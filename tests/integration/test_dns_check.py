@@ -33,7 +33,7 @@ def test_wrong_dkim_key(hosted: Mailctl, named: Named) -> None:
     other = dkim.dns_value(dkim.generate_rsa_key(1024))
     records = json.loads(hosted("dns", "show", "example.nl", "-f", "json").stdout)
     (mine,) = [r for r in records if r["name"] == "mail._domainkey.example.nl."]
-    from mailctl.dns.records import quote_txt, txt_strings
+    from mailctl.dns.render import quote_txt, txt_strings
 
     served(hosted, named, {" ".join(quote_txt(c) for c in mine["strings"]):
                            " ".join(quote_txt(c) for c in txt_strings(other))})

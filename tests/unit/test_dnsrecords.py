@@ -15,22 +15,22 @@ import dns.rdatatype
 import pytest
 from support.env import program
 
+from mailctl.dns.check import CHECKS
+from mailctl.dns.clientconfig import autoconfig_xml, autodiscover_xml, mta_sts_id, mta_sts_policy
+from mailctl.dns.names import relative_name
 from mailctl.dns.records import (
     DkimPublication,
     DnsContext,
     Record,
-    autoconfig_xml,
-    autodiscover_xml,
+    RecordKind,
     dmarc_report_domains,
     host_zone,
-    mta_sts_id,
-    mta_sts_policy,
+    records_for,
+)
+from mailctl.dns.render import (
     quote_txt,
     record_objects,
-    records_for,
-    relative_name,
     render_bind,
-    render_json,
     render_table,
     render_zone,
     txt_strings,
@@ -325,16 +325,18 @@ JSON_GOLDEN = """\
 
 
 def test_json_golden() -> None:
-    assert render_json(records_for("example.nl", CTX), "example.nl") == JSON_GOLDEN
+    objects = record_objects(records_for("example.nl", CTX), "example.nl")
+    # as `dns show --format json` prints them
+    assert json.dumps(objects, indent=2, ensure_ascii=False) + "\n" == JSON_GOLDEN
 
 
 def test_json_schema_without_domain_and_txt_strings() -> None:
     long_value = "x" * 300
-    record = Record("t.example.nl.", "TXT", 60, long_value, "optional", "test")
-    (obj,) = json.loads(render_json([record]))
+    record = Record("t.example.nl.", "TXT", 60, long_value, "optional", "test", RecordKind.TLSRPT)
+    (obj,) = record_objects([record], None)
     assert list(obj) == ["name", "type", "ttl", "value", "status", "why", "strings"]
     assert obj["strings"] == ["x" * 255, "x" * 45]
-    srv = Record("_imap._tcp.example.nl.", "SRV", 60, "0 0 0 .", "optional", "off")
+    srv = Record("_imap._tcp.example.nl.", "SRV", 60, "0 0 0 .", "optional", "off", RecordKind.SRV)
     assert "strings" not in record_objects([srv], "example.nl")[0]
 
 
@@ -407,6 +409,55 @@ def test_every_record_is_absolute_lowercase_with_status() -> None:
         assert record.why and record.ttl == 3600
     values = find(records_for("example.nl", ctx(ipv6="2001:DB8:0::10")), "mail.example.nl.", "AAAA")
     assert values == ["2001:db8::10"]
+
+
+def test_every_record_carries_its_kind() -> None:
+    records = records_for(
+        "example.nl",
+        ctx(
+            dane=True,
+            tlsa="ab" * 32,
+            ipv6="2001:db8::10",
+            dmarc="v=DMARC1; p=reject; rua=mailto:d@example.nl,mailto:d@reports.example",
+        ),
+    )
+    kinds = {(r.name, r.type): r.kind for r in records}
+    assert len(kinds) == len(records)
+    assert kinds == {
+        ("mail.example.nl.", "A"): RecordKind.ADDRESS,
+        ("mail.example.nl.", "AAAA"): RecordKind.ADDRESS,
+        ("imap.example.nl.", "A"): RecordKind.ADDRESS,
+        ("imap.example.nl.", "AAAA"): RecordKind.ADDRESS,
+        ("smtp.example.nl.", "A"): RecordKind.ADDRESS,
+        ("smtp.example.nl.", "AAAA"): RecordKind.ADDRESS,
+        ("autoconfig.example.nl.", "CNAME"): RecordKind.DISCOVERY,
+        ("autodiscover.example.nl.", "CNAME"): RecordKind.DISCOVERY,
+        ("example.nl.", "MX"): RecordKind.MX,
+        ("example.nl.", "TXT"): RecordKind.SPF,
+        ("mail._domainkey.example.nl.", "TXT"): RecordKind.DKIM,
+        ("_dmarc.example.nl.", "TXT"): RecordKind.DMARC,
+        ("example.nl._report._dmarc.reports.example.", "TXT"): RecordKind.DMARC_REPORT,
+        ("_imaps._tcp.example.nl.", "SRV"): RecordKind.SRV,
+        ("_submission._tcp.example.nl.", "SRV"): RecordKind.SRV,
+        ("_submissions._tcp.example.nl.", "SRV"): RecordKind.SRV,
+        ("_imap._tcp.example.nl.", "SRV"): RecordKind.SRV,
+        ("_pop3._tcp.example.nl.", "SRV"): RecordKind.SRV,
+        ("_pop3s._tcp.example.nl.", "SRV"): RecordKind.SRV,
+        ("_25._tcp.mail.example.nl.", "TLSA"): RecordKind.TLSA,
+        ("mta-sts.example.nl.", "A"): RecordKind.ADDRESS,
+        ("mta-sts.example.nl.", "AAAA"): RecordKind.ADDRESS,
+        ("_mta-sts.example.nl.", "TXT"): RecordKind.MTA_STS,
+        ("_smtp._tls.example.nl.", "TXT"): RecordKind.TLSRPT,
+        ("10.113.0.203.in-addr.arpa.", "PTR"): RecordKind.PTR,
+        (
+            "0.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.",
+            "PTR",
+        ): RecordKind.PTR,
+    }
+
+
+def test_dns_check_judges_every_kind() -> None:
+    assert set(CHECKS) == set(RecordKind)
 
 
 def test_invalid_server_address_is_refused() -> None:
@@ -512,7 +563,9 @@ def test_quote_txt_escapes() -> None:
 
 def test_long_txt_is_one_record_of_several_strings() -> None:
     value = "v=DKIM1; k=rsa; p=" + 'A"\\' * 150  # 468 bytes with quotes and backslashes
-    record = Record("mail._domainkey.example.nl.", "TXT", 3600, value, "required", "dkim")
+    record = Record(
+        "mail._domainkey.example.nl.", "TXT", 3600, value, "required", "dkim", RecordKind.DKIM
+    )
     lines = render_bind([record]).splitlines()
     assert len(lines) == 1  # one record, never several
     rdata = lines[0].split("\t", 4)[4]

@@ -1,7 +1,7 @@
-"""mailctl's in-house SPF evaluator (dnscheck.spf_check) against RFC 7208, table-driven.
+"""mailctl's in-house SPF evaluator (mailctl.dns.spf.spf_check) against RFC 7208, table-driven.
 
 Every row runs check_host() for one client address against a policy published in a fake
-resolver built from a plain dict. The fake answers like dnscheck.make_lookup does: a list of
+resolver built from a plain dict. The fake answers like dnslookup.make_lookup does: a list of
 presentation strings, [] for a name without that type (NODATA), None for a name that does not
 exist (NXDOMAIN), and dnslookup.LookupFailed for a server failure (test_fake_matches_make_lookup
 holds it to that). Every row expects the RFC's answer; comments name the section where it is
@@ -21,9 +21,10 @@ import dns.rdatatype
 import dns.resolver
 import pytest
 
-from mailctl.dns.check import Lookup, _split_cidr, check_domain, make_lookup, spf_check
-from mailctl.dns.lookup import LookupFailed
-from mailctl.dns.records import Record
+from mailctl.dns.check import check_domain
+from mailctl.dns.lookup import Lookup, LookupFailed, make_lookup
+from mailctl.dns.records import Record, RecordKind
+from mailctl.dns.spf import _split_cidr, spf_check
 
 Zone = Mapping[tuple[str, str], list[str]]
 
@@ -60,7 +61,7 @@ ZONE: dict[tuple[str, str], list[str]] = {
 
 
 class FakeDns:
-    """A dnscheck.Lookup over a dict: (name, type) -> values, like make_lookup's."""
+    """A dnslookup.Lookup over a dict: (name, type) -> values, like make_lookup's."""
 
     def __init__(self, zone: Zone, broken: Iterable[str] = (BROKEN,)) -> None:
         self.zone = {(name.lower(), rdtype.upper()): list(v) for (name, rdtype), v in zone.items()}
@@ -443,7 +444,8 @@ def test_error_results_carry_a_reason(record: str, verdict: str) -> None:
 
 
 def test_dns_check_counts_spf_records_by_the_same_version_rule() -> None:
-    record = Record(f"{DOMAIN}.", "TXT", 3600, "v=spf1 ip4:192.0.2.10 -all", "required", "SPF")
+    spf = "v=spf1 ip4:192.0.2.10 -all"
+    record = Record(f"{DOMAIN}.", "TXT", 3600, spf, "required", "SPF", RecordKind.SPF)
     fake = FakeDns({**ZONE, (DOMAIN, "TXT"): ["v=spf1 ip4:192.0.2.10 -all", "v=spf10 -all"]})
     rows = check_domain(DOMAIN, [record], f"mx.{DOMAIN}", ["192.0.2.10"], fake)
     assert [(r.status, r.found) for r in rows] == [("OK", "v=spf1 ip4:192.0.2.10 -all")]

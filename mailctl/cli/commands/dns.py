@@ -46,7 +46,7 @@ def show(names: tuple[str, ...], fmt: str | None, zone: bool) -> None:
     import json
     import sys
 
-    from mailctl.dns import records as dnsrecords
+    from mailctl.dns import render as dnsrender
     from mailctl.errors import UsageError
 
     if zone and fmt not in (None, "bind"):
@@ -63,7 +63,7 @@ def show(names: tuple[str, ...], fmt: str | None, zone: bool) -> None:
     if chosen == "json":
         objects: list[dict[str, Any]] = []
         for name, _ctx, records in listing:
-            objects += dnsrecords.record_objects(records, name)
+            objects += dnsrender.record_objects(records, name)
         click.echo(json.dumps(objects, indent=2, ensure_ascii=False))
         return
     for index, (name, ctx, records) in enumerate(listing):
@@ -71,14 +71,14 @@ def show(names: tuple[str, ...], fmt: str | None, zone: bool) -> None:
             click.echo("")
         if zone:
             click.echo(
-                dnsrecords.render_zone(name, records, ttl=ctx.ttl, serial=_serial()), nl=False
+                dnsrender.render_zone(name, records, ttl=ctx.ttl, serial=_serial()), nl=False
             )
         elif chosen == "bind":
             click.echo(f"; {name}")
-            click.echo(dnsrecords.render_bind(records), nl=False)
+            click.echo(dnsrender.render_bind(records), nl=False)
         else:
             click.echo(f"zone {name}")
-            emit_rows(dnsrecords.render_table(records, name), dnsrecords.COLUMNS, "table")
+            emit_rows(dnsrender.render_table(records, name), dnsrender.COLUMNS, "table")
 
 
 def _listing(a: App, names: tuple[str, ...]) -> list[tuple[str, DnsContext, list[Record]]]:
@@ -124,15 +124,15 @@ def mta_sts_policy(name: str) -> None:
     Serve it as text/plain at https://mta-sts.DOMAIN/.well-known/mta-sts.txt;
     the id in the _mta-sts TXT record is derived from this text.
     """
-    from mailctl.dns import records as dnsrecords
+    from mailctl.dns import clientconfig
 
     a = app()
     domain, ctx = _domain_context(a, name)
-    policy = dnsrecords.mta_sts_policy(ctx)
+    policy = clientconfig.mta_sts_policy(ctx)
     click.echo(policy, nl=False)
     a.note(
-        f"serve as text/plain at {dnsrecords.MTA_STS_URL.format(domain=domain)};"
-        f' publish _mta-sts.{domain}. TXT "v=STSv1; id={dnsrecords.mta_sts_id(policy)}"'
+        f"serve as text/plain at {clientconfig.MTA_STS_URL.format(domain=domain)};"
+        f' publish _mta-sts.{domain}. TXT "v=STSv1; id={clientconfig.mta_sts_id(policy)}"'
     )
 
 
@@ -143,12 +143,12 @@ def autoconfig(name: str) -> None:
 
     Serve it at https://autoconfig.DOMAIN/mail/config-v1.1.xml.
     """
-    from mailctl.dns import records as dnsrecords
+    from mailctl.dns import clientconfig
 
     a = app()
     domain, ctx = _domain_context(a, name)
-    click.echo(dnsrecords.autoconfig_xml(domain, ctx), nl=False)
-    a.note(f"serve at {dnsrecords.AUTOCONFIG_URL.format(domain=domain)}")
+    click.echo(clientconfig.autoconfig_xml(domain, ctx), nl=False)
+    a.note(f"serve at {clientconfig.AUTOCONFIG_URL.format(domain=domain)}")
 
 
 @dns.command("autodiscover")
@@ -161,12 +161,12 @@ def autodiscover(name: str) -> None:
     Serve it at https://autodiscover.DOMAIN/autodiscover/autodiscover.xml for
     POST (Outlook's request) as well as GET.
     """
-    from mailctl.dns import records as dnsrecords
+    from mailctl.dns import clientconfig
 
     a = app()
     domain, ctx = _domain_context(a, name)
-    click.echo(dnsrecords.autodiscover_xml(domain, ctx), nl=False)
-    a.note(f"serve at {dnsrecords.AUTODISCOVER_URL.format(domain=domain)} (answer POST and GET)")
+    click.echo(clientconfig.autodiscover_xml(domain, ctx), nl=False)
+    a.note(f"serve at {clientconfig.AUTODISCOVER_URL.format(domain=domain)} (answer POST and GET)")
 
 
 @dns.command("check")

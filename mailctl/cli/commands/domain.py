@@ -52,6 +52,7 @@ def add(names: tuple[str, ...], no_postmaster: bool) -> None:
 def _next_steps(a: App, added: list[str]) -> None:
     """What the administrator does next: publish the DNS records, get certificates."""
     from mailctl.dns import records as dnsrecords
+    from mailctl.dns import render as dnsrender
     from mailctl.serverfiles.tls import check_domain
     from mailctl.services import dns as dnsstate
 
@@ -61,7 +62,7 @@ def _next_steps(a: App, added: list[str]) -> None:
         contexts = [(n, dnsstate.context_for(session, a.settings, n, warn=a.warn)) for n in added]
     for name, ctx in contexts:
         a.note(f"publish these DNS records for {name} (all formats: mailctl dns show {name}):")
-        for row in dnsrecords.render_table(dnsrecords.records_for(name, ctx), name):
+        for row in dnsrender.render_table(dnsrecords.records_for(name, ctx), name):
             if row["status"] != "optional":
                 a.note(f"  {row['name']:<20} {row['type']:<5} {row['value']}")
     for name in added:
