@@ -7,15 +7,25 @@ source `@alias.tld` with destination `@target.tld` makes an alias domain.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mailctl.core.tables import VirtualAlias, VirtualDomain, VirtualUser
-from mailctl.errors import AlreadyExists, Conflict, DomainNotHosted, InvalidName, NotFound
+from mailctl.errors import AlreadyExists, Conflict, InvalidName, NotFound
 from mailctl.model.names import Address, parse_address
+from mailctl.model.rules import (
+    alias_problem,
+    catchall_warning,
+    join_destinations,
+    merge_destinations,
+    split_destinations,
+    stored_destinations,
+)
 from mailctl.services import Tx
+from mailctl.services.domains import hosted_domain
 
 
 @dataclass(frozen=True)
@@ -33,18 +43,6 @@ class AliasChange:
     deleted: bool = False
 
 
-def _hosted_domain(session: Session, address: Address) -> VirtualDomain:
-    domain = session.scalars(
-        select(VirtualDomain).where(VirtualDomain.name == address.domain)
-    ).first()
-    if domain is None:
-        raise DomainNotHosted(
-            f"{address}: domain {address.domain} is not hosted here"
-            f" (add it first: mailctl domain add {address.domain})"
-        )
-    return domain
-
-
 def _rows(session: Session, source: str) -> list[VirtualAlias]:
     return list(
         session.scalars(
@@ -53,19 +51,22 @@ def _rows(session: Session, source: str) -> list[VirtualAlias]:
     )
 
 
+def alias_destinations(session: Session, source: str) -> list[str]:
+    """The destinations of an alias (none: there is no alias `source`)."""
+    return stored_destinations(row.destination for row in _rows(session, source))
+
+
 def parse_destinations(source: Address, values: list[str]) -> list[str]:
     """Validate destinations in order, without duplicates."""
     if not values:
         raise InvalidName(f"alias {source}: give at least one destination")
     result: list[str] = []
     for value in values:
-        for part in value.split(","):
-            if not part.strip():
-                continue
+        for part in split_destinations(value):
             dest = parse_address(part, allow_catchall=True)
             if dest.is_catchall and not source.is_catchall:
                 raise InvalidName(
-                    f"invalid destination {part.strip()!r}: @domain only works as the"
+                    f"invalid destination {part!r}: @domain only works as the"
                     " destination of an alias domain (source @domain too)"
                 )
             if str(dest) not in result:
@@ -84,58 +85,58 @@ def parse_destinations(source: Address, values: list[str]) -> list[str]:
 def add_alias(tx: Tx, source_value: str, values: list[str], *, force: bool = False) -> AliasChange:
     """Create an alias or add destinations to it (existing ones are kept, none doubled)."""
     source = parse_address(source_value, allow_catchall=True)
-    domain = _hosted_domain(tx.session, source)
+    domain = hosted_domain(tx.session, source)
     wanted = parse_destinations(source, values)
     rows = _rows(tx.session, str(source))
-    current = [d for row in rows for d in row.destinations]
-    merged = current + [d for d in wanted if d not in current]
-    added = tuple(d for d in wanted if d not in current)
-    if not added:
+    merge = merge_destinations((row.destination for row in rows), wanted)
+    if not merge.added:
         raise AlreadyExists(f"alias {source} already delivers to {', '.join(wanted)}")
-    _check_merged(tx, source, merged, force=force)
+    problem = alias_problem(
+        str(source),
+        merge.merged,
+        is_mailbox=_is_mailbox(tx.session, str(source)),
+        force=force,
+        offer_force=True,
+    )
+    if problem:
+        raise Conflict(problem)
     if rows:
         # A hand-made database may hold several rows per source; extend the first.
-        rows[0].destination = ",".join(rows[0].destinations + list(added))
-        tx.record("update", "virtual_aliases", str(source), "+ " + ", ".join(added))
+        rows[0].destination = merge.first_row(rows[0].destination)
+        record_extended(tx, str(source), merge.added)
     else:
         tx.session.add(
-            VirtualAlias(domain_id=domain.id, source=str(source), destination=",".join(added))
-        )
-        tx.record("insert", "virtual_aliases", str(source), "-> " + ", ".join(added))
-    tx.session.flush()
-    if source.is_catchall and not current:
-        _warn_catchall(tx, domain)
-    return AliasChange(str(source), tuple(merged), added, created=not rows)
-
-
-def _check_merged(tx: Tx, source: Address, merged: list[str], *, force: bool) -> None:
-    if any(d.startswith("@") for d in merged) and len(merged) > 1:
-        raise Conflict(
-            f"alias domain {source}: it would get several destinations"
-            f" ({', '.join(merged)}); an alias domain has exactly one"
-        )
-    is_mailbox = tx.session.scalar(
-        select(func.count()).select_from(VirtualUser).where(VirtualUser.email == str(source))
-    )
-    if is_mailbox:
-        if str(source) not in merged and not force:
-            raise Conflict(
-                f"{source} is a mailbox; an alias for it must keep {source} among its"
-                " destinations (forward with a local copy), or use --force"
+            VirtualAlias(
+                domain_id=domain.id, source=str(source), destination=join_destinations(merge.added)
             )
-    elif str(source) in merged:
-        raise Conflict(f"alias {source} would point to itself and it is not a mailbox")
+        )
+        record_created(tx, str(source), merge.added)
+    tx.session.flush()
+    if source.is_catchall and not merge.present:
+        tx.warn(catchall_warning(domain.name, _mailboxes(tx.session, domain)))
+    return AliasChange(str(source), merge.merged, merge.added, created=not rows)
 
 
-def _warn_catchall(tx: Tx, domain: VirtualDomain) -> None:
-    mailboxes = tx.session.scalar(
+def record_created(tx: Tx, source: str, destinations: Sequence[str]) -> None:
+    tx.record("insert", "virtual_aliases", source, "-> " + ", ".join(destinations))
+
+
+def record_extended(tx: Tx, source: str, added: Sequence[str]) -> None:
+    tx.record("update", "virtual_aliases", source, "+ " + ", ".join(added))
+
+
+def _is_mailbox(session: Session, email: str) -> bool:
+    found = session.scalar(
+        select(func.count()).select_from(VirtualUser).where(VirtualUser.email == email)
+    )
+    return bool(found)
+
+
+def _mailboxes(session: Session, domain: VirtualDomain) -> int:
+    found = session.scalar(
         select(func.count()).select_from(VirtualUser).where(VirtualUser.domain_id == domain.id)
     )
-    tx.warn(
-        f"catch-all @{domain.name}: with the guide's alias query it also takes the mail of"
-        f" the domain's {mailboxes or 0} existing mailbox(es) and of every mailbox added later;"
-        " mailctl setup render --catchall-fix writes the map that fixes it (README: Catch-all)"
-    )
+    return found or 0
 
 
 def delete_alias(tx: Tx, source_value: str, values: list[str] | None = None) -> AliasChange:
@@ -144,7 +145,7 @@ def delete_alias(tx: Tx, source_value: str, values: list[str] | None = None) -> 
     rows = _rows(tx.session, str(source))
     if not rows:
         raise NotFound(f"alias {source} does not exist (see: mailctl alias list)")
-    current = [d for row in rows for d in row.destinations]
+    current = stored_destinations(row.destination for row in rows)
     if values:
         remove = [str(parse_address(v, allow_catchall=True)) for v in values]
         unknown = [d for d in remove if d not in current]
@@ -155,7 +156,7 @@ def delete_alias(tx: Tx, source_value: str, values: list[str] | None = None) -> 
         remove, remaining = current, []
     if remaining:
         first, *rest = rows
-        first.destination = ",".join(remaining)
+        first.destination = join_destinations(remaining)
         for row in rest:
             tx.session.delete(row)
         tx.record("update", "virtual_aliases", str(source), "- " + ", ".join(remove))
@@ -177,11 +178,8 @@ def list_aliases(session: Session, domain: str | None = None) -> list[AliasInfo]
         )
     grouped: dict[str, list[str]] = {}
     for source, destination in session.execute(query):
-        dests = grouped.setdefault(source, [])
-        for part in destination.split(","):
-            if part.strip() and part.strip() not in dests:
-                dests.append(part.strip())
-    return [AliasInfo(s, tuple(dests)) for s, dests in grouped.items()]
+        grouped.setdefault(source, []).append(destination)
+    return [AliasInfo(s, tuple(stored_destinations(values))) for s, values in grouped.items()]
 
 
 def aliases_pointing_to(session: Session, address: str) -> list[AliasInfo]:
@@ -194,6 +192,13 @@ def aliases_pointing_to(session: Session, address: str) -> list[AliasInfo]:
         for row in rows
         if address in row.destinations and row.source != address
     ]
+
+
+def warn_still_pointing(tx: Tx, pointing: Sequence[AliasInfo], how: str) -> None:
+    """After deleting a mailbox or a domain: the aliases that still point to it."""
+    if pointing:
+        sources = ", ".join(sorted(a.source for a in pointing))
+        tx.warn(f"{len(pointing)} alias(es) {how}: {sources}")
 
 
 def aliases_pointing_into(session: Session, domain: str, *, exclude_domain: int) -> list[AliasInfo]:

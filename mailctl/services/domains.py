@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,11 +10,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mailctl.core.tables import VirtualAlias, VirtualDomain, VirtualUser
-from mailctl.errors import AlreadyExists, InvalidName, NotFound
-from mailctl.model.names import display_domain, normalize_domain, parse_address
+from mailctl.errors import AlreadyExists, DomainNotHosted, InvalidName, NotFound
+from mailctl.model.names import Address, display_domain, normalize_domain, parse_address
+from mailctl.model.rules import not_hosted_message
 from mailctl.services import Tx
 
 ROLE_ALIASES = ("postmaster", "abuse")
+# Gives a new domain its DKIM keys (rows, and key files through the Tx).
+KeyMaker = Callable[[Tx, VirtualDomain], object]
 
 
 @dataclass(frozen=True)
@@ -32,14 +36,24 @@ def get_domain(session: Session, value: str) -> VirtualDomain:
     name = normalize_domain(value)
     domain = find_domain(session, name)
     if domain is None:
-        raise NotFound(f"domain {name} is not hosted here (see: mailctl domain list)")
+        raise NotFound(not_hosted_message(None, name))
     return domain
 
 
-def add_domain(tx: Tx, value: str, *, role_aliases: bool = True) -> VirtualDomain:
-    """Insert a domain with its DKIM key; postmaster@ and abuse@ go to server.admin_email."""
-    from mailctl.services import aliases
-    from mailctl.services import dkim as keys
+def hosted_domain(session: Session, address: Address) -> VirtualDomain:
+    """The domain of an address to create (a mailbox or an alias); it must be hosted."""
+    domain = find_domain(session, address.domain)
+    if domain is None:
+        raise DomainNotHosted(not_hosted_message(str(address), address.domain))
+    return domain
+
+
+def add_domain(
+    tx: Tx, value: str, *, role_aliases: bool = True, keys: KeyMaker | None = None
+) -> VirtualDomain:
+    """Insert a domain with its DKIM keys: new ones, as `dkim` makes them, or the
+    ones `keys` gives it (an import's). postmaster@ and abuse@ go to server.admin_email."""
+    from mailctl.services import aliases, dkim
 
     name = normalize_domain(value)
     if find_domain(tx.session, name) is not None:
@@ -49,7 +63,7 @@ def add_domain(tx: Tx, value: str, *, role_aliases: bool = True) -> VirtualDomai
     tx.session.flush()
     tx.record("insert", "virtual_domains", name)
     tx.files_dirty = True
-    keys.ensure_domain_key(tx, domain)
+    (keys or dkim.ensure_domain_key)(tx, domain)
     admin = tx.settings.server.admin_email
     if role_aliases and not admin:
         tx.warn(f"server.admin_email is empty: no postmaster@{name} alias created")
@@ -77,11 +91,7 @@ def delete_domain(tx: Tx, value: str) -> DomainInfo:
     domain = get_domain(tx.session, value)
     info = domain_info(tx.session, domain)
     pointing = aliases.aliases_pointing_into(tx.session, domain.name, exclude_domain=domain.id)
-    if pointing:
-        tx.warn(
-            f"{len(pointing)} alias(es) in other domains still point into {domain.name}: "
-            + ", ".join(sorted(a.source for a in pointing))
-        )
+    aliases.warn_still_pointing(tx, pointing, f"in other domains still point into {domain.name}")
     tx.session.delete(domain)
     tx.session.flush()
     tx.files_dirty = True

@@ -9,11 +9,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mailctl.core.config import Settings
-from mailctl.core.tables import VirtualAlias, VirtualDomain, VirtualUser
-from mailctl.errors import AlreadyExists, Conflict, DomainNotHosted, InvalidInput, NotFound
+from mailctl.core.tables import VirtualDomain, VirtualUser
+from mailctl.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from mailctl.model.names import parse_address
+from mailctl.model.rules import catchall_mailbox_warning, mailbox_problem
 from mailctl.services import Tx
-from mailctl.services.aliases import AliasInfo, aliases_pointing_to
+from mailctl.services.aliases import (
+    AliasInfo,
+    alias_destinations,
+    aliases_pointing_to,
+    delete_alias,
+    warn_still_pointing,
+)
+from mailctl.services.domains import hosted_domain
 
 
 @dataclass(frozen=True)
@@ -23,15 +31,21 @@ class UserInfo:
     scheme: str
 
 
-def hash_new_password(settings: Settings, password: str, scheme: str | None = None) -> str:
-    """Apply the password policy, then hash with the requested or configured scheme."""
-    from mailctl.passwords import hashing as passwords
+def check_new_password(settings: Settings, password: str, scheme: str | None = None) -> str:
+    """Apply the password policy for the requested or configured scheme; returns the scheme."""
+    from mailctl.passwords.hashing import check_password_policy
 
     chosen = (scheme or settings.passwords.scheme).upper()
-    passwords.check_password_policy(
-        password, min_length=settings.passwords.min_length, scheme=chosen
-    )
-    return passwords.hash_password(password, chosen, bcrypt_cost=settings.passwords.bcrypt_cost)
+    check_password_policy(password, min_length=settings.passwords.min_length, scheme=chosen)
+    return chosen
+
+
+def hash_new_password(settings: Settings, password: str, scheme: str | None = None) -> str:
+    """Apply the password policy, then hash with the requested or configured scheme."""
+    from mailctl.passwords.hashing import hash_password
+
+    chosen = check_new_password(settings, password, scheme)
+    return hash_password(password, chosen, bcrypt_cost=settings.passwords.bcrypt_cost)
 
 
 def find_user(session: Session, email: str) -> VirtualUser | None:
@@ -50,21 +64,14 @@ def check_new_user(session: Session, value: str, *, force: bool = False) -> tupl
     """Everything `add_user` checks before hashing: returns (email, domain id)."""
     address = parse_address(value)
     email = str(address)
-    domain_id = session.scalar(select(VirtualDomain.id).where(VirtualDomain.name == address.domain))
-    if domain_id is None:
-        raise DomainNotHosted(
-            f"{email}: domain {address.domain} is not hosted here"
-            f" (add it first: mailctl domain add {address.domain})"
-        )
+    domain = hosted_domain(session, address)
     if find_user(session, email) is not None:
         raise AlreadyExists(f"user {email} exists already")
-    alias = session.scalars(select(VirtualAlias).where(VirtualAlias.source == email)).first()
-    if alias is not None and email not in alias.destinations and not force:
-        raise Conflict(
-            f"{email} is an alias (-> {alias.destination}); remove it first"
-            f" (mailctl alias del {email}) or use --force"
-        )
-    return email, domain_id
+    if not force:
+        problem = mailbox_problem(email, alias_destinations(session, email), offer_force=True)
+        if problem:
+            raise Conflict(problem)
+    return email, domain.id
 
 
 def add_user(tx: Tx, value: str, password_hash: str, *, force: bool = False) -> VirtualUser:
@@ -72,32 +79,31 @@ def add_user(tx: Tx, value: str, password_hash: str, *, force: bool = False) -> 
     user = VirtualUser(domain_id=domain_id, email=email, password=password_hash)
     tx.session.add(user)
     tx.session.flush()
-    tx.record("insert", "virtual_users", email, f"password {_scheme(tx.settings, password_hash)}")
-    tx.maildirs_to_create.append(email)
+    record_created(tx, email, password_hash)
     domain = email.rpartition("@")[2]
-    catchall = tx.session.scalar(
-        select(func.count()).select_from(VirtualAlias).where(VirtualAlias.source == "@" + domain)
-    )
-    if catchall:
-        tx.warn(
-            f"@{domain} has a catch-all: with the guide's alias query it takes {email}'s mail"
-            " too; mailctl setup render --catchall-fix writes the map that fixes it"
-            " (README: Catch-all)"
-        )
+    if alias_destinations(tx.session, "@" + domain):
+        tx.warn(catchall_mailbox_warning(domain, email))
     return user
+
+
+def record_created(tx: Tx, email: str, password_hash: str) -> None:
+    """A new mailbox: its change record and its maildir (single rows and imports alike)."""
+    scheme = stored_scheme(tx.settings, password_hash)
+    tx.record("insert", "virtual_users", email, f"password {scheme}")
+    tx.maildirs_to_create.append(email)
+
+
+def record_password(tx: Tx, email: str, old_hash: str, new_hash: str) -> None:
+    old, new = stored_scheme(tx.settings, old_hash), stored_scheme(tx.settings, new_hash)
+    tx.record("update", "virtual_users", email, f"password {old} -> {new}")
 
 
 def set_password(tx: Tx, value: str, password_hash: str) -> VirtualUser:
     user = get_user(tx.session, value)
-    old = _scheme(tx.settings, user.password)
+    old = user.password
     user.password = password_hash
     tx.session.flush()
-    tx.record(
-        "update",
-        "virtual_users",
-        user.email,
-        f"password {old} -> {_scheme(tx.settings, password_hash)}",
-    )
+    record_password(tx, user.email, old, password_hash)
     return user
 
 
@@ -105,20 +111,13 @@ def delete_user(tx: Tx, value: str) -> list[AliasInfo]:
     """Delete a mailbox; returns the aliases that still point to it."""
     user = get_user(tx.session, value)
     pointing = aliases_pointing_to(tx.session, user.email)
-    if pointing:
-        tx.warn(
-            f"{len(pointing)} alias(es) still point to {user.email}: "
-            + ", ".join(sorted(a.source for a in pointing))
-        )
+    warn_still_pointing(tx, pointing, f"still point to {user.email}")
     tx.session.delete(user)
     tx.session.flush()
     tx.record("delete", "virtual_users", user.email)
-    own = tx.session.scalars(select(VirtualAlias).where(VirtualAlias.source == user.email)).all()
-    if any(user.email in row.destinations for row in own):
+    if user.email in alias_destinations(tx.session, user.email):
         # A forward with a local copy keeps the mailbox among its destinations;
         # without the mailbox that copy would bounce, so drop it from the alias.
-        from mailctl.services.aliases import delete_alias
-
         delete_alias(tx, user.email, [user.email])
     return pointing
 
@@ -139,7 +138,8 @@ def list_users(session: Session, settings: Settings, domain: str | None = None) 
     ]
 
 
-def _scheme(settings: Settings, stored: str) -> str:
+def stored_scheme(settings: Settings, stored: str) -> str:
+    """The scheme of a stored hash, read as Dovecot reads it with this configuration."""
     return scheme_label(stored, settings.passwords.default_scheme)
 
 

@@ -294,7 +294,8 @@ def test_every_bad_row_is_listed(maria: Mailctl, tmp_path: Path) -> None:
     assert result.stderr.splitlines() == [
         "mailctl: error: 7 error(s) in the import file; nothing was imported:",
         "  line 3: x@unhosted.example: domain unhosted.example is not hosted here"
-        " (add it first, or give it a domain row in the file)",
+        " (add it first: mailctl domain add unhosted.example, or give it a domain row in the"
+        " file)",
         "  line 4: bob@example.nl: password is 5 characters; at least 12 required",
         "  line 5: eve@example.nl: unknown password scheme {PLAIN}; accepted: SHA512-CRYPT,"
         " BLF-CRYPT, ARGON2ID, SHA256-CRYPT, MD5-CRYPT, CRYPT, DES-CRYPT, ARGON2I",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from mailctl.core import db
 from mailctl.core.config import Settings, build_settings
 from mailctl.core.tables import VirtualAlias
 from mailctl.dkim import keyfiles as dkim
+from mailctl.errors import MailctlError
 from mailctl.passwords.parallel import HashJob, HashParams, resolve
 from mailctl.services import Tx
 from mailctl.services import transfer as bulk
@@ -34,6 +35,7 @@ HASH = (
     "8LhP26ADMG8qlOKwRiRq/kDtO9uqV2Zwb3aXQPVeMYPjuxj1"
 )
 HASH2 = "{SHA512-CRYPT}$6$otherSALT$" + "A" * 86
+ADMIN = "admin@example.nl"
 PEM = "<the module's private key>"  # replaced by a real key in the documents
 STAMP = "2026-01-02T03:04:05"
 
@@ -293,7 +295,74 @@ def test_catch_all_with_new_mailboxes_is_warned(env: Env) -> None:
     assert plan.new_aliases == [("@example.nl", "example.nl", "joe@example.nl")]
     assert len(plan.warnings) == 1
     assert plan.warnings[0].startswith("catch-all @example.nl: ")
-    assert "(1 new)" in plan.warnings[0]
+    assert "the domain's 1 existing mailbox(es), of its 1 new one(s)" in plan.warnings[0]
+    assert plan.warnings[0].endswith("(see the docs: how-to/catch-all)")
+
+
+# ------------------------------------------------------------------ one rule, one message
+
+# (id, the single-row command, the same change as an import file's only row)
+SAME_RULE: list[tuple[str, Callable[[Tx], object], str, dict[str, Any]]] = [
+    (
+        "not-hosted",
+        lambda tx: add_user(tx, "bob@unhosted.example", HASH),
+        "users",
+        {"email": "bob@unhosted.example", "password": HASH},
+    ),
+    (
+        "mailbox-where-an-alias-is",
+        lambda tx: add_user(tx, "sales@example.nl", HASH),
+        "users",
+        {"email": "sales@example.nl", "password": HASH},
+    ),
+    (
+        "alias-takes-a-mailbox",
+        lambda tx: add_alias(tx, "joe@example.nl", ["ann@example.org"]),
+        "aliases",
+        {"source": "joe@example.nl", "destinations": ["ann@example.org"]},
+    ),
+    (
+        "alias-to-itself",
+        lambda tx: add_alias(tx, "help@example.nl", ["help@example.nl"]),
+        "aliases",
+        {"source": "help@example.nl", "destinations": ["help@example.nl"]},
+    ),
+    (
+        "alias-domain-gets-two",
+        lambda tx: add_alias(tx, "@example.nl", ["@example.org", "joe@example.nl"]),
+        "aliases",
+        {"source": "@example.nl", "destinations": ["@example.org", "joe@example.nl"]},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("command", "section", "row"), [pytest.param(*case[1:], id=case[0]) for case in SAME_RULE]
+)
+def test_import_and_the_single_row_commands_give_one_message(
+    env: Env, command: Callable[[Tx], object], section: str, row: dict[str, Any]
+) -> None:
+    """The file's message is the command's, less the command's --force and plus the
+    file's own remedy (a domain row)."""
+    [(_where, message)] = env.rejected(document(**{section: [row]}))
+    with pytest.raises(MailctlError) as info:
+        command(Tx(env.session, env.settings))
+    env.session.rollback()
+    said = str(info.value).removesuffix(", or use --force").removesuffix(" or use --force")
+    if "not hosted" in said:
+        said = said.removesuffix(")") + ", or give it a domain row in the file)"
+    assert message == said
+
+
+def test_import_and_alias_add_warn_alike_of_a_catch_all(env: Env) -> None:
+    plan = env.plan(document(aliases=[{"source": "@example.nl", "destinations": [ADMIN]}]))
+    tx = Tx(env.session, env.settings)
+    add_alias(tx, "@example.nl", [ADMIN])
+    assert plan.warnings == tx.warnings
+    assert tx.warnings[0].endswith(
+        "mailctl setup render --catchall-fix writes the map that fixes it"
+        " (see the docs: how-to/catch-all)"
+    )
 
 
 # ------------------------------------------------------------------ DKIM keys in the file
@@ -385,7 +454,8 @@ BAD_ROWS: list[tuple[str, str, dict[str, Any], str, str]] = [
         {"email": "bob@unhosted.example", "password": HASH},
         "users[1]",
         "bob@unhosted.example: domain unhosted.example is not hosted here"
-        " (add it first, or give it a domain row in the file)",
+        " (add it first: mailctl domain add unhosted.example, or give it a domain row in the"
+        " file)",
     ),
     (
         "alias-domain-not-hosted",
@@ -393,7 +463,8 @@ BAD_ROWS: list[tuple[str, str, dict[str, Any], str, str]] = [
         {"source": "info@unhosted.example", "destinations": ["ann@example.org"]},
         "aliases[1]",
         "info@unhosted.example: domain unhosted.example is not hosted here"
-        " (add it first, or give it a domain row in the file)",
+        " (add it first: mailctl domain add unhosted.example, or give it a domain row in the"
+        " file)",
     ),
     (
         "duplicate-user",

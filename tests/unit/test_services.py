@@ -391,6 +391,7 @@ def test_user_add_warns_when_the_domain_has_a_catchall(tx: Tx) -> None:
     assert len(tx.warnings) == 1
     assert tx.warnings[0].startswith("@example.nl has a catch-all")
     assert "a@example.nl's mail" in tx.warnings[0]
+    assert tx.warnings[0].endswith("(see the docs: how-to/catch-all)")
 
 
 @pytest.mark.parametrize("scheme", SCHEMES_WRITE)
@@ -547,6 +548,7 @@ def test_catchall_warns_about_shadowing_once(tx: Tx, session: Session) -> None:
     [warning] = tx.warnings
     assert warning.startswith("catch-all @example.nl: ")
     assert "the domain's 2 existing mailbox(es)" in warning
+    assert warning.endswith("(see the docs: how-to/catch-all)")
     aliases.add_alias(tx, "@example.nl", ["other@example.org"])
     assert len(tx.warnings) == 1  # merging into an existing catch-all warns no more
     assert alias_map(session)["@example.nl"] == (ADMIN, "other@example.org")

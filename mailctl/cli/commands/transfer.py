@@ -5,28 +5,28 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from mailctl.cli.app import App, app, mutating
+from mailctl.transfer.fileformat import FORMATS
 
 if TYPE_CHECKING:
     from mailctl.passwords.parallel import HashJob
 
-FORMATS = ("json", "jsonl", "csv")
+F = TypeVar("F", bound=Callable[..., Any])
 PROGRESS_MIN = 300  # rows; below this an import is over before a bar is worth drawing
 
 
+def _format_option(help_text: str) -> Callable[[F], F]:
+    return click.option(
+        "--format", "-f", "fmt", type=click.Choice(FORMATS), default=None, help=help_text
+    )
+
+
 @click.command("export")
-@click.option(
-    "--format",
-    "-f",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default=None,
-    help="json (default), jsonl or csv; without it, taken from --output's suffix.",
-)
+@_format_option("json (default), jsonl or csv; without it, taken from --output's suffix.")
 @click.option(
     "--output",
     "-o",
@@ -77,14 +77,7 @@ def export(fmt: str | None, output: str | None, with_keys: bool) -> None:
 
 @click.command("import")
 @click.argument("file", metavar="FILE", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option(
-    "--format",
-    "-f",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default=None,
-    help="json, jsonl or csv (default: from the suffix, else from the content).",
-)
+@_format_option("json, jsonl or csv (default: from the suffix, else from the content).")
 @mutating
 def import_(file: str, fmt: str | None) -> None:
     """Create or update domains, mailboxes and aliases from FILE ('-': stdin).

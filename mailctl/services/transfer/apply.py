@@ -1,0 +1,112 @@
+"""Applying an import's plan in the caller's transaction: new domains through
+`domain add` (with the file's keys where it has them), users and aliases in bulk
+statements, each row recorded as the single-row services record it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
+from typing import TypeVar
+
+from sqlalchemy import insert, update
+
+from mailctl.core.tables import DkimKey, VirtualAlias, VirtualDomain, VirtualUser
+from mailctl.dkim.keyfiles import NewKey
+from mailctl.model.dkimstates import DkimState
+from mailctl.model.rules import split_destinations, weak_key_warning
+from mailctl.services import Tx, aliases, users
+from mailctl.services.domains import add_domain
+from mailctl.services.transfer.keys import KeyImport, parse_time
+from mailctl.services.transfer.plan import Plan
+
+BATCH = 1000  # rows per bulk statement
+
+T = TypeVar("T")
+Progress = Callable[[int], None]
+
+
+def apply_import(tx: Tx, plan: Plan, progress: Progress | None = None) -> None:
+    """Write the plan in the caller's transaction; managed files follow via `tx`."""
+    tick: Progress = progress or (lambda _n: None)
+    ids = dict(plan.domain_ids)
+    for new in plan.new_domains:
+        # `domain add`; the file's own aliases stand in for the role aliases.
+        keys = partial(_import_keys, keys=new.keys) if new.keys else None
+        domain = add_domain(tx, new.name, role_aliases=False, keys=keys)
+        ids[domain.name] = domain.id
+        tick(1)
+    session = tx.session
+    for batch in _batches(plan.new_users):
+        session.execute(
+            insert(VirtualUser),
+            [{"domain_id": ids[d], "email": e, "password": h} for e, d, h in batch],
+        )
+        for email, _domain, stored in batch:
+            users.record_created(tx, email, stored)
+        tick(len(batch))
+    for changed in _batches(plan.changed_users):
+        session.execute(update(VirtualUser), [{"id": i, "password": h} for i, _e, _o, h in changed])
+        for _id, email, old, new_hash in changed:
+            users.record_password(tx, email, old, new_hash)
+        tick(len(changed))
+    for created in _batches(plan.new_aliases):
+        session.execute(
+            insert(VirtualAlias),
+            [{"domain_id": ids[d], "source": s, "destination": t} for s, d, t in created],
+        )
+        for source, _domain, destination in created:
+            aliases.record_created(tx, source, split_destinations(destination))
+        tick(len(created))
+    for extended in _batches(plan.extended_aliases):
+        session.execute(
+            update(VirtualAlias), [{"id": i, "destination": t} for i, _s, t, _a in extended]
+        )
+        for _id, source, _text, added in extended:
+            aliases.record_extended(tx, source, added)
+        tick(len(extended))
+    for message in plan.warnings:
+        tx.warn(message)
+
+
+def _import_keys(tx: Tx, domain: VirtualDomain, keys: Sequence[KeyImport]) -> None:
+    """A new domain's keys from the file, in place of the ones `domain add` makes."""
+    from mailctl.services.dkim import key_file
+
+    for key in keys:
+        record = key.record
+        tx.session.add(
+            DkimKey(
+                domain_id=domain.id,
+                selector=record.selector,
+                algorithm=record.algorithm,
+                bits=record.bits,
+                state=record.state,
+                created_at=parse_time(record.created_at),
+                activated_at=parse_time(record.activated_at),
+                retired_at=parse_time(record.retired_at),
+            )
+        )
+        path = key_file(tx.settings, domain.name, record.selector)
+        archived = record.state == DkimState.ARCHIVED
+        if key.write and key.pem is not None:
+            tx.new_keys.append(NewKey(domain.name, record.selector, key.pem))
+            detail = f"imported key {path}"
+        elif key.pem is not None and not archived:
+            detail = f"same key as existing file {path}"
+        else:
+            detail = "archived, metadata only"
+        weak = None if archived else weak_key_warning(path, record.algorithm, record.bits)
+        if weak:
+            tx.warn(weak)
+        tx.record(
+            "insert",
+            "mailctl_dkim_keys",
+            f"{record.selector}._domainkey.{domain.name}",
+            f"{record.state}, {detail}",
+        )
+    tx.session.flush()
+
+
+def _batches(items: Sequence[T]) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), BATCH):
+        yield items[start : start + BATCH]

@@ -1,0 +1,91 @@
+"""The records an export/import file holds, whatever its format, and the row errors
+of reading or importing one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mailctl.errors import InvalidInput
+
+VERSION = 1
+DKIM_FIELDS = (
+    "selector",
+    "algorithm",
+    "bits",
+    "state",
+    "created_at",
+    "activated_at",
+    "retired_at",
+    "private_key",
+)
+MAX_ERRORS_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class DkimRecord:
+    selector: str
+    algorithm: str
+    bits: int
+    state: str
+    created_at: str  # ISO 8601, as stored (UTC, no zone)
+    activated_at: str | None = None
+    retired_at: str | None = None
+    private_key: str | None = field(default=None, repr=False)  # PEM, with --with-keys only
+    where: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
+class DomainRecord:
+    name: str
+    dkim: tuple[DkimRecord, ...] = ()
+    where: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    email: str
+    password: str | None = None  # a Dovecot hash, stored as is
+    plaintext: str | None = field(default=None, repr=False)  # import only: hashed first
+    where: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
+class AliasRecord:
+    source: str
+    destinations: tuple[str, ...]
+    where: str = field(default="", compare=False)
+
+
+@dataclass
+class Document:
+    domains: list[DomainRecord] = field(default_factory=list)
+    users: list[UserRecord] = field(default_factory=list)
+    aliases: list[AliasRecord] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return len(self.domains) + len(self.users) + len(self.aliases)
+
+
+@dataclass(frozen=True)
+class RowError:
+    where: str  # "users[17]", "domains[2].dkim[0]" or "line 18"
+    message: str
+    order: tuple[int, int] = (0, 0)  # for listing errors in file order
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+class ImportRejected(InvalidInput):
+    """Rows of an import file are wrong; nothing was written."""
+
+    def __init__(self, errors: list[RowError]) -> None:
+        self.errors = sorted(errors, key=lambda e: e.order)
+        shown = [f"  {e}" for e in self.errors[:MAX_ERRORS_SHOWN]]
+        if len(self.errors) > MAX_ERRORS_SHOWN:
+            shown.append(f"  ... and {len(self.errors) - MAX_ERRORS_SHOWN} more")
+        super().__init__(
+            f"{len(self.errors)} error(s) in the import file; nothing was imported:\n"
+            + "\n".join(shown)
+        )
