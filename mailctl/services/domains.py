@@ -84,8 +84,11 @@ def _stored_address(value: str) -> str:
         return value.lower()
 
 
-def delete_domain(tx: Tx, value: str) -> DomainInfo:
-    """Delete a domain; its users and aliases go with it (ON DELETE CASCADE)."""
+def delete_domain(
+    tx: Tx, value: str, *, purge_maildirs: bool = False, purge_keys: bool = False
+) -> DomainInfo:
+    """Delete a domain; its users and aliases go with it (ON DELETE CASCADE).
+    The purge flags also remove its maildirs and DKIM key files, after the commit."""
     from mailctl.services import aliases
 
     domain = get_domain(tx.session, value)
@@ -101,6 +104,10 @@ def delete_domain(tx: Tx, value: str) -> DomainInfo:
         domain.name,
         f"cascades to {info.users} user(s) and {info.aliases} alias(es)",
     )
+    if purge_maildirs:
+        tx.domain_trees_to_remove.append(domain.name)
+    if purge_keys:
+        tx.key_dirs_to_remove.append(domain.name)
     return info
 
 

@@ -107,8 +107,9 @@ def set_password(tx: Tx, value: str, password_hash: str) -> VirtualUser:
     return user
 
 
-def delete_user(tx: Tx, value: str) -> list[AliasInfo]:
-    """Delete a mailbox; returns the aliases that still point to it."""
+def delete_user(tx: Tx, value: str, *, purge_maildir: bool = False) -> list[AliasInfo]:
+    """Delete a mailbox (`purge_maildir`: and its maildir, after the commit);
+    returns the aliases that still point to it."""
     user = get_user(tx.session, value)
     pointing = aliases_pointing_to(tx.session, user.email)
     warn_still_pointing(tx, pointing, f"still point to {user.email}")
@@ -119,6 +120,8 @@ def delete_user(tx: Tx, value: str) -> list[AliasInfo]:
         # A forward with a local copy keeps the mailbox among its destinations;
         # without the mailbox that copy would bounce, so drop it from the alias.
         delete_alias(tx, user.email, [user.email])
+    if purge_maildir:
+        tx.maildirs_to_remove.append(user.email)
     return pointing
 
 

@@ -96,11 +96,9 @@ def delete(name: str, purge_keys: bool, purge_maildirs: bool) -> None:
     if purge_keys:
         a.confirm(f"Also delete the DKIM keys of {info.name}?")
     with a.changing() as tx:
-        domains.delete_domain(tx, info.name)
-        if purge_maildirs:
-            tx.domain_trees_to_remove.append(info.name)
-        if purge_keys:
-            tx.key_dirs_to_remove.append(info.name)
+        domains.delete_domain(
+            tx, info.name, purge_maildirs=purge_maildirs, purge_keys=purge_keys
+        )
     if not a.dry_run:
         a.note(f"deleted domain {info.name}")
 

@@ -105,9 +105,7 @@ def delete(email: str, purge_maildir: bool) -> None:
     if purge_maildir:
         a.confirm(f"Also delete the maildir of {target} (its mail is lost)?")
     with a.changing() as tx:
-        users.delete_user(tx, target)
-        if purge_maildir:
-            tx.maildirs_to_remove.append(target)
+        users.delete_user(tx, target, purge_maildir=purge_maildir)
     if not a.dry_run:
         a.note(f"deleted user {target}")
 
