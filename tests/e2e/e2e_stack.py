@@ -37,6 +37,7 @@ import os
 import pwd
 import secrets
 import shutil
+import smtplib
 import socket
 import socketserver
 import ssl
@@ -794,6 +795,21 @@ OversignHeaders From
         finally:
             with contextlib.suppress(Exception):
                 client.logout()
+
+    def submission_cert(self, server_name: str) -> bytes:
+        """The certificate Postfix's submission service presents after STARTTLS with SNI."""
+        client = smtplib.SMTP(timeout=20)
+        client._host = server_name  # type: ignore[attr-defined]  # starttls() sends it as SNI
+        try:
+            client.connect("127.0.0.1", self.ports.submission)
+            client.ehlo("client.example")
+            client.starttls(context=client_context())
+            cert = client.sock.getpeercert(binary_form=True)  # type: ignore[union-attr]
+            assert cert is not None
+            return bytes(cert)
+        finally:
+            with contextlib.suppress(Exception):
+                client.quit()
 
     def cert_der(self, name: str) -> bytes:
         if name not in self._certs:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import dkim as dkimpy
 import pytest
-from e2e_stack import MAILHOST, OUTSIDE, Stack, add_domain_cert, client_context
+from e2e_stack import MAILHOST, OUTSIDE, Stack, add_domain_cert, client_context, wait_for
 
 from mailctl.dkim import keyfiles as dkim
 
@@ -325,3 +325,24 @@ def test_domain_del_rejects_mail_and_drops_keys_and_sni(stack: Stack) -> None:
     assert not stack.auth_ok(user, PASSWORD)
     # Dovecot was reloaded without the domain's SNI block: the default certificate now
     assert stack.imap_login_cert(f"imap.{domain}") == stack.cert_der(MAILHOST)
+
+
+def test_certificate_renewal_reaches_postfix_and_dovecot(stack: Stack) -> None:
+    """certbot renew replaces the files; the deploy hook runs `mailctl sync`, which
+    rebuilds the SNI index and reloads both servers, so they serve the new one."""
+    domain = "renew.example"
+    add_domain(stack, domain)
+    old = stack.cert_der(domain)
+    assert stack.submission_cert(f"smtp.{domain}") == old
+    assert stack.imap_login_cert(f"imap.{domain}") == old
+
+    add_domain_cert(stack, domain)  # the renewal: new key and certificate, same paths
+    stack._certs.pop(domain)
+    new = stack.cert_der(domain)
+    assert new != old
+    assert "out of sync" in stack.mailctl("sync", "--check", code=1).stderr
+    out = stack.mailctl("sync")
+    assert f"rebuilt {stack.postfix_dir / 'vmail_ssl.map'}" in out.stderr
+    wait_for(lambda: stack.submission_cert(f"smtp.{domain}") == new, "Postfix's new certificate")
+    wait_for(lambda: stack.imap_login_cert(f"imap.{domain}") == new, "Dovecot's new certificate")
+    assert "in sync" in stack.mailctl("sync").stderr
