@@ -20,10 +20,10 @@ MAX_LABEL = 63
 MAX_LOCALPART = 64
 MAX_ADDRESS = 254  # RFC 5321 path limit; also fits the guide's VARCHAR(255)
 
-_LDH_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_LDH_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 # RFC 5322 dot-atom without "/" (a local part becomes a maildir path component).
 _ATEXT = r"[a-z0-9!#$%&'*+=?^_`{|}~-]"
-_LOCALPART = re.compile(rf"^{_ATEXT}+(?:\.{_ATEXT}+)*$")
+_LOCALPART = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*")
 
 
 def _reject(value: str, why: str) -> InvalidName:
@@ -64,7 +64,7 @@ def _to_a_label(label: str, shown: str) -> str:
             raise _reject(shown, f"domain (label {label!r} is not a valid IDN: {exc})") from None
     if len(candidate) > MAX_LABEL:
         raise _reject(shown, f"domain (label of {len(candidate)} characters; at most {MAX_LABEL})")
-    if not _LDH_LABEL.match(candidate):
+    if not _LDH_LABEL.fullmatch(candidate):
         raise _reject(shown, "domain (labels use letters, digits and inner hyphens only)")
     if candidate.startswith("xn--"):
         try:
@@ -104,6 +104,8 @@ def parse_address(value: str, *, allow_catchall: bool = False) -> Address:
         expected = "user@domain or @domain" if allow_catchall else "user@domain"
         raise InvalidName(f"invalid address: {value!r} (expected {expected})")
     local, _, domain_part = raw.rpartition("@")
+    if domain_part != domain_part.strip() or local != local.strip():
+        raise InvalidName(f"invalid address: {value!r} (blank or control character beside '@')")
     local = local.lower()
     if not local and not allow_catchall:
         raise InvalidName(f"invalid address: {value!r} (a catch-all @domain is not allowed here)")
@@ -113,7 +115,7 @@ def parse_address(value: str, *, allow_catchall: bool = False) -> Address:
                 f"invalid address: {value!r} (local part of {len(local)} characters;"
                 f" at most {MAX_LOCALPART})"
             )
-        if not _LOCALPART.match(local):
+        if not _LOCALPART.fullmatch(local):
             raise InvalidName(
                 f"invalid address: {value!r} (local part may use letters, digits,"
                 " inner dots and !#$%&'*+=?^_`{|}~- only)"

@@ -29,7 +29,7 @@ END = "# END mailctl managed block"
 KINDS: tuple[str, ...] = ("table", "dovecot")
 
 # `local_name imap.example.nl {`, also 2.3's `local_name "a.nl b.nl" {`.
-_LOCAL_NAME = re.compile(r"^\s*local_name\s+(?P<names>[^{]*?)\s*\{\s*$")
+_LOCAL_NAME = re.compile(r"\s*local_name\s+(?P<names>[^{]*?)\s*\{\s*")
 _TRAILING_COMMENT = re.compile(r"\s+#.*$")
 
 
@@ -135,7 +135,7 @@ def _table_duplicates(
 
 
 def _local_names(line: str) -> list[str] | None:
-    match = _LOCAL_NAME.match(_bare(line))
+    match = _LOCAL_NAME.fullmatch(_bare(line))
     if match is None:
         return None
     names = match.group("names").strip()

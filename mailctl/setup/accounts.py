@@ -169,7 +169,7 @@ def read_password(path: Path, what: str) -> str:
 def read_account_password(path: Path, what: str) -> str:
     """An account password from its file, checked to be writable into the map files."""
     password = read_password(path, what)
-    if not PASSWORD_CHARS.match(password):
+    if not PASSWORD_CHARS.fullmatch(password):
         raise ConfigError(
             f"{what} {path}: the password may only hold letters, digits and ._~+/=-"
             " (it is written unquoted into Postfix and Dovecot files); run setup sql --rotate"

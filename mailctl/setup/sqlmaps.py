@@ -61,10 +61,10 @@ DOVECOT_PASSWORD_QUERY = {
 
 # What may be written unquoted into both Postfix's and Dovecot's config syntax:
 # no blanks, quotes, `#`, `$`, `%`, braces or backslashes.
-_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
-_HOST = re.compile(r"^[A-Za-z0-9._:-]+$")
-_PATH = re.compile(r"^/[A-Za-z0-9._~+/=-]*$")
-PASSWORD_CHARS = re.compile(r"^[A-Za-z0-9._~+/=-]+$")
+_NAME = re.compile(r"[A-Za-z0-9_-]+")
+_HOST = re.compile(r"[A-Za-z0-9._:-]+")
+_PATH = re.compile(r"/[A-Za-z0-9._~+/=-]*")
+PASSWORD_CHARS = re.compile(r"[A-Za-z0-9._~+/=-]+")
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ class SqlSource:
         if self.backend not in BACKENDS:
             raise ValueError(f"unknown SQL map type {self.backend!r} (use {', '.join(BACKENDS)})")
         if self.backend == "sqlite":
-            if not _PATH.match(self.dbname):
+            if not _PATH.fullmatch(self.dbname):
                 raise ValueError(f"SQLite database must be an absolute path: {self.dbname!r}")
             return
         for what, value, pattern in (
@@ -90,12 +90,12 @@ class SqlSource:
             ("host", self.host, _PATH if self.socket else _HOST),
             ("user", self.user, _NAME),
         ):
-            if not pattern.match(value):
+            if not pattern.fullmatch(value):
                 raise ValueError(
                     f"{what} {value!r} cannot be written unquoted into Postfix and Dovecot"
                     " configuration"
                 )
-        if not PASSWORD_CHARS.match(self.password):
+        if not PASSWORD_CHARS.fullmatch(self.password):
             raise ValueError(
                 "the read-only password cannot be written unquoted into Postfix and Dovecot"
                 " configuration (use letters, digits and ._~+/=-)"

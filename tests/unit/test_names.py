@@ -92,3 +92,28 @@ def test_bad_addresses_are_refused(bad: str) -> None:
     with pytest.raises(InvalidName) as info:
         parse_address(bad)
     assert repr(bad) in str(info.value)
+
+
+@pytest.mark.parametrize("bad", ["\n", "\r", "\t", "\x00", " x"])
+@pytest.mark.parametrize(
+    "value", ["example.nl", "joe2@example.nl", "@example.nl"], ids=["domain", "address", "catchall"]
+)
+def test_control_characters_never_reach_a_stored_name(bad: str, value: str) -> None:
+    """`$` matches before a final newline, so validators use fullmatch: a control
+    character anywhere inside a name is refused. Surrounding blanks are trimmed,
+    as typed names often carry them; what is stored never holds one."""
+    check = normalize_domain if "@" not in value else (
+        lambda v: str(parse_address(v, allow_catchall=True))
+    )
+    at = value.index("@") + 1 if "@" in value else 3  # the domain's start, or inside it
+    inside = [value[:at] + bad + value[at:], value[:-2] + bad + value[-2:]]
+    if value.index("@") > 0 if "@" in value else False:
+        inside += [value[:at - 1] + bad + value[at - 1:], value[:1] + bad + value[1:]]
+    for candidate in inside:
+        with pytest.raises(InvalidName):
+            check(candidate)
+    if bad.strip():  # NUL or text after a blank: refused at the end too
+        with pytest.raises(InvalidName):
+            check(value + bad)
+    else:  # trailing whitespace is trimmed, never stored
+        assert check(value + bad) == check(value)
