@@ -7,6 +7,7 @@ functions that need them, so `--help` and completion stay fast.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from mailctl.services.unit import Work
 
 F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
 FORMATS = ("table", "json", "csv", "plain")
 
 
@@ -110,6 +112,16 @@ def app() -> App:
     if not isinstance(obj, App):  # a command invoked without the root group (tests)
         obj = ctx.find_root().obj = App()
     return obj
+
+
+def pass_app(func: Callable[..., R]) -> Callable[..., R]:
+    """Hand a command this invocation's App as its first argument."""
+
+    @functools.wraps(func)
+    def with_app(*args: Any, **kwargs: Any) -> R:
+        return func(app(), *args, **kwargs)
+
+    return with_app
 
 
 def _set_flag(name: str) -> Callable[[click.Context, click.Parameter, bool], None]:

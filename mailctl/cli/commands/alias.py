@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mailctl.cli.app import app, emit_rows, mutating, output_format
+from mailctl.cli.app import App, app, emit_rows, mutating, output_format, pass_app
 from mailctl.cli.complete import complete_addresses, complete_aliases, complete_domains
 
 
@@ -20,11 +20,11 @@ def alias() -> None:
 )
 @click.option("--force", is_flag=True, help="Allow an alias that hides a mailbox.")
 @mutating
-def add(source: str, destinations: tuple[str, ...], force: bool) -> None:
+@pass_app
+def add(a: App, source: str, destinations: tuple[str, ...], force: bool) -> None:
     """Create an alias or add destinations to it (merged, never doubled)."""
     from mailctl.services import aliases
 
-    a = app()
     with a.changing() as tx:
         result = aliases.add_alias(tx, source, list(destinations), force=force)
     if a.dry_run:
@@ -36,11 +36,11 @@ def add(source: str, destinations: tuple[str, ...], force: bool) -> None:
 @click.argument("source", shell_complete=complete_aliases)
 @click.argument("destinations", nargs=-1, metavar="[DEST...]", shell_complete=complete_addresses)
 @mutating
-def delete(source: str, destinations: tuple[str, ...]) -> None:
+@pass_app
+def delete(a: App, source: str, destinations: tuple[str, ...]) -> None:
     """Remove an alias, or only the named destinations."""
     from mailctl.services import aliases
 
-    a = app()
     with a.changing() as tx:
         result = aliases.delete_alias(tx, source, list(destinations) or None)
     if a.dry_run:

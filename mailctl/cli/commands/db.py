@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mailctl.cli.app import app, emit_record, mutating, output_format
+from mailctl.cli.app import App, emit_record, mutating, output_format, pass_app
 
 
 @click.group()
@@ -14,11 +14,11 @@ def db() -> None:
 
 @db.command("upgrade")
 @mutating
-def upgrade() -> None:
+@pass_app
+def upgrade(a: App) -> None:
     """Migrate to the newest schema; adopt a database made with the guide's SQL."""
     from mailctl.core import db as database
 
-    a = app()
     engine = a.engine(check_schema=False)
     status = database.schema_status(engine)
     if a.dry_run:
@@ -50,12 +50,12 @@ def upgrade() -> None:
 
 @db.command("status")
 @output_format
-def status(fmt: str | None) -> None:
+@pass_app
+def status(a: App, fmt: str | None) -> None:
     """Show the backend, the schema revision and what is pending."""
     from mailctl.core import db as database
     from mailctl.core.config import mask_url
 
-    a = app()
     state = database.schema_status(a.engine(check_schema=False))
     emit_record(
         {

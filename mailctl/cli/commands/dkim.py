@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mailctl.cli.app import app, emit_rows, mutating, output_format
+from mailctl.cli.app import App, emit_rows, mutating, output_format, pass_app
 from mailctl.model.dkimstates import DkimState
 
 algorithm_option = click.option(
@@ -24,12 +24,12 @@ def dkim() -> None:
 @dkim.command("show")
 @click.argument("domain")
 @output_format
-def show(domain: str, fmt: str | None) -> None:
+@pass_app
+def show(a: App, domain: str, fmt: str | None) -> None:
     """List a domain's keys with their state and DNS record name."""
     from mailctl.services import dkim as keys
     from mailctl.services import domains
 
-    a = app()
     with a.reading() as session:
         found = domains.get_domain(session, domain)
         rows = [
@@ -51,11 +51,11 @@ def show(domain: str, fmt: str | None) -> None:
 @click.argument("domain")
 @algorithm_option
 @mutating
-def rotate(domain: str, algorithm: str) -> None:
+@pass_app
+def rotate(a: App, domain: str, algorithm: str) -> None:
     """Make a new pending key with a dated selector and print the record to publish."""
     from mailctl.services import dkim as keys
 
-    a = app()
     with a.changing() as tx:
         row = keys.rotate(tx, domain, algorithm)
         name = keys.domain_row(tx, domain).name
@@ -80,13 +80,15 @@ def rotate(domain: str, algorithm: str) -> None:
 @click.option("--force", is_flag=True, help="Activate without checking that DNS has the record.")
 @click.option("--nameserver", metavar="HOST[:PORT]", help="Ask this DNS server.")
 @mutating
-def activate(domain: str, selector: str | None, force: bool, nameserver: str | None) -> None:
+@pass_app
+def activate(
+    a: App, domain: str, selector: str | None, force: bool, nameserver: str | None
+) -> None:
     """Sign with the pending key once DNS publishes it; the old key becomes retired."""
     from mailctl.dns.lookup import parse_nameserver
     from mailctl.services import dkim as keys
     from mailctl.services.dns import require_published_key
 
-    a = app()
     if nameserver:
         parse_nameserver(nameserver)  # a malformed one is a usage error before anything
     with a.changing() as tx:
@@ -108,11 +110,11 @@ def activate(domain: str, selector: str | None, force: bool, nameserver: str | N
 @click.argument("domain")
 @click.argument("selector", required=False)
 @mutating
-def retire(domain: str, selector: str | None) -> None:
+@pass_app
+def retire(a: App, domain: str, selector: str | None) -> None:
     """Drop a retired key from KeyTable and DNS records; archive its file."""
     from mailctl.services import dkim as keys
 
-    a = app()
     with a.changing() as tx:
         found = keys.domain_row(tx, domain)
         row = keys.find_key(tx, found, selector, DkimState.RETIRED)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mailctl.cli.app import App, app, emit_rows, output_format
+from mailctl.cli.app import App, emit_rows, output_format, pass_app
 
 if TYPE_CHECKING:
     from mailctl.dns.check import Row
@@ -37,7 +37,8 @@ def dns() -> None:
     is_flag=True,
     help="bind format as a complete zone per domain, with SOA and NS placeholders.",
 )
-def show(names: tuple[str, ...], fmt: str | None, zone: bool) -> None:
+@pass_app
+def show(a: App, names: tuple[str, ...], fmt: str | None, zone: bool) -> None:
     """Show the DNS records of DOMAINs (default: all domains).
 
     Computed from the real state: the DKIM public keys of the domain's
@@ -52,7 +53,6 @@ def show(names: tuple[str, ...], fmt: str | None, zone: bool) -> None:
     if zone and fmt not in (None, "bind"):
         raise UsageError(f"--zone needs --format bind, not --format {fmt}")
     chosen = fmt or ("bind" if zone or not sys.stdout.isatty() else "table")
-    a = app()
     listing = _listing(a, names)
     if not listing:
         if chosen == "json":
@@ -118,7 +118,8 @@ def _domain_context(a: App, value: str) -> tuple[str, DnsContext]:
 
 @dns.command("mta-sts-policy")
 @click.argument("name", metavar="DOMAIN")
-def mta_sts_policy(name: str) -> None:
+@pass_app
+def mta_sts_policy(a: App, name: str) -> None:
     """Print the MTA-STS policy (RFC 8461) to serve for DOMAIN.
 
     Serve it as text/plain at https://mta-sts.DOMAIN/.well-known/mta-sts.txt;
@@ -126,7 +127,6 @@ def mta_sts_policy(name: str) -> None:
     """
     from mailctl.dns import clientconfig
 
-    a = app()
     domain, ctx = _domain_context(a, name)
     policy = clientconfig.mta_sts_policy(ctx)
     click.echo(policy, nl=False)
@@ -138,14 +138,14 @@ def mta_sts_policy(name: str) -> None:
 
 @dns.command("autoconfig")
 @click.argument("name", metavar="DOMAIN")
-def autoconfig(name: str) -> None:
+@pass_app
+def autoconfig(a: App, name: str) -> None:
     """Print Thunderbird's config-v1.1.xml for DOMAIN.
 
     Serve it at https://autoconfig.DOMAIN/mail/config-v1.1.xml.
     """
     from mailctl.dns import clientconfig
 
-    a = app()
     domain, ctx = _domain_context(a, name)
     click.echo(clientconfig.autoconfig_xml(domain, ctx), nl=False)
     a.note(f"serve at {clientconfig.AUTOCONFIG_URL.format(domain=domain)}")
@@ -153,7 +153,8 @@ def autoconfig(name: str) -> None:
 
 @dns.command("autodiscover")
 @click.argument("name", metavar="DOMAIN")
-def autodiscover(name: str) -> None:
+@pass_app
+def autodiscover(a: App, name: str) -> None:
     """Print Outlook's autodiscover.xml for DOMAIN.
 
     The POX autodiscover response (outlook/responseschema/2006a).
@@ -163,7 +164,6 @@ def autodiscover(name: str) -> None:
     """
     from mailctl.dns import clientconfig
 
-    a = app()
     domain, ctx = _domain_context(a, name)
     click.echo(clientconfig.autodiscover_xml(domain, ctx), nl=False)
     a.note(f"serve at {clientconfig.AUTODISCOVER_URL.format(domain=domain)} (answer POST and GET)")
@@ -173,14 +173,14 @@ def autodiscover(name: str) -> None:
 @click.argument("names", nargs=-1, metavar="[DOMAIN]...")
 @click.option("--nameserver", metavar="HOST[:PORT]", help="Ask this DNS server directly.")
 @output_format
-def check(names: tuple[str, ...], nameserver: str | None, fmt: str | None) -> None:
+@pass_app
+def check(a: App, names: tuple[str, ...], nameserver: str | None, fmt: str | None) -> None:
     """Look the records up live and compare: OK, MISSING, DIFFERENT or ERROR per record.
 
     Exit 1 when a required or recommended record is not OK.
     """
     from mailctl.errors import MailctlError
 
-    a = app()
     rows = check_rows(a, names, nameserver)
     emit_rows(
         [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mailctl.cli.app import app, emit_rows, output_format
+from mailctl.cli.app import App, emit_rows, output_format, pass_app
 from mailctl.errors import MailctlError
 
 
@@ -12,7 +12,8 @@ from mailctl.errors import MailctlError
 @click.option("--dns", "with_dns", is_flag=True, help="Also run `dns check` for every domain.")
 @click.option("--nameserver", metavar="HOST[:PORT]", help="DNS server for --dns.")
 @output_format
-def doctor(fmt: str | None, with_dns: bool, nameserver: str | None) -> None:
+@pass_app
+def doctor(a: App, fmt: str | None, with_dns: bool, nameserver: str | None) -> None:
     """Check database, managed files, keys, certificates and role aliases.
 
     One row per check; exit 1 when any check fails.
@@ -21,7 +22,6 @@ def doctor(fmt: str | None, with_dns: bool, nameserver: str | None) -> None:
 
     from mailctl.services import doctor as checks
 
-    a = app()
     engine = a.engine(check_schema=False)
     results = [checks.database(engine)]
     if not results[0].failed:

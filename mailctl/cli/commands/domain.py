@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mailctl.cli.app import App, app, emit_record, emit_rows, mutating, output_format
+from mailctl.cli.app import App, emit_record, emit_rows, mutating, output_format, pass_app
 from mailctl.cli.complete import complete_domains
 from mailctl.model.dkimstates import DkimState
 
@@ -32,12 +32,12 @@ def domain() -> None:
     help="Do not create postmaster@ and abuse@ aliases to server.admin_email.",
 )
 @mutating
-def add(names: tuple[str, ...], no_postmaster: bool) -> None:
+@pass_app
+def add(a: App, names: tuple[str, ...], no_postmaster: bool) -> None:
     """Add domains: database row, DKIM key, role aliases and every managed file."""
     from mailctl.model.names import display_domain
     from mailctl.services import domains
 
-    a = app()
     added = []
     with a.changing() as tx:
         for name in names:
@@ -80,11 +80,11 @@ def _next_steps(a: App, added: list[str]) -> None:
 @click.option("--purge-keys", is_flag=True, help="Also delete the domain's DKIM key files.")
 @click.option("--purge-maildirs", is_flag=True, help="Also delete the domain's maildirs.")
 @mutating
-def delete(name: str, purge_keys: bool, purge_maildirs: bool) -> None:
+@pass_app
+def delete(a: App, name: str, purge_keys: bool, purge_maildirs: bool) -> None:
     """Delete a domain with its users and aliases (asks first)."""
     from mailctl.services import domains
 
-    a = app()
     with a.reading() as session:
         info = domains.domain_info(session, domains.get_domain(session, name))
     a.note(
@@ -123,13 +123,13 @@ def _describe(session: Session, settings: Settings, info: DomainInfo) -> dict[st
 
 @domain.command("list")
 @output_format
-def list_(fmt: str | None) -> None:
+@pass_app
+def list_(a: App, fmt: str | None) -> None:
     """List domains with user and alias counts, DKIM selector and TLS status."""
     from mailctl.serverfiles.tls import check_domain
     from mailctl.services import dkim as keys
     from mailctl.services import domains
 
-    a = app()
     with a.reading() as session:
         selectors = keys.active_selectors(session)
         rows = [
@@ -149,13 +149,13 @@ def list_(fmt: str | None) -> None:
 @domain.command("show")
 @click.argument("name", metavar="DOMAIN", shell_complete=complete_domains)
 @output_format
-def show(name: str, fmt: str | None) -> None:
+@pass_app
+def show(a: App, name: str, fmt: str | None) -> None:
     """Show one domain: counts, DKIM keys and TLS status."""
     from mailctl.serverfiles.tls import check_domain
     from mailctl.services import dkim as keys
     from mailctl.services import domains
 
-    a = app()
     with a.reading() as session:
         info = domains.domain_info(session, domains.get_domain(session, name))
         record = _describe(session, a.settings, info)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from mailctl.cli.app import app, mutating
+from mailctl.cli.app import App, mutating, pass_app
 from mailctl.errors import AlreadyExists, ConfigError
 
 # init's prompts: option name -> (config section, key, question)
@@ -53,7 +53,9 @@ def _init_options(func: click.decorators.FC) -> click.decorators.FC:
 @click.option("--force", is_flag=True, help="Replace an existing config file.")
 @click.option("--no-schema", is_flag=True, help="Only write the config; leave the database alone.")
 @mutating
+@pass_app
 def init(
+    a: App,
     target: str | None,
     assignments: tuple[str, ...],
     force: bool,
@@ -72,7 +74,6 @@ def init(
     )
     from mailctl.system.files import atomic_write
 
-    a = app()
     path = Path(target or a.config_path or DEFAULT_CONFIG_PATH)
     if path.exists() and not force:
         raise AlreadyExists(f"config file {path} exists already (use --force to replace it)")
@@ -146,13 +147,13 @@ def config() -> None:
 
 @config.command("show")
 @click.option("--format", "-f", "fmt", type=click.Choice(("toml", "json")), default="toml")
-def show(fmt: str) -> None:
+@pass_app
+def show(a: App, fmt: str) -> None:
     """Print the effective configuration, secrets masked."""
     import json
 
     from mailctl.core.config import as_dict, render_toml
 
-    a = app()
     settings = a.settings
     if fmt == "json":
         out = {

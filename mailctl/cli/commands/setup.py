@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mailctl.cli.app import app, mutating
+from mailctl.cli.app import App, mutating, pass_app
 
 
 @click.group()
@@ -42,7 +42,9 @@ def setup() -> None:
     help="Do not create or migrate the schema as mailctl's account in between.",
 )
 @mutating
+@pass_app
 def sql(
+    a: App,
     print_only: bool,
     admin_url: str | None,
     admin_password_file: str | None,
@@ -60,7 +62,6 @@ def sql(
     from mailctl.setup import accounts as sqlaccounts
     from mailctl.setup.sqlscript import script
 
-    a = app()
     settings = a.settings
     target = sqlaccounts.target_from(settings)
     if print_only or a.dry_run:
@@ -96,7 +97,8 @@ def sql(
     help="Also write the email2email map that stops a catch-all swallowing mailboxes.",
 )
 @mutating
-def render(dovecot_version: str | None, catchall_fix: bool) -> None:
+@pass_app
+def render(a: App, dovecot_version: str | None, catchall_fix: bool) -> None:
     """Write the guide §8.1 Postfix SQL maps and Dovecot's SQL passdb (read-only account).
 
     Files go to setup.postfix_map_dir and setup.dovecot_sql_conf, mode 0640,
@@ -106,7 +108,6 @@ def render(dovecot_version: str | None, catchall_fix: bool) -> None:
     from mailctl.serverfiles.managed import dovecot_version as detect_version
     from mailctl.setup import serverconfig as sqlconfig
 
-    a = app()
     settings = a.settings
     version = dovecot_version
     if version is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mailctl.cli.app import app, mutating
+from mailctl.cli.app import App, mutating, pass_app
 
 
 @click.command()
@@ -14,7 +14,8 @@ from mailctl.cli.app import app, mutating
     "--adopt", is_flag=True, help="Move entries that duplicate managed ones into the managed block."
 )
 @mutating
-def sync(check: bool, diff: bool, adopt: bool) -> None:
+@pass_app
+def sync(a: App, check: bool, diff: bool, adopt: bool) -> None:
     """Render KeyTable, SigningTable, SNI map, HELO checks and Dovecot SNI from the database.
 
     Writes only the files that changed (atomically), then runs postmap, the
@@ -23,5 +24,4 @@ def sync(check: bool, diff: bool, adopt: bool) -> None:
     """
     from mailctl.services.sync import sync as run_sync
 
-    a = app()
     run_sync(a.work(), a.reading, check=check, diff=diff, adopt=adopt)

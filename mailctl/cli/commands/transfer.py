@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from mailctl.cli.app import App, app, mutating
+from mailctl.cli.app import App, mutating, pass_app
 from mailctl.transfer.fileformat import FORMATS
 
 if TYPE_CHECKING:
@@ -38,7 +38,8 @@ def _format_option(help_text: str) -> Callable[[F], F]:
 @click.option(
     "--with-keys", is_flag=True, help="Include the DKIM private keys (needs --output or a pipe)."
 )
-def export(fmt: str | None, output: str | None, with_keys: bool) -> None:
+@pass_app
+def export(a: App, fmt: str | None, output: str | None, with_keys: bool) -> None:
     """Write domains, DKIM key data, mailboxes with their hashes and aliases.
 
     The file is what `mailctl import` reads. Password hashes are exported as
@@ -51,7 +52,6 @@ def export(fmt: str | None, output: str | None, with_keys: bool) -> None:
     from mailctl.system.files import atomic_write
     from mailctl.transfer import fileformat as bulkfile
 
-    a = app()
     to_stdout = output in (None, "-")
     if with_keys and to_stdout and sys.stdout.isatty():
         raise UsageError(
@@ -79,7 +79,8 @@ def export(fmt: str | None, output: str | None, with_keys: bool) -> None:
 @click.argument("file", metavar="FILE", type=click.Path(dir_okay=False, allow_dash=True))
 @_format_option("json, jsonl or csv (default: from the suffix, else from the content).")
 @mutating
-def import_(file: str, fmt: str | None) -> None:
+@pass_app
+def import_(a: App, file: str, fmt: str | None) -> None:
     """Create or update domains, mailboxes and aliases from FILE ('-': stdin).
 
     Idempotent: rows already in the database are left alone, a mailbox whose
@@ -91,7 +92,6 @@ def import_(file: str, fmt: str | None) -> None:
     from mailctl.services import transfer as bulk
     from mailctl.transfer import fileformat as bulkfile
 
-    a = app()
     text = _read(file)
     chosen = fmt or bulkfile.detect_format(None if file == "-" else file, text)
     document, errors = bulkfile.parse(text, chosen)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import click
 
 from mailctl.cli.app import (
+    App,
     app,
     emit_record,
     emit_rows,
     mutating,
     output_format,
+    pass_app,
     password_options,
     read_password,
 )
@@ -44,8 +46,8 @@ def _new_hash(password_stdin: bool, generate: bool, scheme: str | None) -> tuple
     return password, users.hash_new_password(settings, password, scheme)
 
 
-def _report_password(done: str, email: str, password: str, generated: bool) -> None:
-    a = app()
+@pass_app
+def _report_password(a: App, done: str, email: str, password: str, generated: bool) -> None:
     if a.dry_run:
         return
     a.note(f"{done} {email}")
@@ -59,11 +61,13 @@ def _report_password(done: str, email: str, password: str, generated: bool) -> N
 @scheme_option
 @click.option("--force", is_flag=True, help="Allow a mailbox that an alias of the same name hides.")
 @mutating
-def add(email: str, password_stdin: bool, generate: bool, scheme: str | None, force: bool) -> None:
+@pass_app
+def add(
+    a: App, email: str, password_stdin: bool, generate: bool, scheme: str | None, force: bool
+) -> None:
     """Add a mailbox. The password comes from a hidden prompt, stdin or --generate."""
     from mailctl.services import users
 
-    a = app()
     with a.reading() as session:  # refuse bad input before asking for a password
         users.check_new_user(session, email, force=force)
     password, password_hash = _new_hash(password_stdin, generate, scheme)
@@ -77,11 +81,11 @@ def add(email: str, password_stdin: bool, generate: bool, scheme: str | None, fo
 @password_options
 @scheme_option
 @mutating
-def passwd(email: str, password_stdin: bool, generate: bool, scheme: str | None) -> None:
+@pass_app
+def passwd(a: App, email: str, password_stdin: bool, generate: bool, scheme: str | None) -> None:
     """Set a new password, hashed with the configured (or given) scheme."""
     from mailctl.services import users
 
-    a = app()
     with a.reading() as session:
         users.get_user(session, email)
     password, password_hash = _new_hash(password_stdin, generate, scheme)
@@ -94,11 +98,11 @@ def passwd(email: str, password_stdin: bool, generate: bool, scheme: str | None)
 @click.argument("email", shell_complete=complete_users)
 @click.option("--purge-maildir", is_flag=True, help="Also delete the mailbox's maildir.")
 @mutating
-def delete(email: str, purge_maildir: bool) -> None:
+@pass_app
+def delete(a: App, email: str, purge_maildir: bool) -> None:
     """Delete a mailbox (asks first); warns about aliases that point to it."""
     from mailctl.services import users
 
-    a = app()
     with a.reading() as session:
         target = users.get_user(session, email).email
     a.confirm(f"Delete user {target}?")
@@ -113,11 +117,11 @@ def delete(email: str, purge_maildir: bool) -> None:
 @user.command("list")
 @click.argument("domain", required=False, shell_complete=complete_domains)
 @output_format
-def list_(domain: str | None, fmt: str | None) -> None:
+@pass_app
+def list_(a: App, domain: str | None, fmt: str | None) -> None:
     """List mailboxes, optionally of one domain."""
     from mailctl.services import domains, users
 
-    a = app()
     with a.reading() as session:
         name = domains.get_domain(session, domain).name if domain else None
         rows = [
@@ -130,12 +134,12 @@ def list_(domain: str | None, fmt: str | None) -> None:
 @user.command("show")
 @click.argument("email", shell_complete=complete_users)
 @output_format
-def show(email: str, fmt: str | None) -> None:
+@pass_app
+def show(a: App, email: str, fmt: str | None) -> None:
     """Show one mailbox: scheme and the aliases that deliver to it."""
     from mailctl.passwords.hashing import scheme_of
     from mailctl.services import aliases, users
 
-    a = app()
     with a.reading() as session:
         found = users.get_user(session, email)
         pointing = aliases.aliases_pointing_to(session, found.email)
@@ -153,13 +157,13 @@ def show(email: str, fmt: str | None) -> None:
 @user.command("verify")
 @click.argument("email", shell_complete=complete_users)
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
-def verify(email: str, password_stdin: bool) -> None:
+@pass_app
+def verify(a: App, email: str, password_stdin: bool) -> None:
     """Check a password against the stored hash (exit 1 when it does not match)."""
     from mailctl.errors import MailctlError
     from mailctl.passwords.hashing import verify_password
     from mailctl.services import users
 
-    a = app()
     with a.reading() as session:
         found = users.get_user(session, email)
     password = read_password(
