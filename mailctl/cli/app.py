@@ -102,7 +102,12 @@ class App:
         """Ask before destroying; --yes answers for scripts."""
         if self.yes or self.dry_run:
             return
-        if not click.confirm(question, default=False, err=True):
+        try:
+            answer = click.confirm(question, default=False, err=True)
+        except click.exceptions.Abort:  # end of input (or ^C): no answer is a no
+            click.echo(err=True)  # end the unanswered prompt's line
+            raise Aborted("no answer (end of input); nothing was changed") from None
+        if not answer:
             raise Aborted("aborted; nothing was changed")
 
 

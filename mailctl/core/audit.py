@@ -23,7 +23,7 @@ def append(path: Path, *, changes: Sequence[str], result: str) -> None:
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
         "user": _user(),
         "sudo_user": os.environ.get("SUDO_USER"),
-        "command": ["mailctl", *sys.argv[1:]],
+        "command": ["mailctl", *(_masked(arg) for arg in sys.argv[1:])],
         "changes": list(changes),
         "result": result,
     }
@@ -38,6 +38,24 @@ def append(path: Path, *, changes: Sequence[str], result: str) -> None:
         os.write(fd, line)  # one write with O_APPEND: lines from concurrent runs never mix
     finally:
         os.close(fd)
+
+
+def _masked(arg: str) -> str:
+    """An argument with any database URL's password hidden (`--db URL`, `--db=URL`,
+    `--admin-url ...`); parsed as SQLAlchemy parses it, never by pattern."""
+    option, eq, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
+    if "://" not in value or "@" not in value:
+        return arg
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(value)
+    except (ArgumentError, ValueError):
+        return f"{option}{eq}***" if eq else "***"  # unparseable: show none of it
+    if url.password is None:
+        return arg
+    return f"{option}{eq}{url.render_as_string(hide_password=True)}"
 
 
 def _user() -> str:

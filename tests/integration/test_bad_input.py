@@ -101,3 +101,13 @@ def test_debug_shows_the_traceback(maria: Mailctl) -> None:
     result = maria("--debug", "domain", "add", "../x", code=1)
     assert isinstance(result.exception, Exception)
     assert "invalid domain" in str(result.exception)
+
+
+def test_a_confirmation_at_end_of_input_is_one_error_line(lite: Mailctl) -> None:
+    lite("domain", "add", "example.nl")
+    before = lite.dump()
+    out = lite("domain", "del", "example.nl", input="", code=1)
+    assert out.stderr.strip().splitlines()[-1] == (
+        "mailctl: error: no answer (end of input); nothing was changed"
+    )
+    assert "Aborted!" not in out.output and lite.dump() == before
