@@ -52,6 +52,10 @@ class DatabaseError(MailctlError):
     """The database is unreachable or refused the operation."""
 
 
+class DatabaseUnreachable(DatabaseError):
+    """No connection to the database could be made, or it was lost."""
+
+
 class SchemaNotCurrent(DatabaseError):
     """The database schema needs `mailctl db upgrade` first."""
 

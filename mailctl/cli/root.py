@@ -45,23 +45,14 @@ class MailctlGroup(click.Group):
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
+        # Only MailctlError is the user's to fix (database errors included: the db
+        # layer translates them); anything else is a bug and keeps its traceback.
         try:
             return super().invoke(ctx)
         except MailctlError as exc:
             if _debug(ctx):
                 raise
             fail(ctx, str(exc), exc.exit_code)
-        except Exception as exc:
-            if not type(exc).__module__.startswith("sqlalchemy") or _debug(ctx):
-                raise
-            from sqlalchemy.exc import SQLAlchemyError
-
-            from mailctl.core.db import describe_db_error
-
-            assert isinstance(exc, SQLAlchemyError)  # noqa: S101
-            obj = ctx.obj if isinstance(ctx.obj, App) else App()
-            url = obj._settings.database.url if obj._settings else "database"
-            fail(ctx, describe_db_error(exc, url), 1)
 
 
 def _debug(ctx: click.Context) -> bool:

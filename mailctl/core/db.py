@@ -4,26 +4,31 @@ Schema changes go through Alembic (top-level `migrations/`, shipped in the
 wheel as `mailctl/migrations`). A database created by hand from the guide's
 SQL has the three tables but no version table: it is checked and stamped at
 revision 0001 ("adopted"), never recreated, and its rows stay untouched.
+
+Database failures become mailctl errors here, where they happen: every engine
+from `make_engine` turns a driver error into a one-line `DatabaseError` (the
+URL shown with its password masked), and the transaction and schema helpers
+do the same for any other SQLAlchemy error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.engine import make_url
+from sqlalchemy import URL, Engine, create_engine, event, inspect
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from mailctl.core.config import mask_url
 from mailctl.core.tables import GUIDE_TABLES
-from mailctl.errors import DatabaseError, SchemaNotCurrent
+from mailctl.errors import DatabaseError, DatabaseUnreachable, SchemaNotCurrent
 
 VERSION_TABLE = "mailctl_schema_version"
 ADOPTED_REVISION = "0001"
@@ -36,12 +41,22 @@ GUIDE_COLUMNS = {
 }
 
 
+def shown_url(url: str | URL) -> str:
+    """The URL for a message: SQLAlchemy's own rendering with the password masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        scheme, sep, _ = str(url).partition("://")  # unparsable: show none of the rest
+        return f"{scheme}://..." if sep else "the configured database"
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for one CLI run: no pool, foreign keys enforced everywhere."""
+    """An engine for one CLI run: no pool, foreign keys enforced everywhere, and
+    driver errors raised as DatabaseError."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
-        raise DatabaseError(f"invalid database URL: {mask_url(url)}") from None
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise DatabaseError(f"invalid database URL: {shown_url(url)}") from None
     kwargs: dict[str, Any] = {"poolclass": NullPool}
     backend = parsed.get_backend_name()
     if backend in ("mysql", "mariadb") and "charset" not in parsed.query:
@@ -49,16 +64,41 @@ def make_engine(url: str) -> Engine:
     if backend == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            try:
+                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            except OSError as exc:
+                raise DatabaseUnreachable(
+                    f"cannot create the directory of {shown_url(url)}: {exc.strerror}"
+                ) from None
         kwargs["connect_args"] = {"timeout": 30}
     try:
         engine = create_engine(parsed, **kwargs)
     except (NoSuchModuleError, ImportError) as exc:
         hint = " (install mailctl[postgresql])" if backend == "postgresql" else ""
-        raise DatabaseError(f"no driver for {mask_url(url)}: {exc}{hint}") from None
+        raise DatabaseError(f"no driver for {shown_url(url)}: {exc}{hint}") from None
+    except (ArgumentError, TypeError, ValueError) as exc:  # options SQLAlchemy refuses
+        raise DatabaseError(f"invalid database URL {shown_url(url)}: {exc}") from None
+    event.listen(engine, "handle_error", _translator(shown_url(url)))
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _translator(shown: str) -> Callable[[ExceptionContext], None]:
+    def translate(context: ExceptionContext) -> None:
+        # Driver errors only: anything else raised while executing is a bug.
+        exc = context.sqlalchemy_exception
+        if not isinstance(exc, DBAPIError) or context.is_pre_ping:
+            return
+        # SQLAlchemy's own probes expect the DBAPIError (MySQL's has_table runs
+        # DESCRIBE and reads error 1146 as "no such table"); they mark the statement
+        # so, but SQLAlchemy checks only the connection's options before calling us.
+        execution = context.execution_context
+        if execution is not None and execution.execution_options.get("skip_user_error_events"):
+            return
+        raise database_error(exc, shown, lost=context.connection is None or context.is_disconnect)
+
+    return translate
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -68,13 +108,29 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def describe_db_error(exc: SQLAlchemyError, url: str) -> str:
-    """One line for a database failure, with the password masked."""
+def database_error(exc: BaseException, shown: str, *, lost: bool = False) -> DatabaseError:
+    """One line for a database failure: the driver's first line, the URL masked.
+
+    `lost`: no connection could be made, or it broke (DatabaseUnreachable).
+    """
     orig = getattr(exc, "orig", None)
-    detail = str(orig if orig is not None else exc).strip().splitlines()[0]
+    lines = str(orig if orig is not None else exc).strip().splitlines()
+    detail = lines[0] if lines else type(exc).__name__
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return f"lost the connection to {mask_url(url)}: {detail}"
-    return f"database error on {mask_url(url)}: {detail}"
+        return DatabaseUnreachable(f"lost the connection to {shown}: {detail}")
+    if lost:
+        return DatabaseUnreachable(f"database error on {shown}: {detail}")
+    return DatabaseError(f"database error on {shown}: {detail}")
+
+
+@contextmanager
+def translated(engine: Engine) -> Iterator[None]:
+    """Any SQLAlchemy error in the block (driver errors are already translated by
+    the engine) as a DatabaseError."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise database_error(exc, shown_url(engine.url)) from exc
 
 
 @contextmanager
@@ -82,13 +138,15 @@ def transaction(engine: Engine, *, dry_run: bool = False) -> Iterator[Session]:
     """One session, one transaction: committed on success, rolled back on error or dry run."""
     session = Session(engine, autoflush=True, expire_on_commit=False)
     try:
-        yield session
-        if dry_run:
-            session.rollback()
-        else:
-            session.commit()
+        with translated(engine):
+            yield session
+            if dry_run:
+                session.rollback()
+            else:
+                session.commit()
     except BaseException:
-        session.rollback()
+        with contextlib.suppress(DatabaseError):  # the connection may be gone already
+            session.rollback()
         raise
     finally:
         session.close()
@@ -141,7 +199,7 @@ def head_revision() -> str:
 def schema_status(engine: Engine) -> SchemaStatus:
     from alembic.runtime.migration import MigrationContext
 
-    with engine.connect() as conn:
+    with translated(engine), engine.connect() as conn:
         current = MigrationContext.configure(
             conn, opts={"version_table": VERSION_TABLE}
         ).get_current_revision()
@@ -163,13 +221,14 @@ def upgrade(engine: Engine) -> tuple[SchemaStatus, bool]:
 
     before = schema_status(engine)
     adopted = False
-    if before.current is None and before.guide_tables:
-        _check_adoptable(engine, before)
+    with translated(engine):
+        if before.current is None and before.guide_tables:
+            _check_adoptable(engine, before)
+            with engine.begin() as conn:
+                command.stamp(_alembic_config(conn), ADOPTED_REVISION)
+            adopted = True
         with engine.begin() as conn:
-            command.stamp(_alembic_config(conn), ADOPTED_REVISION)
-        adopted = True
-    with engine.begin() as conn:
-        command.upgrade(_alembic_config(conn), "head")
+            command.upgrade(_alembic_config(conn), "head")
     return before, adopted
 
 
@@ -199,14 +258,13 @@ HEAD = "0002"
 def _stored_revision(engine: Engine) -> str | None | bool:
     """The version table's revision, or False when it cannot be read that way."""
     from sqlalchemy import text
-    from sqlalchemy.exc import DBAPIError
 
     try:
-        with engine.connect() as conn:
+        with translated(engine), engine.connect() as conn:
             rows = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).all()  # noqa: S608
-    except DBAPIError as exc:
-        if exc.connection_invalidated:
-            raise
+    except DatabaseUnreachable:
+        raise
+    except DatabaseError:
         return False  # no version table yet: let the full check explain
     return rows[0][0] if len(rows) == 1 else False
 

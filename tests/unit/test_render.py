@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.env import program
 from support.mailconfig import MailConfig
 
+from mailctl.errors import Conflict, InvalidInput, MailctlError
 from mailctl.serverfiles.render import DkimEntry, TlsEntry
 from mailctl.serverfiles.render.dovecot import parse_dovecot_version, render_dovecot_sni
 from mailctl.serverfiles.render.opendkim import render_key_table, render_signing_table
@@ -77,7 +79,7 @@ def test_dkim_tables_ignore_input_order_and_repeats() -> None:
 
 def test_two_key_paths_for_one_selector_are_refused() -> None:
     other = DkimEntry("example.nl", "mail", "/srv/keys/mail.private")
-    with pytest.raises(ValueError, match="two key paths"):
+    with pytest.raises(Conflict, match="two key paths"):
         render_key_table([dkim("example.nl"), other])
 
 
@@ -91,7 +93,7 @@ def test_two_key_paths_for_one_selector_are_refused() -> None:
     ],
 )
 def test_unusable_dkim_fields_are_refused(entry: DkimEntry) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidInput):
         render_key_table([entry])
 
 
@@ -158,7 +160,7 @@ def test_sni_name_produced_twice_goes_to_the_first_domain() -> None:
     ],
 )
 def test_sni_map_refuses_what_would_break_the_table(entry: TlsEntry, names: list[str]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidInput):
         render_sni_map([entry], names)
 
 
@@ -201,7 +203,7 @@ def test_helo_checks_ignore_input_order() -> None:
 
 @pytest.mark.parametrize("bad", ["a/b.nl", "exa mple.nl", "", "x$.nl", ".example.nl"])
 def test_helo_refuses_names_that_are_not_host_names(bad: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidInput):
         render_helo_checks([bad], "mail.example.nl")
 
 
@@ -270,7 +272,7 @@ def test_dovecot_ignores_input_order(version: str) -> None:
 
 @pytest.mark.parametrize("version", ["2.2", "3", "2.4.1", "", "24"])
 def test_dovecot_unknown_version_is_refused(version: str) -> None:
-    with pytest.raises(ValueError, match="Dovecot"):
+    with pytest.raises(InvalidInput, match="Dovecot"):
         render_dovecot_sni([tls("example.nl")], IMAP_NAMES, version)
 
 
@@ -292,8 +294,29 @@ def test_parse_dovecot_version(output: str, version: str) -> None:
 
 @pytest.mark.parametrize("output", ["", "dovecot: command not found", "v2.3.19", "2", "2.x"])
 def test_unparseable_dovecot_version_is_refused(output: str) -> None:
-    with pytest.raises(ValueError, match="Dovecot version"):
+    with pytest.raises(MailctlError, match="Dovecot version"):
         parse_dovecot_version(output)
+
+
+@pytest.mark.parametrize(
+    "render",
+    [
+        lambda: render_key_table([DkimEntry("example.nl", "mail", "keys/mail.private")]),
+        lambda: render_signing_table([dkim("example.nl"), DkimEntry("example.nl", "mail", "/x")]),
+        lambda: render_sni_map([tls("example.nl")], ["smtp.example.nl"]),
+        lambda: render_sni_map([TlsEntry("example.nl", "/c d.pem", "/k.pem")]),
+        lambda: render_helo_checks([], "mail example.nl"),
+        lambda: render_dovecot_sni([tls("example.nl")], [".{domain}"], "2.4"),
+        lambda: render_dovecot_sni([], IMAP_NAMES, "2.2"),
+        lambda: parse_dovecot_version("dovecot: not found"),
+    ],
+    ids=["key-path", "two-paths", "no-domain", "blank-path", "helo", "parent", "version", "parse"],
+)
+def test_renderers_refuse_with_mailctl_errors_not_value_errors(render: Any) -> None:
+    # The CLI turns a MailctlError into one line; a ValueError would be a traceback.
+    with pytest.raises(MailctlError) as info:
+        render()
+    assert not isinstance(info.value, ValueError)
 
 
 # ------------------------------------------------------------------ the real programs

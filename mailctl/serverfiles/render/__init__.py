@@ -2,7 +2,9 @@
 
 Nothing here touches files, the database or the clock; the same input always
 gives the same, sorted output, so `sync` is idempotent and testable with
-golden strings.
+golden strings. What cannot be written into a table or config file is refused
+with a mailctl error (InvalidInput, or Conflict for two keys claiming one
+KeyTable line), never half-rendered.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from mailctl.errors import InvalidInput, MailctlError
 from mailctl.serverfiles.render import TlsEntry
 from mailctl.serverfiles.render.postfix import expand_names
 
@@ -41,11 +42,11 @@ def render_dovecot_sni(
     domain that sorts first, as in the Postfix SNI map.
     """
     if version not in VERSIONS:
-        raise ValueError(f"unsupported Dovecot config version {version!r} (use 2.3 or 2.4)")
+        raise InvalidInput(f"unsupported Dovecot config version {version!r} (use 2.3 or 2.4)")
     lines: list[str] = []
     for name, entry in expand_names(entries, names):
         if name.startswith("."):
-            raise ValueError(f"Dovecot local_name cannot be a parent-domain pattern: {name!r}")
+            raise InvalidInput(f"Dovecot local_name cannot be a parent-domain pattern: {name!r}")
         cert, key = _settings(entry, version)
         lines += [f"local_name {name} {{", f"  {cert}", f"  {key}", "}"]
     return lines
@@ -59,6 +60,6 @@ def parse_dovecot_version(text: str) -> str:
     """
     match = _VERSION.match(text)
     if match is None:
-        raise ValueError(f"cannot read a Dovecot version from {text.strip()[:80]!r}")
+        raise MailctlError(f"cannot read a Dovecot version from {text.strip()[:80]!r}")
     release = (int(match.group(1)), int(match.group(2)))
     return "2.4" if release >= (2, 4) else "2.3"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from mailctl.errors import Conflict, InvalidInput
 from mailctl.serverfiles.render import DkimEntry
 
 # A domain or selector must not carry whitespace (field separator of the
@@ -21,11 +22,11 @@ _KEY_PATH = re.compile(r"^/[^\s:]*$")
 
 def _check(entry: DkimEntry) -> None:
     if not _NAME.match(entry.domain):
-        raise ValueError(f"DKIM domain not usable in KeyTable: {entry.domain!r}")
+        raise InvalidInput(f"DKIM domain not usable in KeyTable: {entry.domain!r}")
     if not _NAME.match(entry.selector):
-        raise ValueError(f"DKIM selector not usable in KeyTable: {entry.selector!r}")
+        raise InvalidInput(f"DKIM selector not usable in KeyTable: {entry.selector!r}")
     if not _KEY_PATH.match(entry.key_path):
-        raise ValueError(
+        raise InvalidInput(
             f"DKIM key path must be absolute without whitespace or ':': {entry.key_path!r}"
         )
 
@@ -47,7 +48,7 @@ def _unique(keys: Iterable[DkimEntry]) -> list[DkimEntry]:
         ident = (entry.domain, entry.selector)
         other = seen.get(ident)
         if other is not None and other != entry:
-            raise ValueError(
+            raise Conflict(
                 f"two key paths for selector {entry.selector!r} of {entry.domain!r}:"
                 f" {other.key_path!r} and {entry.key_path!r}"
             )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from mailctl.errors import InvalidInput
 from mailctl.serverfiles.render import TlsEntry
 
 DEFAULT_SNI_NAMES: tuple[str, ...] = ("smtp.{domain}", "{domain}")
@@ -26,7 +27,7 @@ _PATH = re.compile(r"^/[^\s\"'<>]*$")
 
 def _check_path(path: str, what: str) -> None:
     if not _PATH.match(path):
-        raise ValueError(f"{what} must be an absolute path without whitespace: {path!r}")
+        raise InvalidInput(f"{what} must be an absolute path without whitespace: {path!r}")
 
 
 def expand_names(entries: Iterable[TlsEntry], names: Sequence[str]) -> list[tuple[str, TlsEntry]]:
@@ -39,7 +40,7 @@ def expand_names(entries: Iterable[TlsEntry], names: Sequence[str]) -> list[tupl
     """
     for pattern in names:
         if "{domain}" not in pattern:
-            raise ValueError(f"TLS name pattern without {{domain}}: {pattern!r}")
+            raise InvalidInput(f"TLS name pattern without {{domain}}: {pattern!r}")
     taken: dict[str, TlsEntry] = {}
     for entry in sorted(set(entries)):
         _check_path(entry.cert, "certificate")
@@ -47,7 +48,7 @@ def expand_names(entries: Iterable[TlsEntry], names: Sequence[str]) -> list[tupl
         for pattern in names:
             name = pattern.replace("{domain}", entry.domain).lower()
             if not _HOST.match(name):
-                raise ValueError(f"TLS name {name!r} (from {pattern!r}) is not a host name")
+                raise InvalidInput(f"TLS name {name!r} (from {pattern!r}) is not a host name")
             taken.setdefault(name, entry)
     return sorted(taken.items())
 
@@ -74,5 +75,5 @@ def render_helo_checks(domains: Iterable[str], hostname: str) -> list[str]:
     names = {hostname.lower(), *(domain.lower() for domain in domains)}
     for name in names:
         if name.startswith(".") or not _HOST.match(name):
-            raise ValueError(f"HELO name is not a host name: {name!r}")
+            raise InvalidInput(f"HELO name is not a host name: {name!r}")
     return [f"/^{_pcre_literal(name)}$/ {HELO_ACTION}" for name in sorted(names)]

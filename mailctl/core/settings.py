@@ -1,0 +1,347 @@
+"""The config schema: frozen dataclasses whose field metadata carries each key's
+documentation and rules (`check` functions from mailctl.core.checks and
+mailctl.core.recordchecks, `choices`, `min`/`max`), plus the rules that tie
+two keys together (`check_settings`).
+
+Validation, `config show` and the file `mailctl init` writes all come from
+here; mailctl.core.config loads files into these objects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any, get_type_hints
+
+from mailctl.core import checks, recordchecks
+from mailctl.errors import ConfigError
+from mailctl.model.schemes import READ_SCHEMES, SCHEMES
+
+UID_MAX = 2**32 - 2  # (uid_t)-1 means "unchanged" to chown(2)
+TTL_MAX = 2**31 - 1  # RFC 2181 section 8
+
+
+def _opt(default: Any, doc: str, **rules: Any) -> Any:
+    """A config field: default value, one-line documentation, validation rules."""
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"doc": doc, **rules})
+    return field(default=default, metadata={"doc": doc, **rules})
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = _opt(
+        "mysql+pymysql://mailctl@127.0.0.1/mailserver",
+        "SQLAlchemy URL of the guide's database (mysql+pymysql://, postgresql+psycopg://,"
+        " sqlite:///)",
+        check=checks.database_url,
+        secret=True,
+    )
+    password_file: str = _opt(
+        "",
+        "file holding the database password (mode 0600); empty: password in the URL or none",
+        check=checks.optional_path,
+    )
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    hostname: str = _opt(
+        "mail.example.nl",
+        "MAILHOST: the server's name (PTR/HELO, MX target)",
+        check=checks.host_name,
+    )
+    primary_domain: str = _opt(
+        "example.nl", "primary mail domain (/etc/mailname)", check=checks.domain
+    )
+    ipv4: str = _opt("203.0.113.10", "public IPv4 address (A record, SPF, PTR)", check=checks.ipv4)
+    ipv6: str = _opt(
+        "2001:db8::10", "public IPv6 address; empty if the server has none", check=checks.ipv6
+    )
+    admin_email: str = _opt(
+        "admin@example.nl",
+        "where postmaster@ and abuse@ of new domains are delivered",
+        check=checks.address,
+    )
+
+
+@dataclass(frozen=True)
+class VmailSettings:
+    uid: int = _opt(5000, "owner of the maildirs (guide: vmail 5000)", min=0, max=UID_MAX)
+    gid: int = _opt(5000, "group of the maildirs (guide: vmail 5000)", min=0, max=UID_MAX)
+    home: str = _opt(
+        "/var/mail/vhosts",
+        "maildir root; a mailbox lives in home/{domain}/{localpart}",
+        check=checks.path,
+    )
+    create_maildirs: bool = _opt(True, "create the maildir on user add")
+
+
+@dataclass(frozen=True)
+class PasswordSettings:
+    scheme: str = _opt("SHA512-CRYPT", "scheme for new hashes", choices=SCHEMES)
+    default_scheme: str = _opt(
+        "SHA512-CRYPT", "how to read a stored hash without {SCHEME} prefix", choices=READ_SCHEMES
+    )
+    bcrypt_cost: int = _opt(10, "BLF-CRYPT cost (Dovecot's default 5 is weak)", min=4, max=31)
+    min_length: int = _opt(12, "shortest password accepted", min=1)
+
+
+@dataclass(frozen=True)
+class DkimSettings:
+    selector: str = _opt("mail", "DKIM selector of new keys", check=checks.selector)
+    bits: int = _opt(2048, "RSA key size (below 2048 warned)", min=1024, max=8192)
+    key_dir: str = _opt(
+        "/etc/opendkim/keys",
+        "keys live in key_dir/{domain}/{selector}.private",
+        check=checks.key_dir,
+    )
+    key_table: str = _opt("/etc/opendkim/KeyTable", "OpenDKIM KeyTable", check=checks.path)
+    signing_table: str = _opt(
+        "/etc/opendkim/SigningTable", "OpenDKIM SigningTable", check=checks.path
+    )
+    owner: str = _opt(
+        "opendkim", "owner of key files (applied when running as root)", check=checks.unix_name
+    )
+    group: str = _opt("opendkim", "group of key files and directories", check=checks.unix_name)
+    ed25519: bool = _opt(
+        False, "also give each new domain an Ed25519 key (RFC 8463) for a second signer"
+    )
+    ed25519_selector: str = _opt("ed", "selector of new Ed25519 keys", check=checks.selector)
+    ed25519_key_table: str = _opt(
+        "/etc/opendkim/KeyTable.ed25519",
+        "KeyTable of the Ed25519 signing instance",
+        check=checks.path,
+    )
+    ed25519_signing_table: str = _opt(
+        "/etc/opendkim/SigningTable.ed25519",
+        "SigningTable of the Ed25519 signing instance",
+        check=checks.path,
+    )
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    cert: str = _opt(
+        "/etc/letsencrypt/live/{domain}/fullchain.pem",
+        "certificate chain per domain",
+        check=checks.per_domain_file,
+    )
+    key: str = _opt(
+        "/etc/letsencrypt/live/{domain}/privkey.pem",
+        "private key per domain",
+        check=checks.per_domain_file,
+    )
+
+
+@dataclass(frozen=True)
+class PostfixSettings:
+    sni_map: str = _opt(
+        "/etc/postfix/vmail_ssl.map", "tls_server_sni_maps source file", check=checks.path
+    )
+    sni_names: list[str] = _opt(
+        ["smtp.{domain}", "{domain}"],
+        "SNI names per domain",
+        check=checks.sni_names(parent_patterns=True),
+    )
+    map_type: str = _opt("hash", "map type for postmap -F", choices=("hash", "lmdb", "cdb"))
+    helo_checks: str = _opt(
+        "/etc/postfix/helo_checks.pcre", "HELO checks with spoof lines", check=checks.path
+    )
+
+
+@dataclass(frozen=True)
+class DovecotSettings:
+    sni_conf: str = _opt(
+        "/etc/dovecot/conf.d/11-ssl-sni.conf", "file with local_name blocks", check=checks.path
+    )
+    sni_names: list[str] = _opt(
+        ["imap.{domain}"], "SNI names per domain", check=checks.sni_names(parent_patterns=False)
+    )
+    version: str = _opt(
+        "auto", "syntax of generated config: 2.3, 2.4 or auto", choices=("auto", "2.3", "2.4")
+    )
+
+
+@dataclass(frozen=True)
+class DnsSettings:
+    ttl: int = _opt(3600, "TTL of published records", min=60, max=TTL_MAX)
+    spf: str = _opt("v=spf1 mx -all", "SPF record", check=recordchecks.spf)
+    dmarc: str = _opt(
+        "v=DMARC1; p=reject; sp=reject; rua=mailto:dmarc-reports@{domain}; adkim=s; aspf=s;"
+        " pct=100; fo=0;",
+        "DMARC record",
+        check=recordchecks.dmarc,
+    )
+    tlsrpt_rua: str = _opt(
+        "mailto:tls-report@{domain}", "TLS-RPT report address", check=recordchecks.tlsrpt_rua
+    )
+    mta_sts_mode: str = _opt("enforce", "MTA-STS mode", choices=("enforce", "testing", "none"))
+    mta_sts_max_age: int = _opt(604800, "MTA-STS max_age in seconds", min=1, max=31557600)
+    dane: bool = _opt(False, "publish TLSA 3 1 1 records (needs DNSSEC)")
+    smtps: bool = _opt(True, "port 465 (implicit TLS submission) is offered")
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    log: str = _opt(
+        "/var/log/mailctl/audit.log", "JSON lines, 0600; never secrets", check=checks.path
+    )
+
+
+@dataclass(frozen=True)
+class LockSettings:
+    path: str = _opt(
+        "/run/lock/mailctl.lock", "lock file that serialises mutating commands", check=checks.path
+    )
+    timeout: int = _opt(60, "seconds to wait for another mailctl to finish", min=0)
+
+
+@dataclass(frozen=True)
+class SetupSettings:
+    admin_url: str = _opt(
+        "",
+        "admin connection for `setup sql`; empty: root@ (MariaDB) or postgres@ (PostgreSQL)"
+        " on database.url's server",
+        check=checks.optional_database_url,
+        secret=True,
+    )
+    admin_password_file: str = _opt(
+        "", "file holding the admin password (mode 0600); optional", check=checks.optional_path
+    )
+    readonly_user: str = _opt(
+        "mailuser", "read-only SQL account of Postfix and Dovecot", check=checks.sql_name
+    )
+    readonly_password_file: str = _opt(
+        "/etc/mailctl/mailuser.password",
+        "read-only account's password (0600), written by `setup sql`, read by `setup render`",
+        check=checks.path,
+    )
+    account_host: str = _opt(
+        "127.0.0.1",
+        "MariaDB host part of both accounts: where Postfix, Dovecot and mailctl connect from",
+        check=checks.account_host,
+    )
+    postfix_map_dir: str = _opt(
+        "/etc/postfix",
+        "where `setup render` writes the Postfix SQL maps ({type}-virtual-*.cf)",
+        check=checks.unquoted_path,
+    )
+    dovecot_sql_conf: str = _opt(
+        "/etc/dovecot/dovecot-sql.conf.ext",
+        "where `setup render` writes Dovecot's SQL passdb",
+        check=checks.unquoted_path,
+    )
+
+
+@dataclass(frozen=True)
+class CommandSettings:
+    postmap: list[str] = _opt(["postmap"], "postmap program", check=checks.argv)
+    reload_postfix: list[str] = _opt(
+        ["postfix", "reload"], "reload Postfix; [] = off", check=checks.argv
+    )
+    reload_dovecot: list[str] = _opt(
+        ["doveadm", "reload"], "reload Dovecot; [] = off", check=checks.argv
+    )
+    reload_opendkim: list[str] = _opt(
+        ["systemctl", "reload", "opendkim-sign"],
+        "reload the OpenDKIM signer; [] = off",
+        check=checks.argv,
+    )
+    reload_opendkim_ed25519: list[str] = _opt(
+        ["systemctl", "reload", "opendkim-sign-ed25519"],
+        "reload the Ed25519 OpenDKIM signer; [] = off",
+        check=checks.argv,
+    )
+    check_postfix: list[str] = _opt(
+        ["postfix", "check"], "validate Postfix config; [] = off", check=checks.argv
+    )
+    check_dovecot: list[str] = _opt(
+        ["doveconf", "-n"], "validate Dovecot config; [] = off", check=checks.argv
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    vmail: VmailSettings = field(default_factory=VmailSettings)
+    passwords: PasswordSettings = field(default_factory=PasswordSettings)
+    dkim: DkimSettings = field(default_factory=DkimSettings)
+    tls: TlsSettings = field(default_factory=TlsSettings)
+    postfix: PostfixSettings = field(default_factory=PostfixSettings)
+    dovecot: DovecotSettings = field(default_factory=DovecotSettings)
+    dns: DnsSettings = field(default_factory=DnsSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
+    lock: LockSettings = field(default_factory=LockSettings)
+    commands: CommandSettings = field(default_factory=CommandSettings)
+    setup: SetupSettings = field(default_factory=SetupSettings)
+    # Where the settings came from; not config keys.
+    source: str = field(default="", metadata={"internal": True})
+    sandbox: bool = field(default=False, metadata={"internal": True})
+    # The sandbox's own SQLite file: only that database is migrated automatically.
+    sandbox_db: bool = field(default=False, metadata={"internal": True})
+
+
+# Evaluated once, here: get_type_hints evaluates every annotation on each call.
+_SETTINGS_TYPES = get_type_hints(Settings)
+SECTIONS: dict[str, type[Any]] = {
+    f.name: _SETTINGS_TYPES[f.name]
+    for f in dataclasses.fields(Settings)
+    if not f.metadata.get("internal")
+}
+# section -> key -> (type, field)
+FIELDS: dict[str, dict[str, tuple[Any, dataclasses.Field[Any]]]] = {
+    name: {f.name: (hints[f.name], f) for f in dataclasses.fields(cls)}
+    for name, cls in SECTIONS.items()
+    for hints in [get_type_hints(cls)]
+}
+
+
+# --- rules across keys --------------------------------------------------------------
+
+
+def check_settings(settings: Settings) -> None:
+    """The rules that involve two keys; each error names the key to change."""
+    server, dkim = settings.server, settings.dkim
+    if not server.ipv4 and not server.ipv6:
+        _fail("server.ipv4", "is empty and so is server.ipv6: the server needs an address")
+    if dkim.ed25519 and dkim.ed25519_selector.lower() == dkim.selector.lower():
+        _fail("dkim.ed25519_selector", "must differ from dkim.selector (one key file each)")
+    if settings.tls.cert == settings.tls.key:
+        _fail("tls.key", "must differ from tls.cert")
+    scheme = settings.passwords.scheme
+    if scheme == "BLF-CRYPT" and settings.passwords.min_length > 72:
+        _fail("passwords.min_length", "exceeds 72, the most BLF-CRYPT (passwords.scheme) takes")
+    managed = [
+        ("dkim.key_table", dkim.key_table),
+        ("dkim.signing_table", dkim.signing_table),
+        *(
+            [
+                ("dkim.ed25519_key_table", dkim.ed25519_key_table),
+                ("dkim.ed25519_signing_table", dkim.ed25519_signing_table),
+            ]
+            if dkim.ed25519
+            else []
+        ),
+        ("postfix.sni_map", settings.postfix.sni_map),
+        ("postfix.helo_checks", settings.postfix.helo_checks),
+        ("dovecot.sni_conf", settings.dovecot.sni_conf),
+    ]
+    secrets = [
+        ("database.password_file", settings.database.password_file),
+        ("setup.readonly_password_file", settings.setup.readonly_password_file),
+    ]
+    for group in (managed, secrets):
+        seen: dict[str, str] = {}
+        for key, path in group:
+            if not path:
+                continue
+            other = seen.setdefault(os.path.normpath(path), key)
+            if other != key:
+                _fail(key, f"is the same file as {other}; each needs its own")
+
+
+def _fail(path: str, problem: str) -> None:
+    raise ConfigError(f"At '{path}': {problem}")
