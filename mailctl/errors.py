@@ -62,3 +62,10 @@ class SchemaNotCurrent(DatabaseError):
 
 class Aborted(MailctlError):
     """The user declined a confirmation prompt."""
+
+
+class SavedButIncomplete(MailctlError):
+    """The change is committed, but a step after the commit failed (a maildir, a key
+    file, a reload): exit 3, so a script can tell it from a change that never happened."""
+
+    exit_code = 3

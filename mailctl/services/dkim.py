@@ -174,6 +174,17 @@ def retire(tx: Tx, row: DkimKey, domain: str) -> None:
     tx.keys_to_archive.append((domain, row.selector))
 
 
+def archive_folder(settings: Settings, domain: str) -> Path:
+    """<key_dir>/<domain>/archive/, refused before anything changes when it is a
+    symlink or no folder (a retired key must never land somewhere else)."""
+    from mailctl.errors import InvalidInput
+
+    archive = Path(settings.dkim.key_dir) / domain / "archive"
+    if archive.is_symlink() or (archive.exists() and not archive.is_dir()):
+        raise InvalidInput(f"{archive} is not a folder (a symlink?); nothing was changed")
+    return archive
+
+
 def archive_key_files(settings: Settings, domain: str, selector: str) -> Path | None:
     """Move <selector>.private/.txt into <domain>/archive/ (0700), stamped with the date."""
     from mailctl.errors import MailctlError
@@ -182,7 +193,7 @@ def archive_key_files(settings: Settings, domain: str, selector: str) -> Path | 
     private = key_file(settings, domain, selector)
     if not private.exists():
         return None
-    archive = private.parent / "archive"
+    archive = archive_folder(settings, domain)
     try:
         ensure_dir(archive, 0o700)  # never into a symlinked archive/
         stamp = f"{now():%Y%m%d%H%M%S}"

@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager, nullcontext
 
 from sqlalchemy.orm import Session
 
-from mailctl.errors import MailctlError
+from mailctl.errors import MailctlError, SavedButIncomplete
 from mailctl.services.unit import Work
 
 
@@ -54,7 +54,7 @@ def sync(
         try:
             applied.reload()
         except MailctlError as exc:
-            raise MailctlError(f"files are written, but {exc}") from None
+            raise SavedButIncomplete(f"files are written, but {exc}") from None
     for line in audited:
         out.note(line if line.startswith("rebuilt ") else f"updated {line}")
     return audited

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from mailctl.core import audit
 from mailctl.core.config import Settings
-from mailctl.errors import MailctlError
+from mailctl.errors import MailctlError, SavedButIncomplete
 from mailctl.model.dkimstates import DkimState
 from mailctl.services import Tx
 
@@ -84,6 +84,7 @@ class Work:
                 with db.transaction(engine, dry_run=self.dry_run) as session:
                     tx = Tx(session, self.settings)
                     yield tx
+                    self._check_effects(tx)
                     applied = self._files(tx)
             except BaseException:
                 if applied is not None:
@@ -98,6 +99,13 @@ class Work:
                 self._after_commit(tx, applied)
             finally:
                 audited[:] = tx.described()
+
+    def _check_effects(self, tx: Tx) -> None:
+        """What can be checked of the after-commit steps is checked before the commit."""
+        from mailctl.services.dkim import archive_folder
+
+        for domain, _selector in tx.keys_to_archive:
+            archive_folder(tx.settings, domain)
 
     def _files(self, tx: Tx) -> Applied | None:
         """Render and (unless dry run) write the managed files for this change."""
@@ -141,7 +149,14 @@ class Work:
                 self.out.note(change.describe())
 
     def _after_commit(self, tx: Tx, applied: Applied | None) -> None:
-        """Effects that must wait for the commit: maildirs, key files and reloads."""
+        """Effects that must wait for the commit: maildirs, key files and reloads.
+        A failure here cannot undo the commit: it is reported as such (exit 3)."""
+        try:
+            self._effects(tx, applied)
+        except MailctlError as exc:
+            raise SavedButIncomplete(f"changes are saved, but {exc}") from None
+
+    def _effects(self, tx: Tx, applied: Applied | None) -> None:
         from mailctl.services.dkim import archive_key_files, purge_key_dir
         from mailctl.system import maildirs
 
@@ -163,10 +178,7 @@ class Work:
             if (path := archive_key_files(settings, domain, selector)) is not None:
                 tx.record("update", "dkim key", str(path), DkimState.ARCHIVED)
         if applied is not None:
-            try:
-                applied.reload()
-            except MailctlError as exc:
-                raise MailctlError(f"changes are saved, but {exc}") from None
+            applied.reload()
 
     # ------------------------------------------------------------ showing a plan
 

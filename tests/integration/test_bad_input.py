@@ -111,3 +111,19 @@ def test_a_confirmation_at_end_of_input_is_one_error_line(lite: Mailctl) -> None
         "mailctl: error: no answer (end of input); nothing was changed"
     )
     assert "Aborted!" not in out.output and lite.dump() == before
+
+
+def test_a_failure_after_the_commit_says_so_and_exits_3(lite: Mailctl) -> None:
+    """A maildir that cannot be made once the row is committed: the user exists, its
+    generated password is shown, and the exit code tells a script it is half done."""
+    lite("domain", "add", "example.nl")
+    (lite.root / "vmail").write_text("a file where the maildir root should be\n")
+    out = lite("user", "add", "joe@example.nl", "--generate", code=3)
+    assert out.stdout.startswith("password for joe@example.nl: ")
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("mailctl: error: changes are saved, but cannot create maildir")
+    assert [r[0] for r in lite.query("SELECT email FROM virtual_users")] == ["joe@example.nl"]
+    lite.reconfigure(commands={"reload_postfix": ["false"]})
+    out = lite("domain", "add", "example2.nl", code=3)
+    assert "changes are saved, but reload: false failed" in out.stderr
+    assert ("example2.nl",) in lite.query("SELECT name FROM virtual_domains")

@@ -4,6 +4,7 @@ BIND) -> retire, and what the tables and files look like at each step."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from support.cli import Mailctl
 from support.named import Named, served
@@ -151,3 +152,18 @@ def test_ed25519_signature_verifies_against_dns_show_json(lite: Mailctl) -> None
 
     assert dkimpy.verify(signature + message, dnsfunc=dnsfunc)
     assert not dkimpy.verify(signature + message.replace(b"Hello", b"Jello"), dnsfunc=dnsfunc)
+
+
+def test_retire_never_archives_through_a_symlinked_archive(lite: Mailctl, tmp_path: Path) -> None:
+    lite("domain", "add", "example.nl")
+    lite("dkim", "rotate", "example.nl")
+    lite("dkim", "activate", "example.nl", "--force")
+    elsewhere = tmp_path / "world-writable"
+    elsewhere.mkdir(mode=0o777)
+    (lite.root / "keys" / "example.nl" / "archive").symlink_to(elsewhere)
+    before = lite.dump()
+    out = lite("dkim", "retire", "example.nl", code=1)
+    assert "archive is not a folder (a symlink?); nothing was changed" in out.stderr
+    assert list(elsewhere.iterdir()) == []
+    assert (lite.root / "keys" / "example.nl" / "mail.private").exists()
+    assert lite.dump() == before and keys(lite)["mail"] == "retired"

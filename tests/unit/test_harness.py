@@ -85,3 +85,18 @@ def test_reconfigure_round_trips_through_the_loader(tmp_path: Path) -> None:
     assert settings.commands.postmap == []  # off unless a private Postfix is given
     m.reconfigure(lock={"timeout": None})
     assert load_settings(str(m.config)).lock.timeout != 1
+
+
+def test_created_folders_get_their_mode_whatever_the_umask(tmp_path: Path) -> None:
+    import os
+
+    from mailctl.system.files import atomic_write
+
+    old = os.umask(0)
+    try:
+        created = atomic_write(tmp_path / "a" / "b" / "file", "x", mode=0o600)
+    finally:
+        os.umask(old)
+    assert created == [tmp_path / "a", tmp_path / "a" / "b"]
+    assert [d.stat().st_mode & 0o777 for d in created] == [0o755, 0o755]
+    assert (tmp_path / "a" / "b" / "file").stat().st_mode & 0o777 == 0o600

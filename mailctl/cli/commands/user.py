@@ -16,6 +16,7 @@ from mailctl.cli.app import (
     read_password,
 )
 from mailctl.cli.complete import complete_domains, complete_users
+from mailctl.errors import SavedButIncomplete
 from mailctl.model.schemes import SCHEMES
 
 
@@ -46,7 +47,6 @@ def _new_hash(password_stdin: bool, generate: bool, scheme: str | None) -> tuple
     return password, users.hash_new_password(settings, password, scheme)
 
 
-@pass_app
 def _report_password(a: App, done: str, email: str, password: str, generated: bool) -> None:
     if a.dry_run:
         return
@@ -71,9 +71,13 @@ def add(
     with a.reading() as session:  # refuse bad input before asking for a password
         users.check_new_user(session, email, force=force)
     password, password_hash = _new_hash(password_stdin, generate, scheme)
-    with a.changing() as tx:
-        created = users.add_user(tx, email, password_hash, force=force)
-    _report_password("added user", created.email, password, generate)
+    try:
+        with a.changing() as tx:
+            created = users.add_user(tx, email, password_hash, force=force)
+    except SavedButIncomplete:  # the user exists: its generated password must be seen
+        _report_password(a, "added user", created.email, password, generate)
+        raise
+    _report_password(a, "added user", created.email, password, generate)
 
 
 @user.command("passwd")
@@ -89,9 +93,13 @@ def passwd(a: App, email: str, password_stdin: bool, generate: bool, scheme: str
     with a.reading() as session:
         users.get_user(session, email)
     password, password_hash = _new_hash(password_stdin, generate, scheme)
-    with a.changing() as tx:
-        changed = users.set_password(tx, email, password_hash)
-    _report_password("changed the password of", changed.email, password, generate)
+    try:
+        with a.changing() as tx:
+            changed = users.set_password(tx, email, password_hash)
+    except SavedButIncomplete:  # the new password is stored: it must be seen
+        _report_password(a, "changed the password of", changed.email, password, generate)
+        raise
+    _report_password(a, "changed the password of", changed.email, password, generate)
 
 
 @user.command("del")
