@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from mailctl.model.servers import DATABASE_BACKENDS
+
 # Managed files name these paths inside table lines and config values.
 _CONFIG_PATH = re.compile(r"/[^\s\"'<>]*")  # SNI map and Dovecot values (render.postfix)
 _KEY_DIR = re.compile(r"/[^\s:]*")  # KeyTable's third field (render.opendkim)
@@ -176,7 +178,7 @@ _DB_URL = re.compile(
     r"(?:(?:\[[^/?]+\]|[^/:?]+)?(?::(?P<port>[^/?]*))?)?(?:/[^?]*)?(?:\?.*)?",
     re.DOTALL,
 )
-DB_BACKENDS = ("mysql", "mariadb", "postgresql", "sqlite")
+DB_BACKENDS = DATABASE_BACKENDS
 
 
 def database_url(value: str) -> str | None:

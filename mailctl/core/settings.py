@@ -17,6 +17,7 @@ from typing import Any, get_type_hints
 from mailctl.core import checks, recordchecks
 from mailctl.errors import ConfigError
 from mailctl.model.schemes import READ_SCHEMES, SCHEMES
+from mailctl.model.servers import DOVECOT_SNI_NAMES, DOVECOT_VERSIONS, POSTFIX_SNI_NAMES
 
 UID_MAX = 2**32 - 2  # (uid_t)-1 means "unchanged" to chown(2)
 TTL_MAX = 2**31 - 1  # RFC 2181 section 8
@@ -141,7 +142,7 @@ class PostfixSettings:
         "/etc/postfix/vmail_ssl.map", "tls_server_sni_maps source file", check=checks.path
     )
     sni_names: list[str] = _opt(
-        ["smtp.{domain}", "{domain}"],
+        list(POSTFIX_SNI_NAMES),
         "SNI names per domain",
         check=checks.sni_names(parent_patterns=True),
     )
@@ -157,10 +158,14 @@ class DovecotSettings:
         "/etc/dovecot/conf.d/11-ssl-sni.conf", "file with local_name blocks", check=checks.path
     )
     sni_names: list[str] = _opt(
-        ["imap.{domain}"], "SNI names per domain", check=checks.sni_names(parent_patterns=False)
+        list(DOVECOT_SNI_NAMES),
+        "SNI names per domain",
+        check=checks.sni_names(parent_patterns=False),
     )
     version: str = _opt(
-        "auto", "syntax of generated config: 2.3, 2.4 or auto", choices=("auto", "2.3", "2.4")
+        "auto",
+        "syntax of generated config: 2.3, 2.4 or auto",
+        choices=("auto", *DOVECOT_VERSIONS),
     )
 
 

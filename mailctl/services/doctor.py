@@ -195,12 +195,12 @@ def postfix_maps(session: Session, settings: Settings) -> Iterator[Result]:
     """The SQL maps `setup render` wrote answer, through Postfix's own client, what
     the database holds: one sample domain, mailbox and alias."""
     from mailctl.core.tables import VirtualAlias, VirtualDomain, VirtualUser
-    from mailctl.setup.serverconfig import BACKEND_MAP_TYPES
+    from mailctl.model.servers import POSTFIX_MAP_TYPES
     from mailctl.setup.sqlmaps import ALIAS_MAPS, MAILBOX_DOMAINS, MAILBOX_MAPS, map_file_name
     from mailctl.system import process as system
 
     bind = session.get_bind()
-    map_type = BACKEND_MAP_TYPES.get(bind.dialect.name)
+    map_type = POSTFIX_MAP_TYPES.get(bind.dialect.name)
     if map_type is None:
         return
     directory = Path(settings.setup.postfix_map_dir)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from mailctl.core.config import Settings
 from mailctl.errors import ConfigError, MailctlError
+from mailctl.model.servers import POSTFIX_MAP_TYPES
 from mailctl.setup.sqlmaps import (
     SqlSource,
     map_file_name,
@@ -23,12 +24,7 @@ from mailctl.setup.sqlmaps import (
 )
 
 FILE_MODE = 0o640
-BACKEND_MAP_TYPES = {
-    "mysql": "mysql",
-    "mariadb": "mysql",
-    "postgresql": "pgsql",
-    "sqlite": "sqlite",
-}
+BACKEND_MAP_TYPES = POSTFIX_MAP_TYPES
 
 
 @dataclass(frozen=True)

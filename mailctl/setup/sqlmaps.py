@@ -32,8 +32,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-BACKENDS = ("mysql", "pgsql", "sqlite")
-DOVECOT_VERSIONS = ("2.3", "2.4")
+from mailctl.model.servers import DOVECOT_VERSIONS, POSTFIX_MAP_TYPES
+
+BACKENDS = tuple(sorted(set(POSTFIX_MAP_TYPES.values())))
 
 # Guide §8.1, in the order main.cf/master.cf use them; the stem follows the
 # guide's file names (mysql-virtual-mailbox-domains.cf, mysql-sender-login-maps.cf).

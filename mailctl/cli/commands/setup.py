@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from mailctl.cli.app import App, mutating, pass_app
+from mailctl.model.servers import DOVECOT_VERSIONS
 
 
 @click.group()
@@ -87,7 +88,7 @@ def sql(
 @setup.command("render")
 @click.option(
     "--dovecot-version",
-    type=click.Choice(("2.3", "2.4")),
+    type=click.Choice(DOVECOT_VERSIONS),
     default=None,
     help="Dovecot config syntax (default: dovecot.version, or the installed dovecot).",
 )

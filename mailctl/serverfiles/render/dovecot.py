@@ -13,11 +13,12 @@ import re
 from collections.abc import Iterable, Sequence
 
 from mailctl.errors import InvalidInput, MailctlError
+from mailctl.model.servers import DOVECOT_SNI_NAMES, DOVECOT_VERSIONS
 from mailctl.serverfiles.render import TlsEntry
 from mailctl.serverfiles.render.postfix import expand_names
 
-DEFAULT_SNI_NAMES: tuple[str, ...] = ("imap.{domain}",)
-VERSIONS: tuple[str, ...] = ("2.3", "2.4")
+DEFAULT_SNI_NAMES = DOVECOT_SNI_NAMES
+VERSIONS = DOVECOT_VERSIONS
 
 _VERSION = re.compile(r"^\s*(\d+)\.(\d+)(?![\d])")
 

@@ -14,9 +14,10 @@ import re
 from collections.abc import Iterable, Sequence
 
 from mailctl.errors import InvalidInput
+from mailctl.model.servers import POSTFIX_SNI_NAMES
 from mailctl.serverfiles.render import TlsEntry
 
-DEFAULT_SNI_NAMES: tuple[str, ...] = ("smtp.{domain}", "{domain}")
+DEFAULT_SNI_NAMES = POSTFIX_SNI_NAMES
 HELO_ACTION = "554 5.7.1 Spoofed HELO (you are not me)"
 
 # A host name (LDH labels); a leading "." is Postfix's "any subdomain of" key.
