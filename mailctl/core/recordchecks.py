@@ -12,11 +12,9 @@ import re
 from collections.abc import Callable
 
 from mailctl.core.checks import EXAMPLE_DOMAIN, address
+from mailctl.model import spfsyntax
 
-_RE = re.IGNORECASE | re.ASCII
-_MACRO = r"%(?:\{[slodiphvcrt][0-9]*r?[-.+,/_=]*\}|[%_-])"  # RFC 7208 7.1
-_MACRO_STRING = rf"(?:[!-$&-~]|{_MACRO})*"
-_TOPLABEL = r"(?![0-9]+\.?\Z)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+_RE = spfsyntax.FLAGS
 
 
 def _template(value: str, what: str) -> tuple[str, str | None]:
@@ -24,18 +22,6 @@ def _template(value: str, what: str) -> tuple[str, str | None]:
     if not text.isascii() or not text.isprintable():
         return text, f"must be printable ASCII (a {what} record)"
     return text, None
-
-
-def _spf_domain(spec: str) -> bool:
-    if "%" in spec:
-        return re.fullmatch(rf"{_MACRO_STRING}(?:{_MACRO}|\.{_TOPLABEL}\.?)", spec, _RE) is not None
-    labels = spec.removesuffix(".").split(".")
-    return (
-        len(labels) > 1
-        and len(spec.removesuffix(".")) <= 253
-        and all(re.fullmatch(r"[!-\[\]-~]{1,63}", label) for label in labels)
-        and re.fullmatch(_TOPLABEL, labels[-1], _RE) is not None
-    )
 
 
 def _cidr(bits: str | None, longest: int) -> bool:
@@ -55,16 +41,16 @@ def _spf_mechanism(term: str) -> bool:
     if kind == "all":
         return not colon and not rest
     if kind in ("include", "exists"):
-        return bool(colon) and _spf_domain(rest)
+        return bool(colon) and spfsyntax.is_domain_spec(rest)
     if kind == "ptr":
-        return (not colon and not rest) or (bool(colon) and _spf_domain(rest))
+        return (not colon and not rest) or (bool(colon) and spfsyntax.is_domain_spec(rest))
     if kind in ("a", "mx"):
         split = re.fullmatch(r"(.*?)(?:/([0-9]+))?(?://([0-9]+))?", rest, re.DOTALL)
         assert split is not None  # noqa: S101 - (.*?) takes anything
         target = split[1]
         return (
             bool(colon) == bool(target)
-            and (not target or _spf_domain(target))
+            and (not target or spfsyntax.is_domain_spec(target))
             and _cidr(split[2], 32)
             and _cidr(split[3], 128)
         )
@@ -90,7 +76,7 @@ def spf(value: str) -> str | None:
     text, problem = _template(value, "SPF")
     if problem:
         return problem
-    if not re.match(r"v=spf1(?: |\Z)", text, _RE):
+    if not spfsyntax.is_spf(text):
         return f"must start with 'v=spf1 ' (an SPF record): {value!r}"
     modifiers: set[str] = set()
     for term in text.split(" ")[1:]:
@@ -103,9 +89,9 @@ def spf(value: str) -> str | None:
                 return f"has more than one {name}= modifier"
             modifiers.add(name)
             valid = (
-                _spf_domain(modifier[2])
+                spfsyntax.is_domain_spec(modifier[2])
                 if name in ("redirect", "exp")
-                else re.fullmatch(_MACRO_STRING, modifier[2], _RE) is not None
+                else spfsyntax.is_macro_string(modifier[2])
             )
         else:
             valid = _spf_mechanism(term)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mailctl.dns.lookup import Lookup, LookupFailed
+from mailctl.model import spfsyntax
 
 SPF_LOOKUP_LIMIT = 10
 SPF_VOID_LIMIT = 2
@@ -31,11 +32,8 @@ class _SpfError(Exception):
     pass
 
 
-_RE = re.IGNORECASE | re.ASCII  # ASCII: with IGNORECASE alone, [a-z] also matches 'ſ' and 'K'
+_RE = spfsyntax.FLAGS
 _QUALIFIERS = {"+": "pass", "-": "fail", "~": "softfail", "?": "neutral"}
-_MACRO = r"%(?:\{[slodiphv][0-9]*r?[-.+,/_=]*\}|[%_-])"  # RFC 7208 7.1 macro-expand
-_MACRO_STRING = rf"(?:[!-$&-~]|{_MACRO})*"  # visible characters, each % starting a macro
-_TOPLABEL = r"(?![0-9]+\.?\Z)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"  # not all digits
 
 
 @dataclass(frozen=True)
@@ -71,10 +69,7 @@ class _Evaluation:
         return found or []
 
 
-def is_spf(txt: str) -> bool:
-    """RFC 7208 4.5: an SPF record starts with exactly `v=spf1` (any case), then a space or
-    the end; `v=spf10` is not one."""
-    return re.match(r"v=spf1(?: |\Z)", txt, _RE) is not None
+is_spf = spfsyntax.is_spf
 
 
 def spf_check(ip: str, domain: str, lookup: Lookup) -> str:
@@ -88,7 +83,7 @@ def spf_check(ip: str, domain: str, lookup: Lookup) -> str:
 
 
 def _check_host(ip: Any, domain: str, ev: _Evaluation) -> str:
-    if not _is_domain(domain):
+    if not spfsyntax.is_domain(domain):
         return "none"  # RFC 7208 4.3
     records = [v for v in ev.query(domain, "TXT") if is_spf(v)]
     if len(records) > 1:
@@ -129,7 +124,7 @@ def _parse(record: str, domain: str) -> tuple[list[_Mechanism], str | None]:
             if name in modifiers:
                 raise _SpfError(f"more than one {name}= modifier")
             modifiers[name] = _domain_spec(value)
-        elif not re.fullmatch(_MACRO_STRING, value, _RE):
+        elif not spfsyntax.is_macro_string(value):
             raise _SpfError(f"invalid modifier {term!r}")  # other modifiers are ignored (6)
     return mechanisms, modifiers.get("redirect")
 
@@ -185,25 +180,9 @@ def _cidr(bits: str | None, longest: int) -> int | None:
 
 def _domain_spec(spec: str) -> str:
     """A domain-spec (7.1), checked; macros are kept, and refused only if evaluated."""
-    if "%" in spec:
-        valid = bool(re.fullmatch(rf"{_MACRO_STRING}(?:{_MACRO}|\.{_TOPLABEL}\.?)", spec, _RE))
-    else:
-        valid = _is_domain(spec)
-    if not valid:
+    if not spfsyntax.is_domain_spec(spec):
         raise _SpfError(f"invalid domain {spec!r}")
     return spec
-
-
-def _is_domain(name: str) -> bool:
-    """4.3: labels of 1-63 visible characters, at least two, 253 characters in all, the last
-    not all digits; no backslash either (dnspython would read it as an escape)."""
-    labels = name.removesuffix(".").split(".")
-    return (
-        len(labels) > 1
-        and len(name.removesuffix(".")) <= 253
-        and all(re.fullmatch(r"[!-\[\]-~]{1,63}", label) for label in labels)
-        and re.fullmatch(_TOPLABEL, labels[-1], _RE) is not None
-    )
 
 
 def _name(spec: str) -> str:
