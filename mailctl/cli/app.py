@@ -139,22 +139,13 @@ def _set_flag(name: str) -> Callable[[click.Context, click.Parameter, bool], Non
 
 def mutating(func: F) -> F:
     """--dry-run and --yes on the command itself, since people type them last."""
-    func = click.option(
-        "--yes",
-        "-y",
-        is_flag=True,
-        expose_value=False,
-        callback=_set_flag("yes"),
-        help="Answer yes to confirmation prompts.",
-    )(func)
-    func = click.option(
-        "--dry-run",
-        "-n",
-        is_flag=True,
-        expose_value=False,
-        callback=_set_flag("dry_run"),
-        help="Show the changes and write nothing.",
-    )(func)
+    for flags, name, help_text in (
+        (("--yes", "-y"), "yes", "Answer yes to confirmation prompts."),
+        (("--dry-run", "-n"), "dry_run", "Show the changes and write nothing."),
+    ):
+        func = click.option(
+            *flags, is_flag=True, expose_value=False, callback=_set_flag(name), help=help_text
+        )(func)
     return func
 
 
