@@ -59,11 +59,14 @@ class App:
 
         return database_url(self.settings)
 
-    def engine(self, *, check_schema: bool = True) -> Engine:
+    def engine(self, *, check_schema: bool = True, create: bool = False) -> Engine:
+        """The database; `create` makes a missing SQLite file (db upgrade does, and
+        the sandbox's own database is made on first use)."""
         if self._engine is None:
             from mailctl.core import db
 
-            self._engine = db.make_engine(self.url)
+            create = create or self.settings.sandbox_db
+            self._engine = db.make_engine(self.url, create=create)
             if check_schema:
                 db.require_current(self._engine, auto_upgrade=self.settings.sandbox_db)
         return self._engine

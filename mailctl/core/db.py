@@ -14,6 +14,7 @@ do the same for any other SQLAlchemy error.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from mailctl.core.tables import GUIDE_TABLES
-from mailctl.errors import DatabaseError, DatabaseUnreachable, SchemaNotCurrent
+from mailctl.errors import DatabaseError, DatabaseUnreachable, MailctlError, SchemaNotCurrent
 
 VERSION_TABLE = "mailctl_schema_version"
 ADOPTED_REVISION = "0001"
@@ -50,9 +51,11 @@ def shown_url(url: str | URL) -> str:
         return f"{scheme}://..." if sep else "the configured database"
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, create: bool = False) -> Engine:
     """An engine for one CLI run: no pool, foreign keys enforced everywhere, and
-    driver errors raised as DatabaseError."""
+    driver errors raised as DatabaseError. An SQLite file that does not exist is
+    made (0600: it holds password hashes) only with `create`: commands that
+    merely read must not leave a database, or its folder, behind."""
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):  # ValueError: a port that is not a number
@@ -63,13 +66,8 @@ def make_engine(url: str) -> Engine:
         parsed = parsed.update_query_dict({"charset": "utf8mb4"})
     if backend == "sqlite":
         database = parsed.database
-        if database and database != ":memory:":
-            try:
-                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            except OSError as exc:
-                raise DatabaseUnreachable(
-                    f"cannot create the directory of {shown_url(url)}: {exc.strerror}"
-                ) from None
+        if database and database != ":memory:" and not database.startswith("file:"):
+            _sqlite_file(Path(database).expanduser(), shown_url(url), create=create)
         kwargs["connect_args"] = {"timeout": 30}
     try:
         engine = create_engine(parsed, **kwargs)
@@ -82,6 +80,26 @@ def make_engine(url: str) -> Engine:
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _sqlite_file(path: Path, shown: str, *, create: bool) -> None:
+    if path.exists():
+        return
+    if not create:
+        raise DatabaseUnreachable(
+            f"{shown}: {path} does not exist (create it with: mailctl db upgrade)"
+        )
+    from mailctl.system.files import make_dirs
+
+    try:
+        make_dirs(path.parent, 0o700)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+    except FileExistsError:
+        pass  # made by a concurrent run
+    except OSError as exc:
+        raise DatabaseUnreachable(f"cannot create {path}: {exc.strerror}") from None
+    except MailctlError as exc:
+        raise DatabaseUnreachable(f"cannot create {path}: {exc}") from None
 
 
 def _translator(shown: str) -> Callable[[ExceptionContext], None]:

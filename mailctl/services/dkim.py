@@ -215,13 +215,18 @@ def keys_of(session: Session, domain_id: int) -> list[DkimKey]:
     )
 
 
-def purge_key_dir(settings: Settings, domain: str) -> Path | None:
-    """Delete key_dir/{domain} (after `domain del --purge-keys`), never via a symlink."""
+def purge_key_dir(settings: Settings, domain: str, *, check_only: bool = False) -> Path | None:
+    """Delete key_dir/{domain} (after `domain del --purge-keys`), never via a symlink.
+    `check_only`: refuse now what the removal would refuse, delete nothing."""
     from mailctl.model.names import normalize_domain
-    from mailctl.system.files import remove_tree_inside
+    from mailctl.system.files import check_tree_inside, remove_tree_inside
 
     key_dir = Path(settings.dkim.key_dir)
-    return remove_tree_inside(key_dir / normalize_domain(domain), key_dir)
+    path = key_dir / normalize_domain(domain)
+    if check_only:
+        check_tree_inside(path, key_dir)
+        return None
+    return remove_tree_inside(path, key_dir)
 
 
 def domain_id(session: Session, name: str) -> int:

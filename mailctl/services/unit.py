@@ -101,9 +101,18 @@ class Work:
                 audited[:] = tx.described()
 
     def _check_effects(self, tx: Tx) -> None:
-        """What can be checked of the after-commit steps is checked before the commit."""
-        from mailctl.services.dkim import archive_folder
+        """What can be checked of the after-commit steps is checked before the commit:
+        a removal the commit would make but the file system would refuse fails here."""
+        from mailctl.services.dkim import archive_folder, purge_key_dir
+        from mailctl.system import maildirs
 
+        vmail = tx.settings.vmail
+        for email in tx.maildirs_to_remove:
+            maildirs.remove(vmail, email, check_only=True)
+        for domain in tx.domain_trees_to_remove:
+            maildirs.remove_domain(vmail, domain, check_only=True)
+        for domain in tx.key_dirs_to_remove:
+            purge_key_dir(tx.settings, domain, check_only=True)
         for domain, _selector in tx.keys_to_archive:
             archive_folder(tx.settings, domain)
 

@@ -262,7 +262,7 @@ def migrate_as_mailctl(settings: Settings) -> str:
     from mailctl.core import db
     from mailctl.core.config import database_url
 
-    engine = db.make_engine(database_url(settings))
+    engine = db.make_engine(database_url(settings), create=True)
     try:
         before, adopted = db.upgrade(engine)
     finally:

@@ -155,6 +155,19 @@ def exclusive_lock(path: Path, *, timeout: float) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
+def check_tree_inside(path: Path, base: Path) -> bool:
+    """Whether there is a tree at `path` that remove_tree_inside would delete;
+    raises what it would refuse (so a command can refuse before its commit)."""
+    if not path.exists() and not path.is_symlink():
+        return False
+    for part in (path.parent, path):
+        if part.is_symlink():
+            raise MailctlError(f"refusing to delete {path}: {part} is a symlink")
+    if not path.resolve().is_relative_to(base.resolve()):
+        raise MailctlError(f"refusing to delete {path}: it resolves outside {base}")
+    return True
+
+
 def remove_tree_inside(path: Path, base: Path) -> Path | None:
     """Delete the directory tree `path`, which must lie inside `base`.
 
@@ -164,13 +177,8 @@ def remove_tree_inside(path: Path, base: Path) -> Path | None:
     """
     import shutil
 
-    if not path.exists() and not path.is_symlink():
+    if not check_tree_inside(path, base):
         return None
-    for part in (path.parent, path):
-        if part.is_symlink():
-            raise MailctlError(f"refusing to delete {path}: {part} is a symlink")
-    if not path.resolve().is_relative_to(base.resolve()):
-        raise MailctlError(f"refusing to delete {path}: it resolves outside {base}")
     try:
         shutil.rmtree(path)
     except OSError as exc:

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from mailctl.errors import MailctlError
 from mailctl.model.names import normalize_domain, parse_address
-from mailctl.system.files import ensure_dir, make_dirs, remove_tree_inside
+from mailctl.system.files import check_tree_inside, ensure_dir, make_dirs, remove_tree_inside
 from mailctl.system.owners import resolve_owner
 
 
@@ -68,12 +68,20 @@ def create(vmail: Vmail, email: str) -> Path | None:
     return path if created else None
 
 
-def remove(vmail: Vmail, email: str) -> Path | None:
-    """Delete a mailbox's maildir; never follows a symlink out of vmail.home."""
-    return remove_tree_inside(maildir_path(vmail, email), Path(vmail.home))
+def remove(vmail: Vmail, email: str, *, check_only: bool = False) -> Path | None:
+    """Delete a mailbox's maildir; never follows a symlink out of vmail.home.
+    `check_only`: refuse now what the removal would refuse, delete nothing."""
+    return _remove(maildir_path(vmail, email), Path(vmail.home), check_only)
 
 
-def remove_domain(vmail: Vmail, domain: str) -> Path | None:
+def remove_domain(vmail: Vmail, domain: str, *, check_only: bool = False) -> Path | None:
     """Delete a domain's whole maildir tree after the same checks."""
     home = Path(vmail.home)
-    return remove_tree_inside(home / normalize_domain(domain), home)
+    return _remove(home / normalize_domain(domain), home, check_only)
+
+
+def _remove(path: Path, home: Path, check_only: bool) -> Path | None:
+    if check_only:
+        check_tree_inside(path, home)
+        return None
+    return remove_tree_inside(path, home)

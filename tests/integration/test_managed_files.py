@@ -258,9 +258,11 @@ def test_maildirs_created_and_purged_safely(lite: Mailctl, tmp_path: Path) -> No
         child.rmdir()
     ann.rmdir()
     ann.symlink_to(victim)
+    before = lite.dump()
     out = lite("user", "del", "ann@example.nl", "--yes", "--purge-maildir", code=1)
     assert "symlink" in out.stderr
     assert (victim / "precious").read_text() == "keep me"
+    assert lite.dump() == before  # refused before the commit: ann is still there
     lite("user", "add", "bob@example.nl", "--password-stdin", input=PW)
     lite("user", "del", "bob@example.nl", "--yes", "--purge-maildir")
     assert not (lite.root / "vmail" / "example.nl" / "bob").exists()

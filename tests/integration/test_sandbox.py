@@ -47,6 +47,7 @@ def test_sandbox_without_config(tmp_path: Path) -> None:
     assert listed.stderr == ""  # -q silences the notice
     assert json.loads(listed.stdout)[0]["domain"] == "example.nl"
     assert (tmp_path / "data" / "mailctl" / "mailctl.sqlite3").is_file()
+    assert (tmp_path / "data" / "mailctl" / "mailctl.sqlite3").stat().st_mode & 0o777 == 0o600
     user = run(
         "user", "add", "joe@example.nl", "--password-stdin", env=env, input="sandbox password\n"
     )

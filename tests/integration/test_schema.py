@@ -208,3 +208,24 @@ def test_db_url_without_config_is_never_migrated_implicitly(mariadb_url: str) ->
 
 def test_head_constant_is_alembics_head() -> None:
     assert db.HEAD == db.head_revision()
+
+
+def test_read_only_commands_create_no_database(tmp_path: Path) -> None:
+    """`--db sqlite:////nonexistent/dir/x.db domain list` leaves nothing behind; only
+    db upgrade (and the sandbox's first use) makes the file, 0600: it holds hashes."""
+    from click.testing import CliRunner
+
+    from mailctl.cli.root import cli
+
+    path = tmp_path / "nonexistent" / "dir" / "x.db"
+    url = f"sqlite:///{path}"
+    for args in (["domain", "list"], ["db", "status"], ["doctor"], ["user", "list"]):
+        result = CliRunner().invoke(cli, ["-q", "--db", url, *args])
+        assert result.exit_code == 1, (args, result.output)
+        assert f"{path} does not exist (create it with: mailctl db upgrade)" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert not (tmp_path / "nonexistent").exists()
+    upgraded = CliRunner().invoke(cli, ["-q", "--db", url, "db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.parent.stat().st_mode & 0o777 == 0o700

@@ -59,7 +59,7 @@ def populated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Made once: the current schema (Alembic upgrade, as `db upgrade` does), then
     example.nl (with postmaster@/abuse@), mailbox joe@ and alias sales@ -> joe@."""
     settings = make_settings(tmp_path_factory.mktemp("template"))
-    engine = db.make_engine(settings.database.url)
+    engine = db.make_engine(settings.database.url, create=True)
     try:
         db.upgrade(engine)
         with db.transaction(engine) as session:

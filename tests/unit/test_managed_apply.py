@@ -123,7 +123,7 @@ class FakeRunner:
 def schema_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A database at the current schema, made once the supported way (Alembic upgrade)."""
     path = tmp_path_factory.mktemp("schema") / "template.sqlite3"
-    engine = db.make_engine(f"sqlite:///{path}")
+    engine = db.make_engine(f"sqlite:///{path}", create=True)
     try:
         db.upgrade(engine)
         assert db.schema_status(engine).pending is False

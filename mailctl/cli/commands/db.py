@@ -19,7 +19,7 @@ def upgrade(a: App) -> None:
     """Migrate to the newest schema; adopt a database made with the guide's SQL."""
     from mailctl.core import db as database
 
-    engine = a.engine(check_schema=False)
+    engine = a.engine(check_schema=False, create=not a.dry_run)
     status = database.schema_status(engine)
     if a.dry_run:
         start = database.ADOPTED_REVISION if status.adoptable else status.current

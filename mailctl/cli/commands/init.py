@@ -115,7 +115,7 @@ def init(
         a.note(f"wrote {path}")
         if no_schema:
             return
-        engine = database.make_engine(database_url(settings))
+        engine = database.make_engine(database_url(settings), create=True)
         before, adopted = database.upgrade(engine)
         audited.append(f"schema {before.current or 'empty'} -> {before.head}")
     if adopted:
