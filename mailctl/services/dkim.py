@@ -87,12 +87,6 @@ def ensure_domain_key(tx: Tx, domain: VirtualDomain) -> list[DkimKey]:
     ]
 
 
-def domain_row(tx: Tx, name: str) -> VirtualDomain:
-    from mailctl.services.domains import get_domain
-
-    return get_domain(tx.session, name)
-
-
 def _dated_selector(tx: Tx, domain: VirtualDomain, algorithm: str) -> str:
     """`mail20261125`, then `mail20261125b`, ... : unique per domain, readable in DNS."""
     base = f"{selector_for(tx.settings, algorithm)}{now():%Y%m%d}"
@@ -106,11 +100,10 @@ def _dated_selector(tx: Tx, domain: VirtualDomain, algorithm: str) -> str:
     raise Conflict(f"too many keys made today for {domain.name}")
 
 
-def rotate(tx: Tx, name: str, algorithm: str = "rsa") -> DkimKey:
+def rotate(tx: Tx, domain: VirtualDomain, algorithm: str = "rsa") -> DkimKey:
     """A new pending key with a dated selector; publish its record, then activate it."""
     from mailctl.errors import Conflict
 
-    domain = domain_row(tx, name)
     pending = [
         k
         for k in keys_of(tx.session, domain.id)

@@ -655,12 +655,12 @@ def test_key_rotate_activate_retire(tx: Tx, session: Session) -> None:
     domains.add_domain(tx, "example.nl")
     tx.new_keys.clear()
     dated = f"mail{keys.now():%Y%m%d}"
-    pending = keys.rotate(tx, "example.nl")
+    pending = keys.rotate(tx, domains.get_domain(session, "example.nl"))
     assert (pending.selector, pending.state, pending.activated_at) == (dated, "pending", None)
     assert [k.selector for k in tx.new_keys] == [dated]
     with pytest.raises(Conflict, match=f"already has a pending rsa key \\({dated}\\)"):
-        keys.rotate(tx, "example.nl")
-    domain = keys.domain_row(tx, "example.nl")
+        keys.rotate(tx, domains.get_domain(session, "example.nl"))
+    domain = domains.get_domain(session, "example.nl")
     assert keys.find_key(tx, domain, None, "pending") is pending
     entries = table_entries(session, tx.settings, algorithm="rsa", states=PUBLISHED)
     assert sorted(e.selector for e in entries) == sorted(["mail", dated])
@@ -669,7 +669,7 @@ def test_key_rotate_activate_retire(tx: Tx, session: Session) -> None:
     assert (old.selector, old.state) == ("mail", "retired")
     assert old.retired_at is not None
     assert keys.active_selectors(session) == {"example.nl": [dated]}
-    assert keys.rotate(tx, "example.nl").selector == dated + "b"
+    assert keys.rotate(tx, domains.get_domain(session, "example.nl")).selector == dated + "b"
 
     keys.retire(tx, keys.find_key(tx, domain, "mail", "retired"), "example.nl")
     assert old.state == "archived"

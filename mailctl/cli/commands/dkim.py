@@ -55,10 +55,12 @@ def show(a: App, domain: str, fmt: str | None) -> None:
 def rotate(a: App, domain: str, algorithm: str) -> None:
     """Make a new pending key with a dated selector and print the record to publish."""
     from mailctl.services import dkim as keys
+    from mailctl.services import domains
 
     with a.changing() as tx:
-        row = keys.rotate(tx, domain, algorithm)
-        name = keys.domain_row(tx, domain).name
+        found = domains.get_domain(tx.session, domain)
+        name = found.name
+        row = keys.rotate(tx, found, algorithm)
     if a.dry_run:
         return
     from mailctl.dkim import keyfiles as keylib
@@ -87,12 +89,13 @@ def activate(
     """Sign with the pending key once DNS publishes it; the old key becomes retired."""
     from mailctl.dns.lookup import parse_nameserver
     from mailctl.services import dkim as keys
+    from mailctl.services import domains
     from mailctl.services.dns import require_published_key
 
     if nameserver:
         parse_nameserver(nameserver)  # a malformed one is a usage error before anything
     with a.changing() as tx:
-        found = keys.domain_row(tx, domain)
+        found = domains.get_domain(tx.session, domain)
         row = keys.find_key(tx, found, selector, DkimState.PENDING)
         if not force:
             require_published_key(a.settings, found.name, row.selector, nameserver)
@@ -114,9 +117,10 @@ def activate(
 def retire(a: App, domain: str, selector: str | None) -> None:
     """Drop a retired key from KeyTable and DNS records; archive its file."""
     from mailctl.services import dkim as keys
+    from mailctl.services import domains
 
     with a.changing() as tx:
-        found = keys.domain_row(tx, domain)
+        found = domains.get_domain(tx.session, domain)
         row = keys.find_key(tx, found, selector, DkimState.RETIRED)
         keys.retire(tx, row, found.name)
     if not a.dry_run:
