@@ -57,12 +57,9 @@ def join_destinations(destinations: Iterable[str]) -> str:
 
 def stored_destinations(values: Iterable[str]) -> list[str]:
     """The destinations of one source from its rows' values: in row order, each once."""
-    result: list[str] = []
-    for value in values:
-        for destination in split_destinations(value):
-            if destination not in result:
-                result.append(destination)
-    return result
+    # dict.fromkeys keeps the first of each in order, in linear time: an alias of
+    # 500,000 destinations must not take minutes.
+    return list(dict.fromkeys(d for value in values for d in split_destinations(value)))
 
 
 @dataclass(frozen=True)
@@ -84,7 +81,8 @@ class AliasMerge:
 def merge_destinations(rows: Iterable[str], wanted: Iterable[str]) -> AliasMerge:
     """Merge `wanted` (validated addresses) into a source's rows' values."""
     present = stored_destinations(rows)
-    added = [d for d in dict.fromkeys(wanted) if d not in present]
+    known = set(present)
+    added = [d for d in dict.fromkeys(wanted) if d not in known]
     return AliasMerge(tuple(present), tuple(added))
 
 

@@ -60,7 +60,7 @@ def parse_destinations(source: Address, values: list[str]) -> list[str]:
     """Validate destinations in order, without duplicates."""
     if not values:
         raise InvalidName(f"alias {source}: give at least one destination")
-    result: list[str] = []
+    checked: dict[str, None] = {}  # ordered and linear: each destination once
     for value in values:
         for part in split_destinations(value):
             dest = parse_address(part, allow_catchall=True)
@@ -69,8 +69,8 @@ def parse_destinations(source: Address, values: list[str]) -> list[str]:
                     f"invalid destination {part!r}: @domain only works as the"
                     " destination of an alias domain (source @domain too)"
                 )
-            if str(dest) not in result:
-                result.append(str(dest))
+            checked[str(dest)] = None
+    result = list(checked)
     if not result:
         raise InvalidName(f"alias {source}: give at least one destination")
     domain_targets = [d for d in result if d.startswith("@")]
@@ -148,10 +148,11 @@ def delete_alias(tx: Tx, source_value: str, values: list[str] | None = None) -> 
     current = stored_destinations(row.destination for row in rows)
     if values:
         remove = [str(parse_address(v, allow_catchall=True)) for v in values]
-        unknown = [d for d in remove if d not in current]
+        known, removed = set(current), set(remove)
+        unknown = [d for d in remove if d not in known]
         if unknown:
             raise NotFound(f"alias {source} has no destination {', '.join(unknown)}")
-        remaining = [d for d in current if d not in remove]
+        remaining = [d for d in current if d not in removed]
     else:
         remove, remaining = current, []
     if remaining:

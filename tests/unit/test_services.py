@@ -689,3 +689,16 @@ def test_archive_key_files_moves_the_pair(settings: Settings) -> None:
     assert target.read_bytes() == b"key"
     assert not private.exists() and not private.with_suffix(".txt").exists()
     assert keys.archive_key_files(settings, "example.nl", "mail") is None
+
+
+def test_alias_with_many_destinations_keeps_order_and_each_once(
+    tx: Tx, session: Session
+) -> None:
+    domains.add_domain(tx, "example.nl")
+    many = [f"u{i}@example.org" for i in range(40_000)]
+    aliases.add_alias(tx, "list@example.nl", [*many, *many[:100]])
+    aliases.delete_alias(tx, "list@example.nl", many[:20_000])
+    (row,) = session.scalars(
+        select(VirtualAlias.destination).where(VirtualAlias.source == "list@example.nl")
+    )
+    assert row.split(",") == many[20_000:]
