@@ -52,6 +52,10 @@ def parse_csv(text: str) -> tuple[Document, list[RowError]]:
     if header is None:
         return out.doc, out.errors
     columns = [c.strip().lower() for c in header]
+    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    if repeated:  # which of two 'password' columns would count? Neither: refuse
+        out.errors.append(RowError("line 1", f"column(s) named twice: {', '.join(repeated)}"))
+        return out.doc, out.errors
     unknown = [c for c in columns if c not in CSV_IMPORT_COLUMNS]
     if "kind" not in columns or unknown:
         why = f"unknown column(s) {', '.join(unknown)}" if unknown else "no 'kind' column"

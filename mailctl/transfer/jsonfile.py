@@ -37,14 +37,35 @@ _KINDS = {kind: section for section, (kind, _build) in SECTIONS.items()}
 # --------------------------------------------------------------------------
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object with a key twice is refused: which value would count is a guess."""
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(f"key {key!r} appears twice in one object")
+        seen[key] = value
+    return seen
+
+
+def _loads(text: str) -> Any:
+    """json.loads, with duplicate keys and absurd nesting as ValueError (one line)."""
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 def parse_json(text: str) -> tuple[Document, list[RowError]]:
     out = Collector()
     try:
-        data = json.loads(text)
+        data = _loads(text)
     except json.JSONDecodeError as exc:
         out.errors.append(
             RowError(f"line {exc.lineno}", f"invalid JSON: {exc.msg} (column {exc.colno})")
         )
+        return out.doc, out.errors
+    except ValueError as exc:
+        out.errors.append(RowError("document", f"invalid JSON: {exc}"))
         return out.doc, out.errors
     if not isinstance(data, dict):
         out.errors.append(RowError("document", "must be an object with version, domains, ..."))
@@ -83,9 +104,11 @@ def parse_jsonl(text: str) -> tuple[Document, list[RowError]]:
 
         def one(line: str = line, where: str = where) -> None:
             try:
-                row = object_of(json.loads(line))
+                row = object_of(_loads(line))
             except json.JSONDecodeError as exc:
                 raise BadRow(f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+            except ValueError as exc:
+                raise BadRow(f"invalid JSON: {exc}") from None
             kind = row.pop("kind", None)
             if kind == "version":
                 if row.get("version") != VERSION:

@@ -113,6 +113,22 @@ def test_bad_headers_and_versions() -> None:
     assert [str(e) for e in bulkfile.parse('{"version": 1,\n "users": [}', "json")[1]] == [
         "line 2: invalid JSON: Expecting value (column 12)"
     ]
+    # which of two columns or keys of one name would count is a guess: refused
+    assert [str(e) for e in bulkfile.parse("kind,email,password,email\n", "csv")[1]] == [
+        "line 1: column(s) named twice: email"
+    ]
+    doubled = '{"version": 1, "users": [{"email": "a@x.nl", "email": "b@x.nl"}]}'
+    assert [str(e) for e in bulkfile.parse(doubled, "json")[1]] == [
+        "document: invalid JSON: key 'email' appears twice in one object"
+    ]
+    line = '{"kind": "user", "email": "a@x.nl", "email": "b@x.nl"}'
+    assert [str(e) for e in bulkfile.parse(line, "jsonl")[1]] == [
+        "line 1: invalid JSON: key 'email' appears twice in one object"
+    ]
+    deep = '{"version": 1, "users": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    assert [str(e) for e in bulkfile.parse(deep, "json")[1]] == [
+        "document: invalid JSON: nested too deeply"
+    ]
 
 
 @pytest.mark.parametrize(
