@@ -100,10 +100,23 @@ def _dated_selector(tx: Tx, domain: VirtualDomain, algorithm: str) -> str:
     raise Conflict(f"too many keys made today for {domain.name}")
 
 
+def _signer_reads(settings: Settings, algorithm: str) -> None:
+    """Refuse an Ed25519 key while no signer reads the Ed25519 tables (dkim.ed25519 off):
+    it would be published and reported as signing, yet sign nothing."""
+    from mailctl.errors import Conflict
+
+    if algorithm == "ed25519" and not settings.dkim.ed25519:
+        raise Conflict(
+            "Ed25519 keys are off (dkim.ed25519 = false), so no OpenDKIM signer would use"
+            " this key; set dkim.ed25519 = true and run the second signer first"
+        )
+
+
 def rotate(tx: Tx, domain: VirtualDomain, algorithm: str = "rsa") -> DkimKey:
     """A new pending key with a dated selector; publish its record, then activate it."""
     from mailctl.errors import Conflict
 
+    _signer_reads(tx.settings, algorithm)
     pending = [
         k
         for k in keys_of(tx.session, domain.id)
@@ -142,6 +155,7 @@ def find_key(tx: Tx, domain: VirtualDomain, selector: str | None, state: str) ->
 
 def activate(tx: Tx, row: DkimKey) -> list[DkimKey]:
     """Sign with `row` from now on; the active key of the same algorithm becomes retired."""
+    _signer_reads(tx.settings, row.algorithm)
     stamp = now()
     retired = []
     for other in keys_of(tx.session, row.domain_id):

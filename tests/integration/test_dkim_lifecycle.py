@@ -167,3 +167,17 @@ def test_retire_never_archives_through_a_symlinked_archive(lite: Mailctl, tmp_pa
     assert list(elsewhere.iterdir()) == []
     assert (lite.root / "keys" / "example.nl" / "mail.private").exists()
     assert lite.dump() == before and keys(lite)["mail"] == "retired"
+
+
+def test_ed25519_keys_are_refused_while_no_signer_reads_them(lite: Mailctl) -> None:
+    lite("domain", "add", "example.nl")
+    before = lite.query("SELECT selector, state FROM mailctl_dkim_keys ORDER BY id")
+    out = lite("dkim", "rotate", "example.nl", "--algorithm", "ed25519", code=1)
+    assert "Ed25519 keys are off (dkim.ed25519 = false)" in out.stderr
+    assert lite.query("SELECT selector, state FROM mailctl_dkim_keys ORDER BY id") == before
+    # made while the signer was on, then switched off: activation is refused too
+    lite.reconfigure(dkim={"ed25519": True})
+    lite("dkim", "rotate", "example.nl", "--algorithm", "ed25519")
+    lite.reconfigure(dkim={"ed25519": None})
+    out = lite("dkim", "activate", "example.nl", "--force", code=1)
+    assert "Ed25519 keys are off" in out.stderr
