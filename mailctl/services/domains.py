@@ -9,9 +9,16 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from mailctl.core.config import Settings
 from mailctl.core.tables import VirtualAlias, VirtualDomain, VirtualUser
 from mailctl.errors import AlreadyExists, DomainNotHosted, InvalidName, NotFound
-from mailctl.model.names import Address, display_domain, normalize_domain, parse_address
+from mailctl.model.names import (
+    MAX_DOMAIN,
+    Address,
+    display_domain,
+    normalize_domain,
+    parse_address,
+)
 from mailctl.model.rules import not_hosted_message
 from mailctl.services import Tx
 
@@ -58,6 +65,7 @@ def add_domain(
     name = normalize_domain(value)
     if find_domain(tx.session, name) is not None:
         raise AlreadyExists(f"domain {name} exists already")
+    check_record_names(tx.settings, name)
     domain = VirtualDomain(name=name)
     tx.session.add(domain)
     tx.session.flush()
@@ -74,6 +82,34 @@ def add_domain(
             if source != admin_stored:  # the admin's own address is no alias of itself
                 aliases.add_alias(tx, source, [admin])
     return domain
+
+
+def check_record_names(settings: Settings, name: str) -> None:
+    """Refuse a domain whose own records could not exist: DNS names end at 253
+    characters, and `_submissions._tcp.`, a dated DKIM selector and the like
+    come in front of it (dns show --zone would fail named-checkzone)."""
+    from mailctl.dns.records import DkimPublication, DnsContext, records_for
+    from mailctl.model.dkimstates import DkimState
+
+    dkim = settings.dkim
+    # `dkim rotate` makes selectors like mail20261201b: the longest one mailctl makes
+    selector = max(dkim.selector, dkim.ed25519_selector, key=len) + "20991231z"
+    context = DnsContext(
+        hostname=settings.server.hostname,
+        ipv4="192.0.2.1",
+        dmarc="v=DMARC1; p=none",
+        tlsrpt_rua="mailto:tlsrpt@{domain}",
+        dkim=(DkimPublication(selector, DkimState.ACTIVE, "v=DKIM1; p="),),
+    )
+    longest = max(
+        (r.name.rstrip(".") for r in records_for(name, context) if r.name.endswith(f".{name}.")),
+        key=len,
+    )
+    if len(longest) > MAX_DOMAIN:
+        raise InvalidName(
+            f"domain {name} is too long for its DNS records: {longest[:40]}... would have"
+            f" {len(longest)} characters, and DNS allows {MAX_DOMAIN}"
+        )
 
 
 def _stored_address(value: str) -> str:

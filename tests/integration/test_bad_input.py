@@ -127,3 +127,16 @@ def test_a_failure_after_the_commit_says_so_and_exits_3(lite: Mailctl) -> None:
     out = lite("domain", "add", "example2.nl", code=3)
     assert "changes are saved, but reload: false failed" in out.stderr
     assert ("example2.nl",) in lite.query("SELECT name FROM virtual_domains")
+
+
+def test_a_domain_too_long_for_its_records_is_refused(lite: Mailctl) -> None:
+    """253 characters is a valid name, but mail20261201._domainkey.<it> is not."""
+    long = ("a" * 63 + ".") * 3 + "b" * 57 + ".nl"
+    assert len(long) == 252
+    before, files = lite.dump(), snapshot(lite.root)
+    out = lite("domain", "add", long, code=1)
+    assert "is too long for its DNS records" in out.stderr and "DNS allows 253" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert lite.dump() == before and snapshot(lite.root) == files
+    shorter = ("a" * 60 + ".") * 2 + "b" * 60 + ".nl"  # 186: every derived name fits
+    lite("domain", "add", shorter)
