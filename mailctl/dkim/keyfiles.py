@@ -24,7 +24,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from mailctl.errors import InvalidInput
+from mailctl.errors import InvalidInput, MailctlError
 from mailctl.system.files import atomic_write, ensure_dir
 
 MIN_RSA_BITS = 1024  # RFC 8301: verifiers must not accept smaller keys
@@ -49,6 +49,7 @@ class NewKey:
     domain: str
     selector: str
     pem: bytes
+    existing: bool = False  # a key file that was there already: made whole, never replaced
 
 
 @dataclass(frozen=True)
@@ -329,6 +330,45 @@ def write_key_pair(
             private.unlink()  # no key without its record
         raise
     return KeyFiles(directory=directory, private=private, txt=txt, value=value)
+
+
+def complete_key_pair(
+    key_dir: Path,
+    domain: str,
+    selector: str,
+    private_pem: bytes,
+    *,
+    owner: tuple[int, int] | None,
+) -> Path | None:
+    """Make a key file that was already there whole, as `write_key_pair` would have
+    left it: its .txt written (when missing or for another key), the key's owner
+    set, and what an interrupted write left behind (`.<name>.mailctl-*`, which may
+    hold a private key) removed. Returns the .txt when it was written."""
+    directory, private, txt = key_paths(key_dir, domain, selector)
+    for leftover in directory.glob(f".{selector}.*.mailctl-*"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+    written = None
+    text = render_txt(domain, selector, dns_value(private_pem))
+    try:
+        current = txt.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        current = None
+    if current is None or not dns_value_matches(txt_value(current), private_pem):
+        atomic_write(txt, text, mode=TXT_MODE, owner=owner, replace=True)
+        written = txt
+    if owner is not None:
+        try:
+            fd = os.open(private, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError as exc:
+            raise MailctlError(f"cannot open {private}: {exc.strerror}") from None
+        try:
+            os.fchown(fd, *owner)
+        except OSError as exc:
+            raise MailctlError(f"cannot set the owner of {private}: {exc.strerror}") from None
+        finally:
+            os.close(fd)
+    return written
 
 
 def load_existing_key(path: Path) -> bytes:

@@ -186,6 +186,7 @@ class Applied:
     written: list[Rendered] = field(default_factory=list)
     refreshed: list[Rendered] = field(default_factory=list)  # stale: rebuilt, not rewritten
     created_keys: list[Path] = field(default_factory=list)
+    created_files: list[Path] = field(default_factory=list)  # a reused key's new .txt
     created_dirs: list[Path] = field(default_factory=list)
     runner: Runner = system.run
     notes: list[str] = field(default_factory=list)
@@ -205,6 +206,9 @@ class Applied:
             for file in (path, path.with_suffix(".txt")):
                 with contextlib.suppress(OSError):
                     file.unlink()
+        for file in self.created_files:
+            with contextlib.suppress(OSError):
+                file.unlink()
         for directory in reversed(self.created_dirs):
             with contextlib.suppress(OSError):
                 directory.rmdir()
@@ -330,6 +334,12 @@ def apply(
             ensure_dir(key_dir, 0o750, owner)
             applied.created_dirs.append(key_dir)
         for key in new_keys:
+            if key.existing:  # reused: complete its .txt and owner, never replace it
+                txt = dkim.complete_key_pair(
+                    key_dir, key.domain, key.selector, key.pem, owner=owner
+                )
+                applied.created_files += [txt] if txt else []
+                continue
             if not (key_dir / key.domain).exists():
                 applied.created_dirs.append(key_dir / key.domain)
             files = dkim.write_key_pair(

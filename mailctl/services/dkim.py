@@ -41,6 +41,7 @@ def _new_key(tx: Tx, domain: str, selector: str, algorithm: str) -> tuple[bytes,
             from mailctl.errors import Conflict
 
             raise Conflict(f"{path} holds a {dkim.key_algorithm(pem)} key, not {algorithm}")
+        tx.new_keys.append(NewKey(domain, selector, pem, existing=True))  # made whole
         return pem, f"reused existing key file {path}"
     if algorithm == "ed25519":
         pem = dkim.generate_ed25519_key()
@@ -179,6 +180,35 @@ def retire(tx: Tx, row: DkimKey, domain: str) -> None:
     tx.session.flush()
     tx.files_dirty = True
     tx.keys_to_archive.append((domain, row.selector))
+
+
+def complete_key_files(session: Session, settings: Settings) -> list[Path]:
+    """Make the files of every published key that lacks its .txt whole (.txt, owner,
+    no leftovers): what `sync` repairs after a hand-placed key or an interrupted write."""
+    from mailctl.dkim import keyfiles
+    from mailctl.model.dkimstates import PUBLISHED
+    from mailctl.system.owners import resolve_owner
+
+    owner, _ = resolve_owner(settings.dkim.owner, settings.dkim.group)
+    rows = session.execute(
+        select(VirtualDomain.name, DkimKey.selector)
+        .join(DkimKey, DkimKey.domain_id == VirtualDomain.id)
+        .where(DkimKey.state.in_(PUBLISHED))
+    )
+    written = []
+    for domain, selector in rows:
+        path = key_file(settings, domain, selector)
+        # Only a key without its .txt is opened: parsing every key on every sync would
+        # cost seconds on a large server (doctor compares each .txt with its key).
+        if not path.exists() or path.with_suffix(".txt").exists():
+            continue
+        pem = keyfiles.load_existing_key(path)
+        txt = keyfiles.complete_key_pair(
+            Path(settings.dkim.key_dir), domain, selector, pem, owner=owner
+        )
+        if txt is not None:
+            written.append(txt)
+    return written
 
 
 def archive_folder(settings: Settings, domain: str) -> Path:

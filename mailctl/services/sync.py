@@ -22,6 +22,7 @@ def sync(
     """Render, write what changed, postmap/check/reload for just that; return the
     paths written. `check` changes nothing and fails if anything would change."""
     from mailctl.serverfiles import managed
+    from mailctl.services.dkim import complete_key_files
 
     out = work.out
     # --check only reads: no lock, no audit line.
@@ -29,6 +30,10 @@ def sync(
     with nullcontext(audited) if check else work.locked() as audited:
         with reading() as session:
             plan = managed.plan(session, work.settings, adopt=adopt)
+            if not (check or work.dry_run):
+                for txt in complete_key_files(session, work.settings):
+                    audited.append(f"wrote {txt}")
+                    out.note(f"wrote {txt}: the key had no record file, or another key's")
         work.show_plan_warnings(plan)
         for status in plan.pending_tls:
             out.note(f"{status.domain}: {status.reason}")
@@ -56,5 +61,6 @@ def sync(
         except MailctlError as exc:
             raise SavedButIncomplete(f"files are written, but {exc}") from None
     for line in audited:
-        out.note(line if line.startswith("rebuilt ") else f"updated {line}")
+        if not line.startswith("wrote "):
+            out.note(line if line.startswith("rebuilt ") else f"updated {line}")
     return audited

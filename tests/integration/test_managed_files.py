@@ -427,3 +427,37 @@ def test_a_renewed_certificate_is_rebuilt_into_the_index_and_reloaded(
     assert "is missing" in lite("sync", "--check", code=1).stdout
     lite("sync")
     assert lite.mail.postmap_query("smtp.example.nl", index, "-F") == renewed
+
+
+def test_a_key_file_already_there_is_made_whole(lite: Mailctl) -> None:
+    """A hand-placed key, or one left by a `domain add` killed before its .txt: reused,
+    its .txt written, and the temporary file an interrupted write left removed."""
+    from mailctl.dkim import keyfiles
+
+    folder = lite.root / "keys" / "example.nl"
+    folder.mkdir(parents=True, mode=0o750)
+    pem = keyfiles.generate_rsa_key(1024)
+    (folder / "mail.private").write_bytes(pem)
+    (folder / "mail.private").chmod(0o600)
+    leftover = folder / ".mail.private.mailctl-0123456789ab"
+    leftover.write_bytes(pem)
+    lite("domain", "add", "example.nl")
+    assert (folder / "mail.private").read_bytes() == pem  # never replaced
+    txt = (folder / "mail.txt").read_text()
+    assert keyfiles.dns_value_matches(keyfiles.txt_value(txt), pem)
+    assert not leftover.exists()
+    rows = {r["check"]: r for r in json.loads(lite("doctor", "-f", "json").stdout)}
+    assert rows["dkim mail._domainkey.example.nl"]["status"] == "OK"
+
+
+def test_sync_writes_a_missing_key_record_file(lite: Mailctl) -> None:
+    lite("domain", "add", "example.nl")
+    txt = lite.root / "keys" / "example.nl" / "mail.txt"
+    good = txt.read_text()
+    txt.unlink()
+    rows = {r["check"]: r for r in json.loads(lite("doctor", "-f", "json", code=1).stdout)}
+    assert rows["dkim mail._domainkey.example.nl"]["status"] == "FAIL"
+    out = lite("sync")
+    assert f"wrote {txt}" in out.stderr
+    assert txt.read_text() == good
+    lite("doctor")

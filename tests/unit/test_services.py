@@ -295,7 +295,8 @@ def test_domain_add_reuses_an_existing_key_file(tx: Tx, session: Session) -> Non
     path = keys.key_file(tx.settings, "example.nl", "mail")
     write_key(path, dkim.generate_rsa_key(1024))
     domains.add_domain(tx, "example.nl")
-    assert tx.new_keys == []
+    # reused, never replaced: the managed-files step only makes it whole (.txt, owner)
+    assert [(k.selector, k.existing) for k in tx.new_keys] == [("mail", True)]
     [row] = session.scalars(select(DkimKey))
     assert (row.selector, row.bits, row.state) == ("mail", 1024, "active")
     assert any(f"reused existing key file {path}" in c.detail for c in tx.changes)
