@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, Engine, create_engine, event, inspect
+from sqlalchemy import URL, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -237,17 +237,66 @@ def upgrade(engine: Engine) -> tuple[SchemaStatus, bool]:
     """
     from alembic import command
 
-    before = schema_status(engine)
-    adopted = False
-    with translated(engine):
-        if before.current is None and before.guide_tables:
-            _check_adoptable(engine, before)
+    with migration_lock(engine):
+        before = schema_status(engine)  # read under the lock: another run may have moved it
+        adopted = False
+        with translated(engine):
+            if before.current is None and before.guide_tables:
+                _check_adoptable(engine, before)
+                with engine.begin() as conn:
+                    command.stamp(_alembic_config(conn), ADOPTED_REVISION)
+                adopted = True
             with engine.begin() as conn:
-                command.stamp(_alembic_config(conn), ADOPTED_REVISION)
-            adopted = True
-        with engine.begin() as conn:
-            command.upgrade(_alembic_config(conn), "head")
+                command.upgrade(_alembic_config(conn), "head")
     return before, adopted
+
+
+MIGRATION_LOCK = "mailctl_schema"
+MIGRATION_WAIT = 120  # seconds
+PG_LOCK_KEY = 0x6D61696C63746C  # "mailctl" in ASCII: one advisory lock id for every host
+
+
+@contextmanager
+def migration_lock(engine: Engine) -> Iterator[None]:
+    """One migration at a time, across processes and hosts: MariaDB's GET_LOCK, a
+    PostgreSQL advisory lock, a file lock beside an SQLite database. Concurrent
+    first runs or `db upgrade`s otherwise race and leave a half-made schema."""
+    backend = engine.dialect.name
+    if backend == "sqlite":
+        from mailctl.system.files import exclusive_lock
+
+        database = engine.url.database
+        if not database or database == ":memory:":
+            yield
+            return
+        with exclusive_lock(Path(f"{database}.migrate-lock"), timeout=MIGRATION_WAIT):
+            yield
+        return
+    with translated(engine), engine.connect() as conn:
+        if backend in ("mysql", "mariadb"):
+            got = conn.execute(
+                text("SELECT GET_LOCK(:name, :wait)"),
+                {"name": MIGRATION_LOCK, "wait": MIGRATION_WAIT},
+            ).scalar()
+            release = text("SELECT RELEASE_LOCK(:name)")
+            params: dict[str, Any] = {"name": MIGRATION_LOCK}
+        else:
+            # Waits for the lock; past lock_timeout PostgreSQL cancels the wait (an error).
+            conn.execute(text(f"SET lock_timeout = '{MIGRATION_WAIT}s'"))
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": PG_LOCK_KEY})
+            got = 1
+            release = text("SELECT pg_advisory_unlock(:key)")
+            params = {"key": PG_LOCK_KEY}
+        conn.commit()
+        if got != 1:
+            raise DatabaseError(
+                f"another mailctl is migrating this database; gave up after {MIGRATION_WAIT}s"
+            )
+        try:
+            yield
+        finally:
+            conn.execute(release, params)
+            conn.commit()
 
 
 def _check_adoptable(engine: Engine, status: SchemaStatus) -> None:

@@ -21,6 +21,11 @@ UNSIGNED = sa.Integer().with_variant(mysql.INTEGER(unsigned=True), "mysql", "mar
 
 
 def upgrade() -> None:
+    # MariaDB commits DDL at once: a run stopped between this CREATE and the version
+    # update leaves the table behind. The table as this migration makes it is
+    # taken as done, so `db upgrade` can finish what was half applied.
+    if sa.inspect(op.get_bind()).has_table("mailctl_dkim_keys"):
+        return
     op.create_table(
         "mailctl_dkim_keys",
         sa.Column("id", UNSIGNED, primary_key=True, autoincrement=True),

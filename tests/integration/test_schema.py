@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pymysql
+import pytest
 import sqlalchemy as sa
 from support.cli import TABLES, Mailctl
 
@@ -229,3 +230,51 @@ def test_read_only_commands_create_no_database(tmp_path: Path) -> None:
     assert upgraded.exit_code == 0, upgraded.output
     assert path.stat().st_mode & 0o777 == 0o600
     assert path.parent.stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.parametrize("backend", ["mariadb", "postgres", "sqlite"])
+def test_concurrent_upgrades_leave_one_whole_schema(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    """Parallel first runs raced before the migration lock: 0001 stamped, the DKIM table
+    there, and every later upgrade failing with 'already exists'. Four upgrades start
+    at one barrier, each on its own connection, as four processes or hosts would."""
+    import threading
+
+    url = request.getfixturevalue(f"{backend}_url")
+    engines = [db.make_engine(url, create=True) for _ in range(4)]
+    barrier = threading.Barrier(len(engines))
+    errors: list[BaseException] = []
+
+    def run(engine: sa.Engine) -> None:
+        barrier.wait()
+        try:
+            db.upgrade(engine)
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(e,)) for e in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=180)
+    try:
+        assert errors == []
+        assert db.schema_status(engines[0]).current == db.head_revision()
+    finally:
+        for engine in engines:
+            engine.dispose()
+
+
+def test_a_half_applied_migration_is_finished_by_db_upgrade(mariadb_url: str) -> None:
+    """MariaDB commits DDL at once: the DKIM table made, the version not moved on."""
+    engine = sa.create_engine(mariadb_url, poolclass=sa.pool.NullPool)
+    try:
+        db.upgrade(engine)
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"UPDATE {db.VERSION_TABLE} SET version_num = '0001'"))
+        assert db.schema_status(engine).current == "0001"
+        db.upgrade(engine)
+        assert db.schema_status(engine).current == db.head_revision()
+    finally:
+        engine.dispose()
