@@ -36,6 +36,7 @@ import json
 from collections.abc import Callable
 
 from mailctl.errors import InvalidInput
+from mailctl.transfer import FORMATS
 from mailctl.transfer.csvfile import CSV_COLUMNS, CSV_IMPORT_COLUMNS, parse_csv, render_csv
 from mailctl.transfer.jsonfile import parse_json, parse_jsonl, render_json, render_jsonl
 from mailctl.transfer.records import (
@@ -71,7 +72,6 @@ __all__ = [
     "render",
 ]
 
-FORMATS = ("json", "jsonl", "csv")
 _READERS: dict[str, Callable[[str], tuple[Document, list[RowError]]]] = {
     "json": parse_json,
     "jsonl": parse_jsonl,

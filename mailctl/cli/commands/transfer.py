@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from mailctl.cli.app import App, mutating, pass_app
-from mailctl.transfer.fileformat import FORMATS
+from mailctl.transfer import FORMATS
 
 if TYPE_CHECKING:
     from mailctl.passwords.parallel import HashJob
