@@ -130,7 +130,7 @@ def _connect(url: str, password_file: str) -> tuple[Any, str]:
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     password = unquote(parts.password or "")
     if password_file:
-        from mailctl.core.config import check_private_file
+        from mailctl.system.files import check_private_file  # not the config schema
 
         check_private_file(Path(password_file), "database password file")
         with open(password_file, encoding="utf-8") as handle:

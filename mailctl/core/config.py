@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import stat
 import sys
 import types
 from collections.abc import Callable, Mapping
@@ -40,6 +39,7 @@ from mailctl.core.settings import (  # the schema, re-exported (see __all__)
 )
 from mailctl.errors import ConfigError
 from mailctl.model.schemes import READ_SCHEMES, SCHEMES
+from mailctl.system.files import check_private_file
 
 DEFAULT_CONFIG_PATH = Path("/etc/mailctl/config.toml")
 
@@ -127,19 +127,6 @@ def sandbox_defaults(root: Path) -> dict[str, dict[str, Any]]:
 
 
 # --- loading -----------------------------------------------------------------
-
-
-def check_private_file(path: Path, what: str) -> None:
-    """Refuse a secret-bearing file that group or others can read or write."""
-    try:
-        mode = path.stat().st_mode
-    except OSError as exc:
-        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(
-            f"{what} {path} is accessible by group or others (mode {stat.S_IMODE(mode):04o});"
-            f" fix with: chmod 600 {path}"
-        )
 
 
 def load_settings(

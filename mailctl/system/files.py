@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from mailctl.errors import AlreadyExists, InvalidInput, MailctlError
+from mailctl.errors import AlreadyExists, ConfigError, InvalidInput, MailctlError
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -23,6 +24,19 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def check_private_file(path: Path, what: str) -> None:
+    """Refuse a secret-bearing file that group or others can read or write."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(
+            f"{what} {path} is accessible by group or others (mode {stat.S_IMODE(mode):04o});"
+            f" fix with: chmod 600 {path}"
+        )
 
 
 def ensure_dir(path: Path, mode: int, owner: tuple[int, int] | None = None) -> bool:

@@ -20,7 +20,8 @@ from support.env import REPO_ROOT
 from mailctl.cli.root import cli
 
 SCRIPTS = {"bash": "mailctl.bash", "zsh": "_mailctl", "fish": "mailctl.fish"}
-HEAVY = ("sqlalchemy", "cryptography", "dns", "alembic", "passlib")
+# idna: the config schema (names) loads it; a TAB press or --help must not.
+HEAVY = ("sqlalchemy", "cryptography", "dns", "alembic", "passlib", "idna")
 
 
 @pytest.mark.parametrize("shell", sorted(SCRIPTS))

@@ -404,3 +404,18 @@ def test_doveconf_accepts_rendered_23_sni(tmp_path: Path) -> None:
         done.stdout
     )
     assert f"local_name imap.{IDN} {{\n  ssl_cert = <{live}/{IDN}/fullchain.pem\n" in done.stdout
+
+
+@pytest.mark.parametrize("bad", ["\n", "\r", "\t", "\x00"])
+def test_renderers_refuse_a_control_character_at_the_end(bad: str) -> None:
+    """`$` matches before a final newline; the renderers' checks use fullmatch."""
+    from mailctl.errors import InvalidInput
+
+    with pytest.raises(InvalidInput):
+        render_helo_checks([f"example.nl{bad}"], "mail.example.nl")
+    with pytest.raises(InvalidInput):
+        render_key_table([DkimEntry(f"example.nl{bad}", "mail", "/k/example.nl/mail.private")])
+    with pytest.raises(InvalidInput):
+        render_key_table([DkimEntry("example.nl", "mail", f"/k/example.nl/mail.private{bad}")])
+    with pytest.raises(InvalidInput):
+        render_sni_map([TlsEntry("example.nl", f"/c/fullchain.pem{bad}", "/c/privkey.pem")])

@@ -14,18 +14,18 @@ from mailctl.serverfiles.render import DkimEntry
 
 # A domain or selector must not carry whitespace (field separator of the
 # table) or ":" (separator inside the KeyTable value); stored names are LDH.
-_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
+_NAME = re.compile(r"[A-Za-z0-9._-]+")
 # OpenDKIM reads a third KeyTable field that does not start with "/" as the
 # key data itself, so the path must be absolute; ":" would split it.
-_KEY_PATH = re.compile(r"^/[^\s:]*$")
+_KEY_PATH = re.compile(r"/[^\s:\x00-\x1f\x7f]*")
 
 
 def _check(entry: DkimEntry) -> None:
-    if not _NAME.match(entry.domain):
+    if not _NAME.fullmatch(entry.domain):
         raise InvalidInput(f"DKIM domain not usable in KeyTable: {entry.domain!r}")
-    if not _NAME.match(entry.selector):
+    if not _NAME.fullmatch(entry.selector):
         raise InvalidInput(f"DKIM selector not usable in KeyTable: {entry.selector!r}")
-    if not _KEY_PATH.match(entry.key_path):
+    if not _KEY_PATH.fullmatch(entry.key_path):
         raise InvalidInput(
             f"DKIM key path must be absolute without whitespace or ':': {entry.key_path!r}"
         )

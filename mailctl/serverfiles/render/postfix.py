@@ -21,13 +21,13 @@ DEFAULT_SNI_NAMES = POSTFIX_SNI_NAMES
 HELO_ACTION = "554 5.7.1 Spoofed HELO (you are not me)"
 
 # A host name (LDH labels); a leading "." is Postfix's "any subdomain of" key.
-_HOST = re.compile(r"^\.?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*$")
+_HOST = re.compile(r"\.?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
 # A file name inside a table line or a Dovecot value: no whitespace or quotes.
-_PATH = re.compile(r"^/[^\s\"'<>]*$")
+_PATH = re.compile(r"/[^\s\"'<>\x00-\x1f\x7f]*")
 
 
 def _check_path(path: str, what: str) -> None:
-    if not _PATH.match(path):
+    if not _PATH.fullmatch(path):
         raise InvalidInput(f"{what} must be an absolute path without whitespace: {path!r}")
 
 
@@ -48,7 +48,7 @@ def expand_names(entries: Iterable[TlsEntry], names: Sequence[str]) -> list[tupl
         _check_path(entry.key, "private key")
         for pattern in names:
             name = pattern.replace("{domain}", entry.domain).lower()
-            if not _HOST.match(name):
+            if not _HOST.fullmatch(name):
                 raise InvalidInput(f"TLS name {name!r} (from {pattern!r}) is not a host name")
             taken.setdefault(name, entry)
     return sorted(taken.items())
@@ -75,6 +75,6 @@ def render_helo_checks(domains: Iterable[str], hostname: str) -> list[str]:
     """
     names = {hostname.lower(), *(domain.lower() for domain in domains)}
     for name in names:
-        if name.startswith(".") or not _HOST.match(name):
+        if name.startswith(".") or not _HOST.fullmatch(name):
             raise InvalidInput(f"HELO name is not a host name: {name!r}")
     return [f"/^{_pcre_literal(name)}$/ {HELO_ACTION}" for name in sorted(names)]
