@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from mailctl.cli.app import App, emit_rows, mutating, output_format, pass_app
-from mailctl.model.dkimstates import DkimState
 
 algorithm_option = click.option(
     "--algorithm",
@@ -88,6 +87,7 @@ def activate(
 ) -> None:
     """Sign with the pending key once DNS publishes it; the old key becomes retired."""
     from mailctl.dns.lookup import parse_nameserver
+    from mailctl.model.dkimstates import DkimState
     from mailctl.services import dkim as keys
     from mailctl.services import domains
     from mailctl.services.dns import require_published_key
@@ -116,6 +116,7 @@ def activate(
 @pass_app
 def retire(a: App, domain: str, selector: str | None) -> None:
     """Drop a retired key from KeyTable and DNS records; archive its file."""
+    from mailctl.model.dkimstates import DkimState
     from mailctl.services import dkim as keys
     from mailctl.services import domains
 

@@ -8,7 +8,6 @@ import click
 
 from mailctl.cli.app import App, emit_record, emit_rows, mutating, output_format, pass_app
 from mailctl.cli.complete import complete_domains
-from mailctl.model.dkimstates import DkimState
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -104,6 +103,7 @@ def delete(a: App, name: str, purge_keys: bool, purge_maildirs: bool) -> None:
 
 
 def _describe(session: Session, settings: Settings, info: DomainInfo) -> dict[str, Any]:
+    from mailctl.model.dkimstates import DkimState
     from mailctl.serverfiles.tls import check_domain
     from mailctl.services import dkim as keys
 
