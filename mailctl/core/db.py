@@ -239,6 +239,7 @@ def upgrade(engine: Engine) -> tuple[SchemaStatus, bool]:
 
     with migration_lock(engine):
         before = schema_status(engine)  # read under the lock: another run may have moved it
+        _refuse_unknown(before)
         adopted = False
         with translated(engine):
             if before.current is None and before.guide_tables:
@@ -336,6 +337,23 @@ def _stored_revision(engine: Engine) -> str | None | bool:
     return rows[0][0] if len(rows) == 1 else False
 
 
+def _refuse_unknown(status: SchemaStatus) -> None:
+    """A revision this mailctl has no migration for was written by a newer mailctl:
+    say so, rather than offer an upgrade that would fail."""
+    if status.current is None or status.current == status.head:
+        return
+    from alembic.script import ScriptDirectory
+    from alembic.util.exc import CommandError
+
+    try:
+        ScriptDirectory.from_config(_alembic_config(None)).get_revision(status.current)
+    except CommandError:
+        raise SchemaNotCurrent(
+            f"database schema is at {status.current}, newer than this mailctl knows"
+            f" (its newest is {status.head}): upgrade mailctl"
+        ) from None
+
+
 def require_current(engine: Engine, *, auto_upgrade: bool) -> None:
     """Refuse to work on an old schema; the sandbox simply upgrades itself."""
     if _stored_revision(engine) == HEAD:
@@ -343,6 +361,7 @@ def require_current(engine: Engine, *, auto_upgrade: bool) -> None:
     status = schema_status(engine)
     if not status.pending:
         return
+    _refuse_unknown(status)
     if auto_upgrade:
         upgrade(engine)
         return

@@ -54,6 +54,7 @@ SCHEMES_WRITE: tuple[str, ...] = SCHEMES
 SCHEMES_VERIFY: tuple[str, ...] = READ_SCHEMES
 
 BCRYPT_MAX_BYTES = 72
+CRYPT_MAX_BYTES = 511  # libxcrypt's CRYPT_MAX_PASSPHRASE_SIZE (512) includes the NUL
 
 _CRYPT_FAMILY = frozenset({"SHA512-CRYPT", "SHA256-CRYPT", "MD5-CRYPT", "CRYPT", "DES-CRYPT"})
 _ARGON2_FAMILY = frozenset({"ARGON2ID", "ARGON2I"})
@@ -242,6 +243,11 @@ def _check_basic(password: str, scheme: str) -> None:
         size = len(password.encode("utf-8"))
     except UnicodeEncodeError:
         raise PasswordRejected("the password is not valid Unicode (undecodable bytes)") from None
+    if scheme == "SHA512-CRYPT" and size > CRYPT_MAX_BYTES:
+        raise PasswordRejected(
+            f"the password is {size} bytes in UTF-8; SHA512-CRYPT through crypt(3), as"
+            f" Dovecot verifies it, takes at most {CRYPT_MAX_BYTES}: use a shorter one"
+        )
     if scheme == "BLF-CRYPT":
         if size > BCRYPT_MAX_BYTES:
             raise PasswordRejected(

@@ -176,6 +176,10 @@ def _read(path: Path) -> str | None:
         return None  # absent; writing it will say why if it cannot be created
     except OSError as exc:
         raise MailctlError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise MailctlError(
+            f"{path} is not UTF-8 (byte {exc.start}); mailctl leaves it alone: fix or move it"
+        ) from None
 
 
 @dataclass

@@ -140,3 +140,17 @@ def test_a_domain_too_long_for_its_records_is_refused(lite: Mailctl) -> None:
     assert lite.dump() == before and snapshot(lite.root) == files
     shorter = ("a" * 60 + ".") * 2 + "b" * 60 + ".nl"  # 186: every derived name fits
     lite("domain", "add", shorter)
+
+
+def test_a_managed_file_that_is_not_utf8_is_one_line_and_left_alone(lite: Mailctl) -> None:
+    lite("domain", "add", "example.nl")
+    table = lite.root / "KeyTable"
+    table.write_bytes(table.read_bytes() + b"# caf\xe9 (latin-1 by hand)\n")
+    before, files = lite.dump(), snapshot(lite.root)
+    out = lite("domain", "add", "example2.nl", code=1)
+    at = table.read_bytes().index(b"\xe9")
+    assert out.stderr.strip() == (
+        f"mailctl: error: {table} is not UTF-8 (byte {at});"
+        " mailctl leaves it alone: fix or move it"
+    )
+    assert lite.dump() == before and snapshot(lite.root) == files

@@ -278,3 +278,13 @@ def test_a_half_applied_migration_is_finished_by_db_upgrade(mariadb_url: str) ->
         assert db.schema_status(engine).current == db.head_revision()
     finally:
         engine.dispose()
+
+
+def test_a_schema_newer_than_this_mailctl_says_upgrade_mailctl(lite: Mailctl) -> None:
+    lite.execute(f"UPDATE {db.VERSION_TABLE} SET version_num = '0099'")
+    for args in (("domain", "list"), ("db", "upgrade")):
+        out = lite(*args, code=1)
+        assert out.stderr.strip() == (
+            "mailctl: error: database schema is at 0099, newer than this mailctl knows"
+            f" (its newest is {db.head_revision()}): upgrade mailctl"
+        )

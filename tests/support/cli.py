@@ -67,6 +67,17 @@ class Mailctl:
             for t in TABLES
         }
 
+    def execute(self, sql: str, **params: Any) -> None:
+        """Change the database behind mailctl's back (a hand edit, a damaged row)."""
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(self.url, poolclass=sa.pool.NullPool)
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.text(sql), params)
+        finally:
+            engine.dispose()
+
     def query(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
         import sqlalchemy as sa
 

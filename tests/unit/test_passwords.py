@@ -534,3 +534,14 @@ def test_doveadm_sha512_format_matches_ours(doveadm: list[str]) -> None:
     assert SHA512_RE.fullmatch(theirs), theirs
     theirs_argon = _doveadm_hash(doveadm, "ARGON2ID", "pw")
     assert ARGON2ID_RE.fullmatch(theirs_argon), theirs_argon
+
+
+def test_sha512_crypt_takes_511_bytes_and_refuses_more(doveadm: list[str]) -> None:
+    """libxcrypt stops at 512 bytes with the NUL; beyond that it returned no hash (a
+    traceback before); 511 is hashed and Dovecot verifies it."""
+    stored = hash_password("é" * 255 + "x", "SHA512-CRYPT")  # 511 bytes in UTF-8
+    assert _doveadm_test(doveadm, stored, "é" * 255 + "x").returncode == 0
+    with pytest.raises(PasswordRejected, match="512 bytes in UTF-8; SHA512-CRYPT"):
+        hash_password("x" * 512, "SHA512-CRYPT")
+    with pytest.raises(PasswordRejected, match="at most 511"):
+        check_password_policy("é" * 256, min_length=12, scheme="SHA512-CRYPT")
