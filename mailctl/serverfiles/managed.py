@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import stat
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,13 +111,20 @@ def plan(session: Session, settings: Settings, *, adopt: bool = False) -> Plan:
     from mailctl.serverfiles.render.opendkim import render_key_table, render_signing_table
     from mailctl.serverfiles.render.postfix import render_helo_checks, render_sni_map
 
-    domains = sorted(session.scalars(select(VirtualDomain.name)))
+    domains, invalid = usable_domains(session.scalars(select(VirtualDomain.name)))
     tls = tuple(check_domain(settings, d) for d in domains)
     ready = [t.entry for t in tls if t.entry is not None]
     version, note = dovecot_version(settings)
+    notes = [note] if note else []
+    notes += [
+        f"virtual_domains holds {name!r}, which is no domain name: it is left out of the"
+        f" managed files (mailctl domain del {name!r} removes it)"
+        for name in invalid
+    ]
 
     def keys(algorithm: str, states: tuple[str, ...]) -> list[DkimEntry]:
-        return table_entries(session, settings, algorithm=algorithm, states=states)
+        entries = table_entries(session, settings, algorithm=algorithm, states=states)
+        return [e for e in entries if e.domain not in invalid]
 
     blocks = {
         "KeyTable": render_key_table(keys("rsa", PUBLISHED)),
@@ -140,7 +147,27 @@ def plan(session: Session, settings: Settings, *, adopt: bool = False) -> Plan:
         if spec.certificates and old == merged.text:
             stale = state.staleness(spec, inputs, index_type(settings) if spec.indexed else None)
         files.append(Rendered(spec, old, merged.text, merged.duplicates, stale))
-    return Plan(tuple(files), tls, (note,) if note else ())
+    return Plan(tuple(files), tls, tuple(notes))
+
+
+def usable_domains(names: Iterable[str]) -> tuple[list[str], set[str]]:
+    """The stored domain names, sorted, apart from rows no valid domain name is in
+    (a database made by hand can hold anything): one bad row must not stop every
+    other domain's files."""
+    from mailctl.errors import InvalidName
+    from mailctl.model.names import normalize_domain
+
+    usable, invalid = [], set()
+    for name in sorted(names):
+        try:
+            ok = normalize_domain(name) == name
+        except InvalidName:
+            ok = False
+        if ok:
+            usable.append(name)
+        else:
+            invalid.add(name)
+    return usable, invalid
 
 
 def index_type(settings: Settings) -> str | None:

@@ -286,8 +286,24 @@ def dns(
     return out
 
 
+def domain_names(session: Session, settings: Settings) -> Iterator[Result]:
+    """Rows of virtual_domains that hold no domain name (a hand-made database)."""
+    from mailctl.core.tables import VirtualDomain
+    from mailctl.serverfiles.managed import usable_domains
+
+    _usable, invalid = usable_domains(session.scalars(select(VirtualDomain.name)))
+    for name in sorted(invalid):
+        yield Result(
+            "domain row",
+            "FAIL",
+            f"virtual_domains holds {name!r}, no domain name; left out of the managed files"
+            f" (mailctl domain del {name!r})",
+        )
+
+
 CHECKS: list[Check] = [
     postfix_config,
+    domain_names,
     managed_files,
     dkim_keys,
     certificates,

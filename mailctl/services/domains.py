@@ -40,7 +40,14 @@ def find_domain(session: Session, name: str) -> VirtualDomain | None:
 
 
 def get_domain(session: Session, value: str) -> VirtualDomain:
-    name = normalize_domain(value)
+    try:
+        name = normalize_domain(value)
+    except InvalidName:
+        # A row a hand-made database holds as it is ('bad domain.nl'): found by its
+        # exact stored name, so `domain del` can remove it.
+        if (stored := find_domain(session, value)) is not None:
+            return stored
+        raise
     domain = find_domain(session, name)
     if domain is None:
         raise NotFound(not_hosted_message(None, name))

@@ -3,6 +3,8 @@ and the three tables exactly as before."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from support.cli import Mailctl
 from support.files import snapshot
@@ -154,3 +156,19 @@ def test_a_managed_file_that_is_not_utf8_is_one_line_and_left_alone(lite: Mailct
         " mailctl leaves it alone: fix or move it"
     )
     assert lite.dump() == before and snapshot(lite.root) == files
+
+
+def test_one_bad_row_in_a_hand_made_database_stops_nothing_else(lite: Mailctl) -> None:
+    """An adopted database may hold anything: 'bad domain.nl' is named, left out of the
+    managed files, and removable by its exact stored name; other domains go on."""
+    lite("domain", "add", "example.nl")
+    lite.execute("INSERT INTO virtual_domains (name) VALUES ('bad domain.nl')")
+    out = lite("sync")
+    assert "virtual_domains holds 'bad domain.nl', which is no domain name" in out.stderr
+    lite("domain", "add", "example2.nl")
+    assert "example2.nl" in (lite.root / "KeyTable").read_text()
+    rows = json.loads(lite("doctor", "-f", "json", code=1).stdout)
+    assert [r["status"] for r in rows if r["check"] == "domain row"] == ["FAIL"]
+    lite("domain", "del", "bad domain.nl", "--yes")
+    assert lite.query("SELECT name FROM virtual_domains WHERE name = 'bad domain.nl'") == []
+    lite("domain", "del", "example2.nl", "--yes")
