@@ -29,7 +29,7 @@ from mailctl.serverfiles.render import DkimEntry
 from mailctl.serverfiles.targets import Step, Target, steps, targets
 from mailctl.serverfiles.tls import TlsStatus, check_domain
 from mailctl.system import process as system
-from mailctl.system.files import atomic_write, ensure_dir, make_dirs
+from mailctl.system.files import atomic_write, ensure_dir, make_dirs, read_regular
 from mailctl.system.owners import as_root, resolve_owner
 
 Runner = Callable[..., system.Ran]
@@ -198,7 +198,7 @@ def table_entries(
 
 def _read(path: Path) -> str | None:
     try:
-        return path.read_text(encoding="utf-8")
+        return read_regular(path).decode("utf-8")
     except (FileNotFoundError, NotADirectoryError):
         return None  # absent; writing it will say why if it cannot be created
     except OSError as exc:

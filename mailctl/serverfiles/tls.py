@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from mailctl.core.config import Settings
+from mailctl.errors import MailctlError
 from mailctl.serverfiles.render import TlsEntry
 
 
@@ -36,8 +38,12 @@ def cert_paths(settings: Settings, domain: str) -> tuple[str, str]:
 
 
 def _read(path: str) -> bytes:
-    with open(path, "rb") as handle:  # plain open: this runs once per domain per change
-        return handle.read()
+    from mailctl.system.files import read_regular
+
+    try:
+        return read_regular(Path(path))
+    except MailctlError as exc:  # a FIFO or device where a certificate should be
+        raise OSError(0, str(exc).removeprefix(f"{path} ")) from None
 
 
 def check_domain(settings: Settings, domain: str) -> TlsStatus:

@@ -134,6 +134,14 @@ def certificates(session: Session, settings: Settings) -> Iterator[Result]:
             n for n in wanted if n not in covered and f"*.{n.split('.', 1)[1]}" not in covered
         ]
         left = cert.not_valid_after_utc - now
+        key_mode = stat.S_IMODE(Path(status.entry.key).stat().st_mode)
+        if key_mode & 0o077:
+            yield Result(
+                f"tls key {domain}",
+                "WARN",
+                f"{status.entry.key} is mode {key_mode:04o}: others may read the private key"
+                f" (chmod 600 {status.entry.key})",
+            )
         if missing:
             yield Result(name, "FAIL", f"{status.entry.cert} does not cover {', '.join(missing)}")
         elif left < EXPIRY_WARNING:

@@ -26,6 +26,21 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def read_regular(path: Path) -> bytes:
+    """A file's bytes, refusing what is no regular file: a FIFO would block for ever,
+    a device or socket is nothing mailctl should read. OSError as open() raises it."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise MailctlError(f"{path} is not a regular file (a FIFO or device?)")
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def check_private_file(path: Path, what: str) -> None:
     """Refuse a secret-bearing file that group or others can read or write."""
     try:

@@ -172,3 +172,34 @@ def test_one_bad_row_in_a_hand_made_database_stops_nothing_else(lite: Mailctl) -
     lite("domain", "del", "bad domain.nl", "--yes")
     assert lite.query("SELECT name FROM virtual_domains WHERE name = 'bad domain.nl'") == []
     lite("domain", "del", "example2.nl", "--yes")
+
+
+def test_a_fifo_where_a_file_should_be_is_named_not_waited_on(lite: Mailctl) -> None:
+    """Opening a FIFO blocks until a writer comes: mailctl refuses it instead (run in a
+    subprocess with a timeout, so a regression fails instead of hanging the suite)."""
+    import os
+    import subprocess
+    import sys
+
+    lite("domain", "add", "example.nl")
+    (lite.root / "KeyTable").unlink()
+    os.mkfifo(lite.root / "KeyTable")
+    certs = lite.root / "certs" / "example2.nl"
+    certs.mkdir(parents=True)
+    os.mkfifo(certs / "fullchain.pem")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILCTL_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "mailctl", "--config", str(lite.config), "domain", "add",
+         "example2.nl"],
+        capture_output=True, text=True, timeout=60, env=env, check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"mailctl: error: {lite.root / 'KeyTable'} is not a regular file (a FIFO or device?)"
+    )
+    (lite.root / "KeyTable").unlink()
+    status = json.loads(lite("domain", "show", "example.nl", "-f", "json").stdout)
+    assert status["tls"] == "pending"
+    lite("domain", "add", "example2.nl")
+    shown = json.loads(lite("domain", "show", "example2.nl", "-f", "json").stdout)
+    assert "is not a regular file" in shown["tls_detail"]

@@ -81,3 +81,11 @@ def test_domain_without_postmaster(healthy: Mailctl) -> None:
     healthy("alias", "del", "postmaster@example.nl")
     found = rows(healthy, 1)
     assert found["rfc5321 example.nl"]["status"] == "FAIL"
+
+
+def test_a_tls_private_key_others_can_read_is_warned(healthy: Mailctl) -> None:
+    key = healthy.root / "certs" / "example.nl" / "privkey.pem"
+    key.chmod(0o644)
+    found = rows(healthy, 0)
+    assert found["tls key example.nl"]["status"] == "WARN"
+    assert f"chmod 600 {key}" in found["tls key example.nl"]["detail"]
