@@ -114,7 +114,25 @@ def add_alias(tx: Tx, source_value: str, values: list[str], *, force: bool = Fal
     tx.session.flush()
     if source.is_catchall and not merge.present:
         tx.warn(catchall_warning(domain.name, _mailboxes(tx.session, domain)))
+    _warn_loops(tx, str(source), set(merge.added))
     return AliasChange(str(source), merge.merged, merge.added, created=not rows)
+
+
+def _warn_loops(tx: Tx, source: str, added: set[str]) -> None:
+    """a -> b while b -> a (or @a -> @b while @b -> @a): allowed, as Postfix allows
+    it, but said, since such mail bounces at Postfix's alias expansion limit. One
+    query for all new destinations: an alias may have tens of thousands."""
+    pointing_back = tx.session.execute(
+        select(VirtualAlias.source, VirtualAlias.destination).where(
+            VirtualAlias.destination.contains(source)
+        )
+    )
+    for other, value in pointing_back:
+        if other in added and source in split_destinations(value):
+            tx.warn(
+                f"alias loop: {source} -> {other} -> {source}; Postfix bounces such mail"
+                " once its alias expansion limit is reached"
+            )
 
 
 def record_created(tx: Tx, source: str, destinations: Sequence[str]) -> None:

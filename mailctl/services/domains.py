@@ -73,6 +73,11 @@ def add_domain(
     if find_domain(tx.session, name) is not None:
         raise AlreadyExists(f"domain {name} exists already")
     check_record_names(tx.settings, name)
+    if mixed := mixed_scripts(name):
+        tx.warn(
+            f"{display_domain(name)} ({name}) mixes {' and '.join(mixed)} letters in one label:"
+            " it can look like another domain (a homoglyph); make sure it is the one you mean"
+        )
     domain = VirtualDomain(name=name)
     tx.session.add(domain)
     tx.session.flush()
@@ -89,6 +94,20 @@ def add_domain(
             if source != admin_stored:  # the admin's own address is no alias of itself
                 aliases.add_alias(tx, source, [admin])
     return domain
+
+
+def mixed_scripts(name: str) -> list[str]:
+    """The scripts whose letters share one label of an IDN, when more than one does
+    (Latin `a` beside Cyrillic `а` is the classic look-alike)."""
+    import unicodedata
+
+    for label in display_domain(name).split("."):
+        scripts = sorted(
+            {unicodedata.name(ch, "?").split()[0] for ch in label if ch.isalpha()}
+        )
+        if len(scripts) > 1:
+            return scripts
+    return []
 
 
 def check_record_names(settings: Settings, name: str) -> None:

@@ -83,7 +83,23 @@ def add_user(tx: Tx, value: str, password_hash: str, *, force: bool = False) -> 
     domain = email.rpartition("@")[2]
     if alias_destinations(tx.session, "@" + domain):
         tx.warn(catchall_mailbox_warning(domain, email))
+    _warn_kept_maildir(tx, email)
     return user
+
+
+def _warn_kept_maildir(tx: Tx, email: str) -> None:
+    """A maildir kept from a deleted mailbox of the same name hands its old mail to
+    the new one: mailctl keeps it (deleting mail needs --purge-maildir), but says so."""
+    from mailctl.system.maildirs import maildir_path
+
+    if not tx.settings.vmail.create_maildirs:
+        return
+    path = maildir_path(tx.settings.vmail, email)
+    if path.is_dir():
+        tx.warn(
+            f"maildir {path} exists already (kept from a deleted mailbox?): the mail in it"
+            f" now belongs to {email}"
+        )
 
 
 def record_created(tx: Tx, email: str, password_hash: str) -> None:

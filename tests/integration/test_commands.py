@@ -207,3 +207,23 @@ def test_trailing_flags_on_init_and_db_upgrade(mailctl: Mailctl, tmp_path: objec
     out = mailctl("db", "upgrade", "--dry-run")
     assert "already at" in out.stderr
     mailctl("db", "upgrade", "--yes")
+
+
+def test_warnings_an_administrator_should_see(lite: Mailctl) -> None:
+    """Allowed, but said: a look-alike IDN, an alias loop, a kept maildir re-used."""
+    out = lite("domain", "add", "pаypal.com")  # Cyrillic а
+    assert "mixes CYRILLIC and LATIN letters in one label" in out.stderr
+    assert "homoglyph" not in lite("domain", "add", "bücher.example").stderr
+    lite("domain", "add", "example.nl")
+    lite("alias", "add", "a@example.nl", "b@example.nl")
+    out = lite("alias", "add", "b@example.nl", "a@example.nl")
+    assert "alias loop: b@example.nl -> a@example.nl -> b@example.nl" in out.stderr
+    lite("domain", "add", "example.org")
+    lite("alias", "add", "@example.nl", "@example.org")
+    out = lite("alias", "add", "@example.org", "@example.nl")
+    assert "alias loop: @example.org -> @example.nl -> @example.org" in out.stderr
+    lite("user", "add", "joe@example.org", "--password-stdin", input="a good long password\n")
+    lite("user", "del", "joe@example.org", "--yes")  # the maildir is kept
+    out = lite("user", "add", "joe@example.org", "--password-stdin",
+               input="another long password\n")
+    assert "exists already (kept from a deleted mailbox?)" in out.stderr
