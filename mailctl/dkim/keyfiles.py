@@ -24,8 +24,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from mailctl.errors import InvalidInput, MailctlError
-from mailctl.system.files import atomic_write, ensure_dir
+from mailctl.errors import InvalidInput
+from mailctl.system.files import atomic_write, ensure_dir, set_mode_owner
 
 MIN_RSA_BITS = 1024  # RFC 8301: verifiers must not accept smaller keys
 MAX_RSA_BITS = 8192  # same bound as the config's dkim.bits
@@ -357,17 +357,7 @@ def complete_key_pair(
     if current is None or not dns_value_matches(txt_value(current), private_pem):
         atomic_write(txt, text, mode=TXT_MODE, owner=owner, replace=True)
         written = txt
-    if owner is not None:
-        try:
-            fd = os.open(private, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except OSError as exc:
-            raise MailctlError(f"cannot open {private}: {exc.strerror}") from None
-        try:
-            os.fchown(fd, *owner)
-        except OSError as exc:
-            raise MailctlError(f"cannot set the owner of {private}: {exc.strerror}") from None
-        finally:
-            os.close(fd)
+    set_mode_owner(private, None, owner)
     return written
 
 

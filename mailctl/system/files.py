@@ -66,20 +66,29 @@ def ensure_dir(path: Path, mode: int, owner: tuple[int, int] | None = None) -> b
         pass
     except OSError as exc:
         raise MailctlError(f"cannot create {path}: {exc.strerror}") from None
+    set_mode_owner(path, mode if created else None, owner if created else None, folder=True)
+    return created
+
+
+def set_mode_owner(
+    path: Path, mode: int | None, owner: tuple[int, int] | None, *, folder: bool = False
+) -> None:
+    """Set what is given of mode and owner on `path` itself, never through a symlink."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | (os.O_DIRECTORY if folder else 0)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open(path, flags)
     except OSError as exc:
-        raise InvalidInput(f"{path} is not a directory: {exc.strerror}") from None
+        what = "a directory" if folder else "a file mailctl may change"
+        raise InvalidInput(f"{path} is not {what}: {exc.strerror}") from None
     try:
-        if created:
-            os.fchmod(fd, mode)
-            if owner is not None:
-                os.fchown(fd, *owner)
+        if mode is not None:
+            os.fchmod(fd, mode)  # the umask may have narrowed what mkdir made
+        if owner is not None:
+            os.fchown(fd, *owner)
     except OSError as exc:
         raise MailctlError(f"cannot set mode/owner of {path}: {exc.strerror}") from None
     finally:
         os.close(fd)
-    return created
 
 
 def make_dirs(path: Path, mode: int = 0o755) -> list[Path]:
