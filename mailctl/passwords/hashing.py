@@ -75,10 +75,6 @@ _KAT_RESULT = (
     "bYEdFCoEOfaS35inz1"
 )
 
-_SHA512_RE = formats.SHA512
-_BCRYPT_RE = formats.BCRYPT
-_ARGON2_RE = formats.ARGON2
-_PREFIX_RE = formats.PREFIX
 
 _argon2_hasher = argon2.PasswordHasher(
     time_cost=3, memory_cost=65536, parallelism=1, hash_len=32, salt_len=16
@@ -217,7 +213,7 @@ def _sha512_crypt(password: str, salt: str) -> str:
         from passlib.hash import sha512_crypt
 
         result = str(sha512_crypt.using(rounds=5000, salt=salt).hash(password))
-    if result is None or not _SHA512_RE.fullmatch(result):
+    if result is None or not formats.SHA512.fullmatch(result):
         raise RuntimeError(f"SHA512-CRYPT backend {sha512_backend()} returned an unusable hash")
     return result
 
@@ -296,7 +292,7 @@ def hash_password(password: str, scheme: str = "SHA512-CRYPT", *, bcrypt_cost: i
 def _split(stored: str, default_scheme: str) -> tuple[str, str]:
     """(upper-case scheme, hash without prefix); the scheme is not validated."""
     if stored.startswith("{"):
-        match = _PREFIX_RE.match(stored)
+        match = formats.PREFIX.match(stored)
         if match is None:
             raise InvalidInput("malformed password hash: '{' without a valid '{SCHEME}' prefix")
         return match.group(1).upper(), stored[match.end() :]
@@ -315,7 +311,7 @@ def scheme_of(stored: str, default_scheme: str = "SHA512-CRYPT") -> str:
 
 
 def _verify_bcrypt(password: str, hashed: str) -> bool:
-    if not _BCRYPT_RE.fullmatch(hashed):
+    if not formats.BCRYPT.fullmatch(hashed):
         raise InvalidInput(f"malformed BLF-CRYPT hash: expected {formats.EXPECTED['BLF-CRYPT']}")
     # Dovecot truncates at 72 bytes; bcrypt>=5 raises instead, so truncate here.
     secret = password.encode("utf-8")[:BCRYPT_MAX_BYTES]
@@ -347,7 +343,7 @@ def _verify_crypt(password: str, hashed: str, scheme: str) -> bool:
 
 
 def _verify_argon2(password: str, hashed: str, scheme: str) -> bool:
-    if not _ARGON2_RE.fullmatch(hashed):
+    if not formats.ARGON2.fullmatch(hashed):
         raise InvalidInput(f"malformed {scheme} hash: expected $argon2id$v=19$m=...,t=...,p=...$")
     try:
         return _argon2_hasher.verify(hashed, password)

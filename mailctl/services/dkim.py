@@ -13,6 +13,7 @@ from mailctl.core.config import Settings
 from mailctl.core.tables import DkimKey, VirtualDomain
 from mailctl.dkim.keyfiles import NewKey
 from mailctl.model.dkimstates import DkimState
+from mailctl.model.rules import weak_key_warning
 from mailctl.services import Tx
 
 
@@ -58,9 +59,9 @@ def _add_row(tx: Tx, domain: VirtualDomain, selector: str, algorithm: str, state
 
     pem, detail = _new_key(tx, domain.name, selector, algorithm)
     bits = dkim.key_bits(pem)
-    if algorithm == "rsa" and bits < 2048:
-        path = key_file(tx.settings, domain.name, selector)
-        tx.warn(f"DKIM key {path} has {bits} bits; 2048 or more is recommended")
+    path = key_file(tx.settings, domain.name, selector)
+    if weak := weak_key_warning(path, algorithm, bits):
+        tx.warn(weak)
     stamp = now()
     row = DkimKey(
         domain_id=domain.id,

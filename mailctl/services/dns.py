@@ -23,10 +23,6 @@ from mailctl.dns.records import DkimPublication, DnsContext, Record, host_zone
 from mailctl.errors import InvalidInput
 from mailctl.model.dkimstates import PUBLISHED
 
-# Keys whose record must be in DNS: pending (before activation), active, and
-# retired until `dkim retire` removes them. Any other state is gone from DNS.
-PUBLISHED_STATES = PUBLISHED
-
 Warn = Callable[[str], None]
 
 
@@ -65,7 +61,7 @@ def context_for(
     base = base_context(settings)
     hosted = session.scalars(select(VirtualDomain.name)).all()
     owner = host_zone(base.hostname, settings.server.primary_domain, hosted)
-    published = [k for k in keys.keys_of(session, row.id) if k.state in PUBLISHED_STATES]
+    published = [k for k in keys.keys_of(session, row.id) if k.state in PUBLISHED]
     dkim = tuple(
         DkimPublication(k.selector, k.state, value)
         for k in published

@@ -24,7 +24,6 @@ from mailctl.setup.sqlmaps import (
 )
 
 FILE_MODE = 0o640
-BACKEND_MAP_TYPES = POSTFIX_MAP_TYPES
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,7 @@ def source_from(settings: Settings) -> SqlSource:
     from mailctl.setup.accounts import read_account_password
 
     url = make_url(settings.database.url)
-    backend = BACKEND_MAP_TYPES.get(url.get_backend_name())
+    backend = POSTFIX_MAP_TYPES.get(url.get_backend_name())
     if backend is None:
         raise ConfigError(f"setup render does not know database backend {url.get_backend_name()}")
     try:
