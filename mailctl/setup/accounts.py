@@ -30,7 +30,7 @@ or for every account with `--rotate`).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,13 +39,14 @@ from typing import TYPE_CHECKING
 from mailctl.core.config import Settings, check_private_file
 from mailctl.core.tables import GUIDE_TABLES
 from mailctl.errors import ConfigError, MailctlError, UsageError
+from mailctl.setup.privileges import refuse_weak_admin, regrant, run_statements
 from mailctl.setup.sqlmaps import PASSWORD_CHARS
 from mailctl.setup.sqlscript import (
     MARIADB_MAILCTL_PRIVILEGES,
     NAME,
     Account,
-    Statement,
     Target,
+    mariadb_account,
     mariadb_database,
     mariadb_login,
     mariadb_mailctl_grants,
@@ -208,36 +209,23 @@ def _passwords(target: Target, rotate: bool, report: Report) -> dict[str, str]:
 
 
 @contextmanager
-def _connect(url: URL) -> Iterator[Connection]:
-    """An autocommit admin connection that sends SQL verbatim (no parameter processing)."""
-    from sqlalchemy.exc import DBAPIError
-
-    from mailctl.core.config import mask_url
+def _connect(url: URL, *, transaction: bool = False) -> Iterator[Connection]:
+    """An admin connection that sends SQL verbatim (no parameter processing):
+    autocommit, or one transaction committed at the end (rolled back on error).
+    A failure to connect is the engine's DatabaseUnreachable, naming the URL."""
     from mailctl.core.db import make_engine
 
-    shown = mask_url(url.render_as_string(hide_password=False))
     engine: Engine = make_engine(url.render_as_string(hide_password=False))
     try:
-        try:
-            conn = engine.connect()
-        except DBAPIError as exc:
-            detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-            raise MailctlError(f"cannot connect to {shown} as admin: {detail}") from None
+        conn = engine.connect()
         with conn:
-            yield conn.execution_options(isolation_level="AUTOCOMMIT", no_parameters=True)
+            if not transaction:
+                yield conn.execution_options(isolation_level="AUTOCOMMIT", no_parameters=True)
+                return
+            with conn.begin():
+                yield conn.execution_options(no_parameters=True)
     finally:
         engine.dispose()
-
-
-def _run(conn: Connection, statements: Sequence[Statement]) -> None:
-    from sqlalchemy.exc import DBAPIError
-
-    for statement in statements:
-        try:
-            conn.exec_driver_sql(statement.sql)
-        except DBAPIError as exc:
-            detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-            raise MailctlError(f"{statement.shown}: {detail}") from None
 
 
 def _postgres_secret(conn: Connection, user: str, password: str) -> str:
@@ -285,43 +273,75 @@ def provision(
     target = target_from(settings)
     report = Report()
     maria = target.backend == "mysql"
+    # The admin's rights are checked before anything changes, even a password file.
     if maria:
         with _connect(url.set(database=None)) as conn:
-            _run(conn, mariadb_database(target))
+            refuse_weak_admin(conn, target.dbname)
+            run_statements(conn, mariadb_database(target))
     else:
         _ensure_postgres_database(url, target, report)
     passwords = _passwords(target, rotate, report)
     admin = url.set(database=None) if maria else url.set(database=target.dbname)
-    with _connect(admin) as conn:
-        secret = passwords[target.mailctl.user]
-        if maria:
-            _run(conn, mariadb_login(target.mailctl, secret))
-            _run(conn, mariadb_mailctl_grants(target))
-        else:
-            secret = _postgres_secret(conn, target.mailctl.user, secret)
-            _run(conn, postgres_login(target.mailctl, secret))
-            _run(conn, postgres_mailctl_grants(target))
-        report.lines.append(_mailctl_privileges(target))
+    _provision_account(admin, target, target.mailctl, passwords, report)
     if schema:
         report.lines.append(migrate_as_mailctl(settings))
-    with _connect(admin) as conn:
-        secret = passwords[target.readonly.user]
-        if not maria:
-            secret = _postgres_secret(conn, target.readonly.user, secret)
-        _run(conn, (mariadb_login if maria else postgres_login)(target.readonly, secret))
-        if _guide_tables_present(conn, target.dbname if maria else None):
-            grants = mariadb_readonly_grants if maria else postgres_readonly_grants
-            _run(conn, grants(target))
-            report.lines.append(
-                f"read-only account {_who(target, target.readonly)}: SELECT on"
-                f" {', '.join(GUIDE_TABLES)}"
-            )
-        else:
-            report.notes.append(
-                f"the guide's tables do not exist yet, so {target.readonly.user} has no"
-                " SELECT grants: run 'mailctl db upgrade', then 'mailctl setup sql' again"
-            )
+    _provision_account(admin, target, target.readonly, passwords, report)
     return report
+
+
+def _provision_account(
+    admin: URL, target: Target, account: Account, passwords: dict[str, str], report: Report
+) -> None:
+    """One account's login and grants: in one transaction on PostgreSQL; on MariaDB,
+    where each statement commits, with its earlier grants restored on failure."""
+    maria = target.backend == "mysql"
+    mailctl = account is target.mailctl
+    connected = False
+    try:
+        with _connect(admin, transaction=not maria) as conn:
+            connected = True
+            done = _login_and_grant(conn, target, account, passwords, report)
+    except MailctlError as exc:
+        if maria or not connected:
+            raise
+        raise MailctlError(
+            f"{exc}; rolled back: the {account.role} account {account.user} is as it was"
+        ) from None
+    if done:
+        report.lines.append(
+            _mailctl_privileges(target)
+            if mailctl
+            else f"read-only account {_who(target, account)}: SELECT on {', '.join(GUIDE_TABLES)}"
+        )
+
+
+def _login_and_grant(
+    conn: Connection, target: Target, account: Account, passwords: dict[str, str], report: Report
+) -> bool:
+    """Set the account's password and reset its grants; False when the guide's
+    tables are missing, so the read-only account gets its login only."""
+    maria = target.backend == "mysql"
+    secret = passwords[account.user]
+    if maria:
+        run_statements(conn, mariadb_login(account, secret))
+    else:
+        secret = _postgres_secret(conn, account.user, secret)
+        run_statements(conn, postgres_login(account, secret))
+    if account is target.mailctl:
+        grants = mariadb_mailctl_grants if maria else postgres_mailctl_grants
+    elif _guide_tables_present(conn, target.dbname if maria else None):
+        grants = mariadb_readonly_grants if maria else postgres_readonly_grants
+    else:
+        report.notes.append(
+            f"the guide's tables do not exist yet, so {account.user} has no"
+            " SELECT grants: run 'mailctl db upgrade', then 'mailctl setup sql' again"
+        )
+        return False
+    if maria:
+        regrant(conn, account, mariadb_account(account), grants(target))
+    else:
+        run_statements(conn, grants(target))
+    return True
 
 
 def _who(target: Target, account: Account) -> str:
@@ -344,9 +364,24 @@ def _ensure_postgres_database(url: URL, target: Target, report: Report) -> None:
     from sqlalchemy import text
 
     with _connect(url.set(database="postgres")) as conn:
-        exists = conn.execution_options(no_parameters=False).execute(
+        params = conn.execution_options(no_parameters=False)
+        role = params.execute(
+            text(
+                "SELECT rolname, rolsuper, rolcreaterole, rolcreatedb FROM pg_roles"
+                " WHERE rolname = current_user"
+            )
+        ).one()
+        exists = params.execute(
             text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.dbname}
-        )
-        if exists.first() is None:
-            _run(conn, postgres_database(target))
+        ).first()
+        missing = [] if role.rolsuper or role.rolcreaterole else ["CREATEROLE"]
+        if exists is None and not (role.rolsuper or role.rolcreatedb):
+            missing.append("CREATEDB")
+        if missing:
+            raise MailctlError(
+                f"the admin role {role.rolname} lacks {' and '.join(missing)}; nothing was"
+                " changed: use a superuser (e.g. postgres)"
+            )
+        if exists is None:
+            run_statements(conn, postgres_database(target))
             report.lines.append(f"created database {target.dbname}")

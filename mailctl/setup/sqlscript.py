@@ -81,7 +81,7 @@ def _q(value: str) -> str:
     return f"'{value}'"
 
 
-def _maria_account(account: Account) -> str:
+def mariadb_account(account: Account) -> str:
     return f"{_q(account.user)}@{_q(account.host)}"
 
 
@@ -95,7 +95,7 @@ def mariadb_database(target: Target) -> list[Statement]:
 
 
 def mariadb_login(account: Account, secret: str) -> list[Statement]:
-    who = _maria_account(account)
+    who = mariadb_account(account)
     # Never a moment without a password: create with it, or reset an existing one.
     return [
         Statement(
@@ -107,7 +107,7 @@ def mariadb_login(account: Account, secret: str) -> list[Statement]:
 
 
 def mariadb_mailctl_grants(target: Target) -> list[Statement]:
-    who = _maria_account(target.mailctl)
+    who = mariadb_account(target.mailctl)
     return [
         Statement.plain(f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {who}"),
         Statement.plain(
@@ -117,7 +117,7 @@ def mariadb_mailctl_grants(target: Target) -> list[Statement]:
 
 
 def mariadb_readonly_grants(target: Target) -> list[Statement]:
-    who = _maria_account(target.readonly)
+    who = mariadb_account(target.readonly)
     return [
         Statement.plain(f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {who}"),
         *(

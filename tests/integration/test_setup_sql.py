@@ -296,6 +296,143 @@ def test_postgres_adopts_tables_an_admin_created(pg_setup: Setup) -> None:
     assert "schema: current" in again and "password kept" in again
 
 
+# ------------------------------------------------------------------ all or nothing
+
+
+def _maria_grants(s: Setup) -> dict[str, list[str]]:
+    admin = mariadb_admin()
+    with admin, admin.cursor() as cur:
+        grants = {}
+        for user in (s.mailctl_user, s.readonly_user):
+            cur.execute(f"SHOW GRANTS FOR '{user}'@'127.0.0.1'")
+            grants[user] = sorted(row[0] for row in cur.fetchall())
+        return grants
+
+
+def _password_files(s: Setup) -> dict[str, str]:
+    return {name: (s.root / name).read_text() for name in ("db.password", "mailuser.password")}
+
+
+@pytest.mark.mariadb
+def test_admin_without_grant_option_is_refused_before_anything_changes(
+    maria_setup: Setup,
+) -> None:
+    """An admin with ALL PRIVILEGES but no GRANT OPTION used to revoke mailctl's
+    rights and then fail to grant them back."""
+    s = maria_setup
+    s("setup", "sql", "--admin-url", MARIA_ADMIN)
+    grants, passwords = _maria_grants(s), _password_files(s)
+    weak, secret = f"adm_t_{secrets.token_hex(4)}", secrets.token_urlsafe(16)
+    admin = mariadb_admin()
+    with admin, admin.cursor() as cur:
+        cur.execute(f"CREATE USER '{weak}'@'127.0.0.1' IDENTIFIED BY '{secret}'")
+        cur.execute(f"GRANT ALL PRIVILEGES ON *.* TO '{weak}'@'127.0.0.1'")
+        try:
+            password_file = s.root / "weak.password"
+            password_file.write_text(secret + "\n")
+            password_file.chmod(0o600)
+            result = s(
+                "setup", "sql", "--rotate", "--admin-url",
+                f"mysql+pymysql://{weak}@127.0.0.1:3306/",
+                "--admin-password-file", str(password_file), code=1,
+            )
+        finally:
+            cur.execute(f"DROP USER '{weak}'@'127.0.0.1'")
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert f"admin account {weak}@127.0.0.1 lacks" in result.stderr
+    assert "WITH GRANT OPTION" in result.stderr and "nothing was changed" in result.stderr
+    assert _maria_grants(s) == grants
+    assert _password_files(s) == passwords  # --rotate did not get as far as the files
+    _maria_as(s, "mailctl").close()
+
+
+@pytest.mark.mariadb
+def test_a_grant_failing_halfway_restores_the_previous_grants(
+    maria_setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mailctl.setup import accounts
+    from mailctl.setup.sqlscript import Statement, mariadb_mailctl_grants
+
+    s = maria_setup
+    s("setup", "sql", "--admin-url", MARIA_ADMIN)
+    grants = _maria_grants(s)
+
+    def failing(target: object) -> list[Statement]:
+        # the REVOKE runs, then a GRANT the server refuses
+        first, *_ = mariadb_mailctl_grants(target)  # type: ignore[arg-type]
+        return [first, Statement.plain(f"GRANT SELECT ON nodb_{s.dbname}.nope TO x@y")]
+
+    monkeypatch.setattr(accounts, "mariadb_mailctl_grants", failing)
+    result = s("setup", "sql", "--admin-url", MARIA_ADMIN, code=1)
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert f"the mailctl account {s.mailctl_user} keeps the privileges it had" in result.stderr
+    assert _maria_grants(s) == grants
+    writer = _maria_as(s, "mailctl")
+    with writer, writer.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM virtual_domains")
+
+
+@pytest.mark.postgres
+def test_postgres_admin_without_createrole_is_refused(pg_setup: Setup) -> None:
+    import psycopg
+
+    s = pg_setup
+    weak = f"adm_t_{secrets.token_hex(4)}"
+    with psycopg.connect(
+        host="127.0.0.1", port=5432, user="postgres", dbname="postgres", autocommit=True
+    ) as conn:
+        conn.execute(f'CREATE ROLE "{weak}" LOGIN CREATEDB')
+        try:
+            result = s(
+                "setup", "sql", "--admin-url",
+                f"postgresql+psycopg://{weak}@127.0.0.1:5432/postgres", code=1,
+            )
+            exists = conn.execute(
+                "SELECT COUNT(*) FROM pg_roles WHERE rolname IN (%s, %s)",
+                (s.mailctl_user, s.readonly_user),
+            ).fetchone()
+        finally:
+            conn.execute(f'DROP ROLE "{weak}"')
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert f"admin role {weak} lacks CREATEROLE" in result.stderr
+    assert exists == (0,)
+    assert not (s.root / "db.password").exists()
+
+
+@pytest.mark.postgres
+def test_postgres_grants_roll_back_together(
+    pg_setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    from mailctl.setup import accounts
+    from mailctl.setup.sqlscript import Statement, postgres_mailctl_grants
+
+    s = pg_setup
+
+    def failing(target: object) -> list[Statement]:
+        return [
+            *postgres_mailctl_grants(target),  # type: ignore[arg-type]
+            Statement.plain("GRANT SELECT ON no_such_table TO postgres"),
+        ]
+
+    monkeypatch.setattr(accounts, "postgres_mailctl_grants", failing)
+    result = s("setup", "sql", "--admin-url", PG_ADMIN, code=1)
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert f"rolled back: the mailctl account {s.mailctl_user} is as it was" in result.stderr
+    with psycopg.connect(host="127.0.0.1", port=5432, user="postgres", dbname=s.dbname) as conn:
+        role = conn.execute(
+            "SELECT COUNT(*) FROM pg_roles WHERE rolname = %s", (s.mailctl_user,)
+        ).fetchone()
+        connect = conn.execute(
+            "SELECT COUNT(*) FROM pg_roles r WHERE r.rolname = %s"
+            " AND has_database_privilege(r.rolname, %s, 'CONNECT')"
+            " AND has_schema_privilege(r.rolname, 'public', 'CREATE')",
+            (s.mailctl_user, s.dbname),
+        ).fetchone()
+    assert role == (0,) and connect == (0,)  # the role made in the transaction is gone too
+
+
 # ------------------------------------------------------------------ SQLite
 
 
