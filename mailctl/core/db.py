@@ -3,7 +3,11 @@
 Schema changes go through Alembic (top-level `migrations/`, shipped in the
 wheel as `mailctl/migrations`). A database created by hand from the guide's
 SQL has the three tables but no version table: it is checked and stamped at
-revision 0001 ("adopted"), never recreated, and its rows stay untouched.
+revision 0001 ("adopted"), never recreated, and its rows stay untouched. Hand-made
+databases differ from the guide in small ways: what mailctl can work with (an INT
+id where the guide has INT UNSIGNED, a BIGINT) is adopted, and migrations that
+refer to a guide table's id take the type they find there (`guide_id_type`);
+what it cannot is refused before anything is stamped, naming the difference.
 
 Database failures become mailctl errors here, where they happen: every engine
 from `make_engine` turns a driver error into a one-line `DatabaseError` (the
@@ -22,11 +26,18 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, Engine, create_engine, event, inspect, text
-from sqlalchemy.engine import ExceptionContext, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy import URL, Connection, Engine, Integer, create_engine, event, inspect, text
+from sqlalchemy.engine import ExceptionContext, Inspector, make_url
+from sqlalchemy.exc import (
+    ArgumentError,
+    CompileError,
+    DBAPIError,
+    NoSuchModuleError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
+from sqlalchemy.types import TypeEngine
 
 from mailctl.core.tables import GUIDE_TABLES
 from mailctl.errors import DatabaseError, DatabaseUnreachable, MailctlError, SchemaNotCurrent
@@ -40,6 +51,8 @@ GUIDE_COLUMNS = {
     "virtual_users": {"id", "domain_id", "email", "password"},
     "virtual_aliases": {"id", "domain_id", "source", "destination"},
 }
+# Of those, the ones rows and foreign keys refer to: integers, whatever their width.
+GUIDE_INTEGER_COLUMNS = ("id", "domain_id")
 
 
 def shown_url(url: str | URL) -> str:
@@ -179,10 +192,16 @@ class SchemaStatus:
     current: str | None
     head: str
     guide_tables: tuple[str, ...]
+    # Why guide tables without a version table cannot be adopted; None when they can.
+    adoption_problem: str | None = None
 
     @property
     def adoptable(self) -> bool:
-        return self.current is None and len(self.guide_tables) == len(GUIDE_TABLES)
+        return (
+            self.current is None
+            and len(self.guide_tables) == len(GUIDE_TABLES)
+            and self.adoption_problem is None
+        )
 
     @property
     def pending(self) -> bool:
@@ -221,12 +240,18 @@ def schema_status(engine: Engine) -> SchemaStatus:
         current = MigrationContext.configure(
             conn, opts={"version_table": VERSION_TABLE}
         ).get_current_revision()
-        present = set(inspect(conn).get_table_names())
+        inspector = inspect(conn)
+        present = set(inspector.get_table_names())
+        guide_tables = tuple(t for t in GUIDE_TABLES if t in present)
+        problem = (
+            _adoption_problem(inspector, guide_tables) if current is None and guide_tables else None
+        )
     return SchemaStatus(
         backend=engine.dialect.name,
         current=current,
         head=head_revision(),
-        guide_tables=tuple(t for t in GUIDE_TABLES if t in present),
+        guide_tables=guide_tables,
+        adoption_problem=problem,
     )
 
 
@@ -243,7 +268,7 @@ def upgrade(engine: Engine) -> tuple[SchemaStatus, bool]:
         adopted = False
         with translated(engine):
             if before.current is None and before.guide_tables:
-                _check_adoptable(engine, before)
+                _check_adoptable(before)
                 with engine.begin() as conn:
                     command.stamp(_alembic_config(conn), ADOPTED_REVISION)
                 adopted = True
@@ -300,21 +325,68 @@ def migration_lock(engine: Engine) -> Iterator[None]:
             conn.commit()
 
 
-def _check_adoptable(engine: Engine, status: SchemaStatus) -> None:
-    missing = [t for t in GUIDE_TABLES if t not in status.guide_tables]
+def _check_adoptable(status: SchemaStatus) -> None:
+    """Refuse, before anything is stamped, guide tables mailctl cannot work with: a
+    difference found only by a later migration leaves the database stamped and stuck."""
+    if status.adoption_problem is not None:
+        raise DatabaseError(f"cannot adopt the database: {status.adoption_problem}")
+
+
+def _adoption_problem(inspector: Inspector, found: tuple[str, ...]) -> str | None:
+    """What keeps these guide tables from being adopted, in a phrase naming the table
+    and column, what it is and what mailctl needs; None when they can be."""
+    missing = [t for t in GUIDE_TABLES if t not in found]
     if missing:
-        raise DatabaseError(
-            f"cannot adopt the database: it has {', '.join(status.guide_tables)}"
-            f" but not {', '.join(missing)}; create them with the guide's SQL first"
+        return (
+            f"it has {', '.join(found)} but not {', '.join(missing)};"
+            " create them with the guide's SQL first"
         )
-    inspector = inspect(engine)
     for table, expected in GUIDE_COLUMNS.items():
-        found = {c["name"] for c in inspector.get_columns(table)}
-        if not expected <= found:
-            raise DatabaseError(
-                f"cannot adopt the database: table {table} lacks column(s)"
-                f" {', '.join(sorted(expected - found))}"
+        columns = {c["name"]: c for c in inspector.get_columns(table)}
+        lacking = sorted(expected - columns.keys())
+        if lacking:
+            return f"table {table} lacks column(s) {', '.join(lacking)}"
+        options = inspector.get_table_options(table)
+        engine = next((v for k, v in options.items() if k.endswith("_engine")), None)
+        if engine is not None and str(engine).lower() != "innodb":
+            # MyISAM and the like have no foreign keys: 0002's would fail, stamped.
+            return f"table {table} uses the {engine} engine, mailctl needs InnoDB (foreign keys)"
+        for name in GUIDE_INTEGER_COLUMNS:
+            found_type = columns[name]["type"] if name in columns else None
+            if found_type is not None and not isinstance(found_type, Integer):
+                return (
+                    f"column {table}.{name} is {_type_name(found_type, inspector)},"
+                    " mailctl needs an integer (the guide's INT UNSIGNED)"
+                )
+        key = inspector.get_pk_constraint(table)["constrained_columns"]
+        if key != ["id"]:
+            shown = f"PRIMARY KEY ({', '.join(key)})" if key else "no primary key"
+            return f"table {table} has {shown}, mailctl needs PRIMARY KEY (id)"
+        if columns["id"].get("autoincrement") is False:  # None: the backend cannot tell
+            return (
+                f"column {table}.id is not auto-incrementing, mailctl needs it"
+                " to be (the guide's AUTO_INCREMENT)"
             )
+    return None
+
+
+def _type_name(type_: TypeEngine[Any], inspector: Inspector) -> str:
+    try:
+        return str(type_.compile(dialect=inspector.dialect))
+    except CompileError:  # a type SQLAlchemy reflected but cannot render
+        return type(type_).__name__
+
+
+def guide_id_type(connection: Connection, table: str = "virtual_domains") -> TypeEngine[Any]:
+    """The type of `table`.id as this database has it, for a column that refers to it.
+
+    Hand-made databases differ from the guide's INT UNSIGNED (INT, BIGINT), and
+    MariaDB refuses a foreign key between integers of another width or signedness;
+    adoption has checked that the column is an integer."""
+    for column in inspect(connection).get_columns(table):
+        if column["name"] == "id":
+            return column["type"]
+    raise DatabaseError(f"cannot migrate the database: table {table} has no column id")
 
 
 # The newest migration. Every command checks the database against it, so it is a
@@ -365,6 +437,8 @@ def require_current(engine: Engine, *, auto_upgrade: bool) -> None:
     if auto_upgrade:
         upgrade(engine)
         return
+    if status.current is None and status.adoption_problem is not None:
+        raise SchemaNotCurrent(f"cannot adopt the database: {status.adoption_problem}")
     if status.adoptable:
         raise SchemaNotCurrent(
             "the database has the guide's tables but mailctl has not adopted it yet;"

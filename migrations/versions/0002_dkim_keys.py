@@ -3,6 +3,8 @@
 The key material lives in files (key_dir/{domain}/{selector}.private); this
 table records which keys exist and their lifecycle state (pending, active,
 retired). Rows go with their domain (ON DELETE CASCADE); key files stay.
+domain_id takes the type virtual_domains.id has in this database: an adopted,
+hand-made one may have INT or BIGINT where the guide has INT UNSIGNED.
 
 Revision ID: 0002
 Revises: 0001
@@ -11,6 +13,8 @@ Revises: 0001
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
+
+from mailctl.core.db import guide_id_type
 
 revision = "0002"
 down_revision = "0001"
@@ -24,12 +28,13 @@ def upgrade() -> None:
     # MariaDB commits DDL at once: a run stopped between this CREATE and the version
     # update leaves the table behind. The table as this migration makes it is
     # taken as done, so `db upgrade` can finish what was half applied.
-    if sa.inspect(op.get_bind()).has_table("mailctl_dkim_keys"):
+    bind = op.get_bind()
+    if sa.inspect(bind).has_table("mailctl_dkim_keys"):
         return
     op.create_table(
         "mailctl_dkim_keys",
         sa.Column("id", UNSIGNED, primary_key=True, autoincrement=True),
-        sa.Column("domain_id", UNSIGNED, nullable=False),
+        sa.Column("domain_id", guide_id_type(bind), nullable=False),
         sa.Column("selector", sa.String(63), nullable=False),
         sa.Column("algorithm", sa.String(16), nullable=False),
         sa.Column("bits", sa.Integer(), nullable=False),

@@ -288,3 +288,178 @@ def test_a_schema_newer_than_this_mailctl_says_upgrade_mailctl(lite: Mailctl) ->
             "mailctl: error: database schema is at 0099, newer than this mailctl knows"
             f" (its newest is {db.head_revision()}): upgrade mailctl"
         )
+
+
+# --- hand-made guide databases that differ from the guide -------------------------
+
+
+def _load_ddl(url: str, statements: list[str]) -> None:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            for statement in statements:
+                conn.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
+
+
+def _guide_ddl_with(*edits: tuple[str, str]) -> list[str]:
+    """The guide's DDL with (old, new) text replaced, as a hand-made database has it."""
+    statements = _statements()
+    for old, new in edits:
+        assert any(old in s for s in statements), old
+        statements = [s.replace(old, new) for s in statements]
+    return statements
+
+
+POSTGRES_BIGINT_DDL = [
+    "CREATE TABLE virtual_domains (id BIGSERIAL PRIMARY KEY, name VARCHAR(255) NOT NULL UNIQUE)",
+    "CREATE TABLE virtual_users (id BIGSERIAL PRIMARY KEY, domain_id BIGINT NOT NULL"
+    " REFERENCES virtual_domains(id) ON DELETE CASCADE, email VARCHAR(255) NOT NULL UNIQUE,"
+    " password VARCHAR(255) NOT NULL)",
+    "CREATE TABLE virtual_aliases (id BIGSERIAL PRIMARY KEY, domain_id BIGINT NOT NULL"
+    " REFERENCES virtual_domains(id) ON DELETE CASCADE, source VARCHAR(255) NOT NULL,"
+    " destination TEXT NOT NULL)",
+]
+
+
+def _id_types(url: str) -> tuple[str, str]:
+    """virtual_domains.id's type and that of mailctl_dkim_keys.domain_id, as the
+    database shows them (signedness included)."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            if engine.dialect.name == "mysql":
+                query = ("SELECT column_type FROM information_schema.columns WHERE"
+                         " table_schema = DATABASE() AND table_name = :t AND column_name = :c")
+            else:
+                query = ("SELECT data_type FROM information_schema.columns WHERE"
+                         " table_schema = current_schema() AND table_name = :t"
+                         " AND column_name = :c")
+            found = [conn.execute(sa.text(query), {"t": t, "c": c}).scalar_one()
+                     for t, c in (("virtual_domains", "id"), ("mailctl_dkim_keys", "domain_id"))]
+    finally:
+        engine.dispose()
+    return found[0], found[1]
+
+
+@pytest.mark.parametrize(
+    ("backend", "ddl", "id_type"),
+    [
+        pytest.param("mariadb", _guide_ddl_with((" UNSIGNED", "")), "int(11)", id="mariadb-int"),
+        pytest.param("mariadb", _guide_ddl_with((" INT UNSIGNED", " BIGINT")), "bigint(20)",
+                     id="mariadb-bigint"),
+        pytest.param("postgres", POSTGRES_BIGINT_DDL, "bigint", id="postgres-bigint"),
+    ],
+)
+def test_a_guide_database_with_other_integer_ids_is_adopted(
+    backend: str, ddl: list[str], id_type: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Hand-made databases often have signed INT (or BIGINT) ids where the guide has
+    INT UNSIGNED; 0002's foreign key to virtual_domains.id takes the type it finds
+    (MariaDB refused a foreign key from INT UNSIGNED, leaving the database stuck at 0001)."""
+    url = request.getfixturevalue(f"{backend}_url")
+    _load_ddl(url, [*ddl, "INSERT INTO virtual_domains (name) VALUES ('example.nl')"])
+    (tmp_path / "f").mkdir()
+    m = Mailctl.create(tmp_path / "c.toml", url, tmp_path / "f")
+    before = m.dump()
+    status = json.loads(m("db", "status", "-f", "json").stdout)
+    assert status["adoptable"] is True
+    out = m("db", "upgrade")
+    assert "adopted" in out.stderr
+    assert f"upgraded schema from 0001 to {db.head_revision()}" in out.stderr
+    assert m.dump() == before
+    assert _id_types(url) == (id_type, id_type)
+    # Every command works on it, DKIM keys included, and keys go with their domain.
+    m("domain", "add", "example2.nl")
+    keys = json.loads(m("dkim", "show", "example2.nl", "-f", "json").stdout)
+    assert [(k["selector"], k["state"]) for k in keys] == [("mail", "active")]
+    m("user", "add", "joe@example2.nl", "--password-stdin", input="long enough pw\n")
+    m("domain", "del", "example2.nl", "--yes")
+    assert m.query("SELECT COUNT(*) FROM mailctl_dkim_keys") == [(0,)]
+    assert m.dump() == before
+
+
+def test_a_signed_int_database_stuck_at_0001_is_finished(mariadb_url: str, tmp_path: Path) -> None:
+    """What an older mailctl left behind: stamped 0001, 0002 failed on its foreign key."""
+    _load_ddl(mariadb_url, [
+        *_guide_ddl_with((" UNSIGNED", "")),
+        f"CREATE TABLE {db.VERSION_TABLE} (version_num VARCHAR(32) NOT NULL PRIMARY KEY)",
+        f"INSERT INTO {db.VERSION_TABLE} VALUES ('0001')",
+    ])
+    (tmp_path / "f").mkdir()
+    m = Mailctl.create(tmp_path / "c.toml", mariadb_url, tmp_path / "f")
+    out = m("db", "upgrade")
+    assert f"upgraded schema from 0001 to {db.head_revision()}" in out.stderr
+    m("domain", "add", "example.nl")
+    assert m.query("SELECT selector, state FROM mailctl_dkim_keys") == [("mail", "active")]
+
+
+NO_FOREIGN_KEYS = [
+    (",\nCONSTRAINT fk_user_domain\nFOREIGN KEY (domain_id)\nREFERENCES virtual_domains(id)"
+     "\nON DELETE CASCADE", ""),
+    (",\nCONSTRAINT fk_alias_domain\nFOREIGN KEY (domain_id)\nREFERENCES virtual_domains(id)"
+     "\nON DELETE CASCADE", ""),
+]
+
+
+@pytest.mark.parametrize(
+    ("ddl", "problem"),
+    [
+        pytest.param(
+            _guide_ddl_with(("ENGINE=InnoDB", "ENGINE=MyISAM")),
+            "table virtual_domains uses the MyISAM engine, mailctl needs InnoDB (foreign keys)",
+            id="myisam",
+        ),
+        pytest.param(
+            _guide_ddl_with(*NO_FOREIGN_KEYS, ("id INT UNSIGNED NOT NULL AUTO_INCREMENT,\nname",
+                                               "id CHAR(36) NOT NULL,\nname")),
+            "column virtual_domains.id is CHAR(36), mailctl needs an integer"
+            " (the guide's INT UNSIGNED)",
+            id="uuid-id",
+        ),
+        pytest.param(
+            _guide_ddl_with(*NO_FOREIGN_KEYS, ("domain_id INT UNSIGNED NOT NULL,\nsource",
+                                               "domain_id VARCHAR(255) NOT NULL,\nsource")),
+            "column virtual_aliases.domain_id is VARCHAR(255), mailctl needs an integer"
+            " (the guide's INT UNSIGNED)",
+            id="text-domain-id",
+        ),
+        pytest.param(
+            _guide_ddl_with(*NO_FOREIGN_KEYS, ("PRIMARY KEY (id),\nKEY idx_alias_source",
+                                               "KEY (id),\nKEY idx_alias_source")),
+            "table virtual_aliases has no primary key, mailctl needs PRIMARY KEY (id)",
+            id="no-primary-key",
+        ),
+        pytest.param(
+            _guide_ddl_with((" AUTO_INCREMENT,\ndomain_id INT UNSIGNED NOT NULL,\nemail",
+                             ",\ndomain_id INT UNSIGNED NOT NULL,\nemail")),
+            "column virtual_users.id is not auto-incrementing, mailctl needs it to be"
+            " (the guide's AUTO_INCREMENT)",
+            id="no-auto-increment",
+        ),
+    ],
+)
+def test_a_guide_database_mailctl_cannot_use_is_refused_before_stamping(
+    ddl: list[str], problem: str, mariadb_url: str, tmp_path: Path
+) -> None:
+    """Refused with one line naming the difference, the database exactly as it was:
+    no version table, no DKIM table, the same DDL and rows."""
+    row = "INSERT INTO virtual_domains (id, name) VALUES ('1', 'example.nl')"
+    _load_ddl(mariadb_url, [*ddl, row])
+    (tmp_path / "f").mkdir()
+    m = Mailctl.create(tmp_path / "c.toml", mariadb_url, tmp_path / "f")
+    before = _show_create(mariadb_url), m.dump()
+    engine = sa.create_engine(mariadb_url, poolclass=sa.pool.NullPool)
+    status = json.loads(m("db", "status", "-f", "json").stdout)
+    assert status["adoptable"] is False
+    out = m("db", "upgrade", code=1)
+    assert out.stderr.splitlines() == [f"mailctl: error: cannot adopt the database: {problem}"]
+    # Other commands name it too, rather than send the administrator to db upgrade.
+    refused = m("domain", "list", code=1)
+    assert refused.stderr.strip() == f"mailctl: error: cannot adopt the database: {problem}"
+    try:
+        assert set(sa.inspect(engine).get_table_names()) == set(TABLES)
+    finally:
+        engine.dispose()
+    assert (_show_create(mariadb_url), m.dump()) == before
