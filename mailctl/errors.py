@@ -9,6 +9,10 @@ class MailctlError(Exception):
 
     exit_code = 1
 
+    def lines(self) -> list[str]:
+        """The message as the CLI prints it: one line (ImportRejected: one per bad row)."""
+        return [str(self)]
+
 
 class UsageError(MailctlError):
     """The command line itself is wrong (exit 2, like click's usage errors)."""
@@ -69,3 +73,12 @@ class SavedButIncomplete(MailctlError):
     file, a reload): exit 3, so a script can tell it from a change that never happened."""
 
     exit_code = 3
+
+
+def printable(text: str) -> str:
+    """`text` with every character that is not printable escaped as in a Python literal
+    (\\n, \\x1b, \\u202e): a name or path echoed in a message can neither break its
+    line nor steer the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -152,6 +152,18 @@ def mutating(func: F) -> F:
     return func
 
 
+class FilePath(click.Path):
+    """click.Path that refuses a NUL with one error line: no file name holds one, and
+    the os.stat() in click's own check raises ValueError on it, which click lets pass."""
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise UsageError(f"invalid path {value!r}: a file name cannot hold NUL")
+        return super().convert(value, param, ctx)
+
+
 def output_format(func: F) -> F:
     return click.option(
         "--format",

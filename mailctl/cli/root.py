@@ -10,7 +10,7 @@ import click
 
 from mailctl import __version__
 from mailctl.cli.app import App
-from mailctl.errors import MailctlError
+from mailctl.errors import MailctlError, printable
 
 # name -> "module:attribute"; a group's module is imported only when it runs
 # (or when --help lists it), so startup stays at the cost of click.
@@ -52,15 +52,17 @@ class MailctlGroup(click.Group):
         except MailctlError as exc:
             if _debug(ctx):
                 raise
-            fail(ctx, str(exc), exc.exit_code)
+            fail(ctx, exc.lines(), exc.exit_code)
 
 
 def _debug(ctx: click.Context) -> bool:
     return isinstance(ctx.obj, App) and ctx.obj.debug
 
 
-def fail(ctx: click.Context, message: str, code: int) -> None:
-    click.echo(f"mailctl: error: {message}", err=True)
+def fail(ctx: click.Context, lines: list[str], code: int) -> None:
+    """Print an error as `mailctl: error: ...`, each of its lines escaped into one."""
+    first, *rest = map(printable, lines)
+    click.echo("\n".join([f"mailctl: error: {first}", *rest]), err=True)
     ctx.exit(code)
 
 

@@ -219,6 +219,8 @@ def argv(value: list[str]) -> str | None:
         return None
     if not value[0].strip():
         return "the program (first element) must not be empty; [] switches the step off"
+    if not value[0].isprintable():
+        return f"the program (first element) must not contain control characters: {value[0]!r}"
     if any("\x00" in arg for arg in value):
         return "must not contain NUL characters"
     return None

@@ -86,7 +86,8 @@ class PasswordSettings:
         "SHA512-CRYPT", "how to read a stored hash without {SCHEME} prefix", choices=READ_SCHEMES
     )
     bcrypt_cost: int = _opt(10, "BLF-CRYPT cost (Dovecot's default 5 is weak)", min=4, max=31)
-    min_length: int = _opt(12, "shortest password accepted", min=1)
+    # A bound above: `user add --generate` makes a password this long.
+    min_length: int = _opt(12, "shortest password accepted", min=1, max=1024)
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,9 @@ class LockSettings:
     path: str = _opt(
         "/run/lock/mailctl.lock", "lock file that serialises mutating commands", check=checks.path
     )
-    timeout: int = _opt(60, "seconds to wait for another mailctl to finish", min=0)
+    timeout: int = _opt(
+        60, "seconds to wait for another mailctl to finish", min=0, max=24 * 3600
+    )
 
 
 @dataclass(frozen=True)

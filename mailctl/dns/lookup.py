@@ -33,7 +33,7 @@ class Nameserver:
 def parse_nameserver(value: str) -> Nameserver:
     """`192.0.2.1`, `192.0.2.1:5353`, `::1`, `[::1]:5353` (names are not accepted:
     resolving the resolver would need a resolver)."""
-    text = value.strip()
+    text = value.strip(" ")
     host, port = text, "53"
     if text.startswith("["):
         host, _, rest = text[1:].partition("]")
@@ -41,6 +41,8 @@ def parse_nameserver(value: str) -> Nameserver:
     elif text.count(":") == 1:
         host, _, port = text.partition(":")
     try:
+        if not text.isprintable():  # ipaddress takes "fe80::1%eth\n0", int() "53\n"
+            raise ValueError(text)
         ipaddress.ip_address(host)
         number = int(port)
     except ValueError:

@@ -26,13 +26,27 @@ _ATEXT = r"[a-z0-9!#$%&'*+=?^_`{|}~-]"
 _LOCALPART = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*")
 
 
+# IDNA allows these two format characters in some scripts (CONTEXTJ); idna judges them.
+_JOINERS = frozenset("\u200c\u200d")
+
+
 def _reject(value: str, why: str) -> InvalidName:
     return InvalidName(f"invalid {why}: {value!r}")
 
 
+def _has_control(value: str) -> bool:
+    """A control, format (bidi, zero width), separator or blank other than the space:
+    never part of a name, and not trimmed away either, even at its ends."""
+    return not value.isprintable() and any(
+        not c.isprintable() and c not in _JOINERS for c in value
+    )
+
+
 def normalize_domain(value: str) -> str:
     """Return the stored (lowercase A-label) form of a domain name or raise InvalidName."""
-    raw = value.strip()
+    if _has_control(value):
+        raise _reject(value, "domain (control or invisible character)")
+    raw = value.strip(" ")
     shown = value
     if not raw:
         raise InvalidName("invalid domain: empty name")
@@ -99,7 +113,9 @@ class Address:
 
 def parse_address(value: str, *, allow_catchall: bool = False) -> Address:
     """Validate `user@domain` (or `@domain` when allowed) and return its stored form."""
-    raw = value.strip()
+    if _has_control(value):
+        raise InvalidName(f"invalid address: {value!r} (control or invisible character)")
+    raw = value.strip(" ")
     if raw.count("@") != 1:
         expected = "user@domain or @domain" if allow_catchall else "user@domain"
         raise InvalidName(f"invalid address: {value!r} (expected {expected})")

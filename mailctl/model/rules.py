@@ -47,7 +47,8 @@ def not_hosted_message(address: str | None, domain: str, *, in_file: bool = Fals
 
 def split_destinations(stored: str) -> list[str]:
     """One stored `destination` value as its addresses (spaces a human left are dropped)."""
-    return [d.strip() for d in stored.split(",") if d.strip()]
+    # Spaces only: a control character stays, for the address check to refuse.
+    return [d.strip(" ") for d in stored.split(",") if d.strip(" ")]
 
 
 def join_destinations(destinations: Iterable[str]) -> str:

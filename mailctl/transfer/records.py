@@ -85,7 +85,11 @@ class ImportRejected(InvalidInput):
         shown = [f"  {e}" for e in self.errors[:MAX_ERRORS_SHOWN]]
         if len(self.errors) > MAX_ERRORS_SHOWN:
             shown.append(f"  ... and {len(self.errors) - MAX_ERRORS_SHOWN} more")
-        super().__init__(
-            f"{len(self.errors)} error(s) in the import file; nothing was imported:\n"
-            + "\n".join(shown)
-        )
+        self._lines = [
+            f"{len(self.errors)} error(s) in the import file; nothing was imported:",
+            *shown,
+        ]
+        super().__init__("\n".join(self._lines))
+
+    def lines(self) -> list[str]:
+        return self._lines

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from mailctl.cli.app import App, mutating, pass_app
+from mailctl.cli.app import App, FilePath, mutating, pass_app
 from mailctl.errors import AlreadyExists, ConfigError
 
 # init's prompts: option name -> (config section, key, question)
@@ -38,7 +38,7 @@ def _init_options(func: click.decorators.FC) -> click.decorators.FC:
 @click.option(
     "--path",
     "target",
-    type=click.Path(dir_okay=False),
+    type=FilePath(dir_okay=False),
     default=None,
     help="Where to write the config (default: --config, else /etc/mailctl/config.toml).",
 )
@@ -130,7 +130,7 @@ def _assignment(text: str) -> tuple[str, str, object]:
     from mailctl.errors import UsageError
 
     name, sep, raw = text.partition("=")
-    section, dot, key = name.strip().partition(".")
+    section, dot, key = name.strip(" ").partition(".")
     if not sep or not dot or not section or not key:
         raise UsageError(f"--set {text!r}: expected SECTION.KEY=VALUE, e.g. dkim.bits=4096")
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mailctl.cli.app import App, mutating, pass_app
+from mailctl.cli.app import App, FilePath, mutating, pass_app
 from mailctl.model.servers import DOVECOT_VERSIONS
 
 
@@ -28,7 +28,7 @@ def setup() -> None:
 )
 @click.option(
     "--admin-password-file",
-    type=click.Path(dir_okay=False),
+    type=FilePath(dir_okay=False),
     metavar="PATH",
     help="File (0600) holding the admin password (default: setup.admin_password_file).",
 )
@@ -60,9 +60,14 @@ def sql(
     and kept in setup.readonly_password_file and database.password_file (0600);
     running it again keeps them (--rotate makes new ones) and resets the privileges.
     """
+    from mailctl.core.checks import database_url
+    from mailctl.errors import UsageError
     from mailctl.setup import accounts as sqlaccounts
     from mailctl.setup.sqlscript import script
 
+    # setup.admin_url's rule, before anything: a usage error whatever the database.
+    if admin_url and (problem := database_url(admin_url)):
+        raise UsageError(f"--admin-url {problem}")
     settings = a.settings
     target = sqlaccounts.target_from(settings)
     if print_only or a.dry_run:
