@@ -1,8 +1,9 @@
 """What every command shares: the application context, the options that
 mutating and listing commands take, output formatting and password input.
 
-Only click is imported at module level; SQLAlchemy and friends load inside the
-functions that need them, so `--help` and completion stay fast.
+Only click is imported at module level. Everyday commands reach the database
+through the store (one DB-API connection, mailctl.store); SQLAlchemy loads
+only for the `db` commands, doctor, and a schema that is not current.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ from mailctl.errors import Aborted, PasswordRejected, UsageError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
-    from sqlalchemy.orm import Session
 
     from mailctl.core.config import Settings
     from mailctl.services import Tx
     from mailctl.services.unit import Work
+    from mailctl.store.connection import Db
 
 F = TypeVar("F", bound=Callable[..., Any])
 R = TypeVar("R")
@@ -43,6 +44,7 @@ class App:
     debug: bool = False
     _settings: Settings | None = field(default=None, repr=False)
     _engine: Engine | None = field(default=None, repr=False)
+    _db: Db | None = field(default=None, repr=False)
 
     @property
     def settings(self) -> Settings:
@@ -71,13 +73,39 @@ class App:
                 db.require_current(self._engine, auto_upgrade=self.settings.sandbox_db)
         return self._engine
 
-    @contextmanager
-    def reading(self) -> Iterator[Session]:
-        """A read-only session."""
-        from sqlalchemy.orm import Session
+    def db(self) -> Db:
+        """The command's one connection, to a database whose schema is current:
+        checked with one query; SQLAlchemy explains (or, in the sandbox, migrates)
+        only when it is not."""
+        if self._db is None:
+            from mailctl.store import schema
+            from mailctl.store.connection import Tls, connect
 
-        with Session(self.engine()) as session:
-            yield session
+            database = self.settings.database
+            create = self.settings.sandbox_db
+            db = connect(self.url, tls=Tls(database.tls, database.tls_ca), create=create)
+            try:
+                if not schema.is_current(db):
+                    self.engine()  # raises, or brings the sandbox's schema up to date
+            except BaseException:
+                db.close()
+                raise
+            self._db = db
+            click.get_current_context().call_on_close(self.close)
+        return self._db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    @contextmanager
+    def reading(self) -> Iterator[Db]:
+        """The connection, for reads (each command's reads share it)."""
+        yield self.db()
 
     def work(self) -> Work:
         """The unit of work for this command (services.unit), printing through this App."""
@@ -88,7 +116,7 @@ class App:
     @contextmanager
     def changing(self) -> Iterator[Tx]:
         """A write transaction in the unit of work: rows, managed files, commit, effects."""
-        with self.work().transaction(self.engine()) as tx:
+        with self.work().transaction(self.db()) as tx:
             yield tx
 
     def echo(self, text: str, *, nl: bool = True) -> None:

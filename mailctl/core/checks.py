@@ -207,6 +207,24 @@ def sql_name(value: str) -> str | None:
     return None
 
 
+def optional_host(value: str) -> str | None:
+    """Empty, an IP address, or a host name (localhost included): where to connect."""
+    if not value:
+        return None
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        pass
+    else:
+        return None
+    labels = value.removesuffix(".").split(".")
+    if len(value) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        return f"must be a host name or an IP address such as 127.0.0.1, or empty; not {value!r}"
+    return None
+
+
 def account_host(value: str) -> str | None:
     if not re.fullmatch(r"[A-Za-z0-9.:%_-]{1,255}", value):
         return "must be a host name, an IP address or a MariaDB host pattern such as %"

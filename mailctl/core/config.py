@@ -88,7 +88,8 @@ def sandbox_root(env: Mapping[str, str] | None = None) -> Path:
 
 
 def sandbox_defaults(root: Path) -> dict[str, dict[str, Any]]:
-    """Guide defaults moved under `root`, with service reloads off (nothing is running)."""
+    """Guide defaults moved under `root`, with service reloads and doctor's TLS probe off
+    (nothing is running)."""
     return {
         "database": {"url": f"sqlite:///{root / 'mailctl.sqlite3'}"},
         "vmail": {"home": str(root / "vmail"), "uid": os.getuid(), "gid": os.getgid()},
@@ -102,6 +103,7 @@ def sandbox_defaults(root: Path) -> dict[str, dict[str, Any]]:
         "tls": {
             "cert": str(root / "letsencrypt/live/{domain}/fullchain.pem"),
             "key": str(root / "letsencrypt/live/{domain}/privkey.pem"),
+            "probe_host": "",  # a Dovecot or Postfix running here is not the sandbox's
         },
         "postfix": {
             "sni_map": str(root / "postfix/vmail_ssl.map"),

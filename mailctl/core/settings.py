@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
-from typing import Any, get_type_hints
+from typing import Any
 
 from mailctl.core import checks, recordchecks
 from mailctl.errors import ConfigError
@@ -42,6 +42,17 @@ class DatabaseSettings:
     password_file: str = _opt(
         "",
         "file holding the database password (mode 0600); empty: password in the URL or none",
+        check=checks.optional_path,
+    )
+    tls: str = _opt(
+        "auto",
+        "TLS to the database: auto (none on a Unix socket or loopback, verified to any other"
+        " host), verify (always), off (never; doctor warns for a remote host)",
+        choices=("auto", "verify", "off"),
+    )
+    tls_ca: str = _opt(
+        "",
+        "PEM file of the CAs that verify the database server; empty: the system's CAs",
         check=checks.optional_path,
     )
 
@@ -134,6 +145,22 @@ class TlsSettings:
         "/etc/letsencrypt/live/{domain}/privkey.pem",
         "private key per domain",
         check=checks.per_domain_file,
+    )
+    probe_host: str = _opt(
+        "127.0.0.1",
+        "where `doctor` asks Postfix and Dovecot which certificate each domain's SNI name"
+        " gets; empty: not asked",
+        check=checks.optional_host,
+    )
+    imaps_port: int = _opt(
+        993, "Dovecot's IMAPS port (TLS on connect) `doctor` asks; 0: not asked", min=0, max=65535
+    )
+    submission_port: int = _opt(
+        587,
+        "Postfix's submission port (STARTTLS, where the SNI map applies) `doctor` asks;"
+        " 0: not asked",
+        min=0,
+        max=65535,
     )
 
 
@@ -292,18 +319,19 @@ class Settings:
     sandbox_db: bool = field(default=False, metadata={"internal": True})
 
 
-# Evaluated once, here: get_type_hints evaluates every annotation on each call.
-_SETTINGS_TYPES = get_type_hints(Settings)
+# The annotations are strings (`from __future__ import annotations`), read here from
+# this table rather than evaluated by typing.get_type_hints: a few milliseconds of
+# every command's start. A section class is looked up by its name in this module.
+_KEY_TYPES: dict[str, Any] = {"str": str, "int": int, "bool": bool, "list[str]": list[str]}
 SECTIONS: dict[str, type[Any]] = {
-    f.name: _SETTINGS_TYPES[f.name]
+    f.name: globals()[str(f.type)]
     for f in dataclasses.fields(Settings)
     if not f.metadata.get("internal")
 }
 # section -> key -> (type, field)
 FIELDS: dict[str, dict[str, tuple[Any, dataclasses.Field[Any]]]] = {
-    name: {f.name: (hints[f.name], f) for f in dataclasses.fields(cls)}
+    name: {f.name: (_KEY_TYPES[str(f.type)], f) for f in dataclasses.fields(cls)}
     for name, cls in SECTIONS.items()
-    for hints in [get_type_hints(cls)]
 }
 
 

@@ -24,6 +24,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
+from mailctl.dkim.paths import check_component, key_paths
 from mailctl.errors import InvalidInput
 from mailctl.system.files import atomic_write, ensure_dir, set_mode_owner
 
@@ -41,15 +42,9 @@ Algorithm = Literal["rsa", "ed25519"]
 PrivateKey = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 PublicKey = rsa.RSAPublicKey | ed25519.Ed25519PublicKey
 
-
-@dataclass(frozen=True)
-class NewKey:
-    """A generated private key that the managed-files step writes (never under --dry-run)."""
-
-    domain: str
-    selector: str
-    pem: bytes
-    existing: bool = False  # a key file that was there already: made whole, never replaced
+# Each key is parsed once per command: OpenSSL's checks of an RSA key take 40-50 ms,
+# and `domain add` needs the new key's size, DNS value and .txt.
+_LOADED: dict[bytes, PrivateKey] = {}
 
 
 @dataclass(frozen=True)
@@ -76,8 +71,7 @@ def generate_rsa_key(bits: int) -> bytes:
         )
     if bits > MAX_RSA_BITS:
         raise InvalidInput(f"RSA key size {bits} refused: at most {MAX_RSA_BITS} bits")
-    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    return _pkcs8(key)
+    return _pkcs8(rsa.generate_private_key(public_exponent=65537, key_size=bits))
 
 
 def generate_ed25519_key() -> bytes:
@@ -86,15 +80,20 @@ def generate_ed25519_key() -> bytes:
 
 
 def _pkcs8(key: PrivateKey) -> bytes:
-    return key.private_bytes(
+    """The PEM of a key mailctl just made, remembered as parsed: it needs no checks."""
+    pem = key.private_bytes(
         encoding=serialization.Encoding.PEM,
         format=serialization.PrivateFormat.PKCS8,
         encryption_algorithm=serialization.NoEncryption(),
     )
+    _LOADED[pem] = key
+    return pem
 
 
 def _load_private(private_pem: bytes, origin: str = "private key") -> PrivateKey:
     """Parse a PEM private key (PKCS#8 or PKCS#1) of a type DKIM can sign with."""
+    if (known := _LOADED.get(private_pem)) is not None:
+        return known
     try:
         key = serialization.load_pem_private_key(private_pem, password=None)
     except TypeError:
@@ -106,10 +105,10 @@ def _load_private(private_pem: bytes, origin: str = "private key") -> PrivateKey
             raise InvalidInput(
                 f"{origin} is a {key.key_size}-bit RSA key; DKIM needs at least {MIN_RSA_BITS}"
             )
-        return key
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        return key
-    raise InvalidInput(f"{origin} is neither an RSA nor an Ed25519 key")
+    elif not isinstance(key, ed25519.Ed25519PrivateKey):
+        raise InvalidInput(f"{origin} is neither an RSA nor an Ed25519 key")
+    _LOADED[private_pem] = key
+    return key
 
 
 def key_algorithm(private_pem: bytes) -> Algorithm:
@@ -222,7 +221,7 @@ def render_txt(domain: str, selector: str, value: str) -> str:
     (including its empty last string when the data is a multiple of 250 long).
     """
     for what, name in (("domain", domain), ("selector", selector)):
-        _check_component(what, name)
+        check_component(what, name)
         if any(c.isspace() or c in '";\\()' for c in name):
             raise InvalidInput(f"invalid {what} for a zone file: {name!r}")
     if not value.isascii() or any(c in value for c in '"\\\r\n\t'):
@@ -267,39 +266,6 @@ def txt_value(text: str) -> str:
 
 
 # ------------------------------------------------------------------ files
-
-
-def _check_component(what: str, name: str) -> None:
-    """`name` must be usable as one path component as it stands (no normalising here)."""
-    if (
-        not name
-        or name in (".", "..")
-        or "/" in name
-        or "\\" in name
-        or "\x00" in name
-        or ".." in name
-        or name.startswith(".")
-        or not name.isprintable()
-    ):
-        raise InvalidInput(f"invalid {what} for a key path: {name!r}")
-
-
-def key_file(key_dir: str, domain: str, selector: str) -> str:
-    """Where a key lives: `<key_dir>/<domain>/<selector>.private` (guide section 12).
-    A plain join, cheap enough for every KeyTable line; `key_paths` checks it."""
-    return os.path.join(key_dir, domain, f"{selector}.private")
-
-
-def key_paths(key_dir: Path, domain: str, selector: str) -> tuple[Path, Path, Path]:
-    """(directory, .private, .txt) for a key, after checking they stay inside key_dir."""
-    _check_component("domain", domain)
-    _check_component("selector", selector)
-    base = key_dir.resolve()
-    directory = base / domain
-    if directory.parent != base or not directory.resolve().is_relative_to(base):
-        raise InvalidInput(f"key directory for {domain!r} would lie outside {key_dir}")
-    private = Path(key_file(str(base), domain, selector))
-    return directory, private, private.with_suffix(".txt")
 
 
 def write_key_pair(

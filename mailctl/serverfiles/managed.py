@@ -15,13 +15,9 @@ import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from mailctl.core.config import Settings
-from mailctl.core.tables import DkimKey, VirtualDomain
-from mailctl.dkim.keyfiles import NewKey, key_file
 from mailctl.errors import MailctlError
 from mailctl.model.dkimstates import PUBLISHED, SIGNING
 from mailctl.serverfiles import state
@@ -31,6 +27,10 @@ from mailctl.serverfiles.tls import TlsStatus, check_domain
 from mailctl.system import process as system
 from mailctl.system.files import atomic_write, ensure_dir, make_dirs, read_regular
 from mailctl.system.owners import as_root, resolve_owner
+
+if TYPE_CHECKING:
+    from mailctl.dkim.paths import NewKey
+    from mailctl.store.connection import Db
 
 Runner = Callable[..., system.Ran]
 
@@ -104,14 +104,15 @@ def dovecot_version(settings: Settings) -> tuple[str, str | None]:
         return "2.4", f"cannot tell the Dovecot version ({exc}); writing 2.4 syntax"
 
 
-def plan(session: Session, settings: Settings, *, adopt: bool = False) -> Plan:
+def plan(db: Db, settings: Settings, *, adopt: bool = False) -> Plan:
     """Render every managed block from the database and merge it into the current files."""
     from mailctl.serverfiles.blocks import merge_block
     from mailctl.serverfiles.render.dovecot import render_dovecot_sni
     from mailctl.serverfiles.render.opendkim import render_key_table, render_signing_table
     from mailctl.serverfiles.render.postfix import render_helo_checks, render_sni_map
+    from mailctl.store.guide import domain_names
 
-    domains, invalid = usable_domains(session.scalars(select(VirtualDomain.name)))
+    domains, invalid = usable_domains(domain_names(db))
     tls = tuple(check_domain(settings, d) for d in domains)
     ready = [t.entry for t in tls if t.entry is not None]
     version, note = dovecot_version(settings)
@@ -123,7 +124,7 @@ def plan(session: Session, settings: Settings, *, adopt: bool = False) -> Plan:
     ]
 
     def keys(algorithm: str, states: tuple[str, ...]) -> list[DkimEntry]:
-        entries = table_entries(session, settings, algorithm=algorithm, states=states)
+        entries = table_entries(db, settings, algorithm=algorithm, states=states)
         return [e for e in entries if e.domain not in invalid]
 
     blocks = {
@@ -184,14 +185,13 @@ def index_type(settings: Settings) -> str | None:
 
 
 def table_entries(
-    session: Session, settings: Settings, *, algorithm: str, states: tuple[str, ...]
+    db: Db, settings: Settings, *, algorithm: str, states: tuple[str, ...]
 ) -> list[DkimEntry]:
     """KeyTable input (pending, active, retired keys) or SigningTable input (active)."""
-    rows = session.execute(
-        select(VirtualDomain.name, DkimKey.selector)
-        .join(DkimKey, DkimKey.domain_id == VirtualDomain.id)
-        .where(DkimKey.state.in_(states), DkimKey.algorithm == algorithm)
-    )
+    from mailctl.dkim.paths import key_file
+    from mailctl.store.dkimkeys import selectors
+
+    rows = selectors(db, states, algorithm)
     key_dir = settings.dkim.key_dir
     return [DkimEntry(name, selector, key_file(key_dir, name, selector)) for name, selector in rows]
 

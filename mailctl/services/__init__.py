@@ -1,6 +1,6 @@
 """The operations on domains, users and aliases.
 
-Services take a `Tx` (session + settings + what changed) and return plain
+Services take a `Tx` (the store's connection + settings + what changed) and return plain
 data; they know nothing of click or output. Every row they insert, update or
 delete is recorded as a `Change`, which is what `--dry-run` shows and what the
 audit log and the managed-file step read after commit.
@@ -9,11 +9,13 @@ audit log and the managed-file step read after commit.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from mailctl.core.config import Settings
-from mailctl.dkim.keyfiles import NewKey
+
+if TYPE_CHECKING:  # cryptography loads only for commands that make keys
+    from mailctl.dkim.paths import NewKey
+    from mailctl.store.connection import Db
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,7 @@ class Change:
 
 @dataclass
 class Tx:
-    session: Session
+    db: Db
     settings: Settings
     changes: list[Change] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)

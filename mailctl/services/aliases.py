@@ -10,10 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
-from mailctl.core.tables import VirtualAlias, VirtualDomain, VirtualUser
 from mailctl.errors import AlreadyExists, Conflict, InvalidName, NotFound
 from mailctl.model.names import Address, parse_address
 from mailctl.model.rules import (
@@ -26,6 +22,9 @@ from mailctl.model.rules import (
 )
 from mailctl.services import Tx
 from mailctl.services.domains import hosted_domain
+from mailctl.store import guide
+from mailctl.store.connection import Db
+from mailctl.store.guide import Domain
 
 
 @dataclass(frozen=True)
@@ -43,17 +42,9 @@ class AliasChange:
     deleted: bool = False
 
 
-def _rows(session: Session, source: str) -> list[VirtualAlias]:
-    return list(
-        session.scalars(
-            select(VirtualAlias).where(VirtualAlias.source == source).order_by(VirtualAlias.id)
-        )
-    )
-
-
-def alias_destinations(session: Session, source: str) -> list[str]:
+def alias_destinations(db: Db, source: str) -> list[str]:
     """The destinations of an alias (none: there is no alias `source`)."""
-    return stored_destinations(row.destination for row in _rows(session, source))
+    return stored_destinations(row.destination for row in guide.alias_rows(db, source))
 
 
 def parse_destinations(source: Address, values: list[str]) -> list[str]:
@@ -85,16 +76,16 @@ def parse_destinations(source: Address, values: list[str]) -> list[str]:
 def add_alias(tx: Tx, source_value: str, values: list[str], *, force: bool = False) -> AliasChange:
     """Create an alias or add destinations to it (existing ones are kept, none doubled)."""
     source = parse_address(source_value, allow_catchall=True)
-    domain = hosted_domain(tx.session, source)
+    domain = hosted_domain(tx.db, source)
     wanted = parse_destinations(source, values)
-    rows = _rows(tx.session, str(source))
+    rows = guide.alias_rows(tx.db, str(source))
     merge = merge_destinations((row.destination for row in rows), wanted)
     if not merge.added:
         raise AlreadyExists(f"alias {source} already delivers to {', '.join(wanted)}")
     problem = alias_problem(
         str(source),
         merge.merged,
-        is_mailbox=_is_mailbox(tx.session, str(source)),
+        is_mailbox=guide.is_mailbox(tx.db, str(source)),
         force=force,
         offer_force=True,
     )
@@ -102,18 +93,13 @@ def add_alias(tx: Tx, source_value: str, values: list[str], *, force: bool = Fal
         raise Conflict(problem)
     if rows:
         # A hand-made database may hold several rows per source; extend the first.
-        rows[0].destination = merge.first_row(rows[0].destination)
+        guide.set_destination(tx.db, rows[0].id, merge.first_row(rows[0].destination))
         record_extended(tx, str(source), merge.added)
     else:
-        tx.session.add(
-            VirtualAlias(
-                domain_id=domain.id, source=str(source), destination=join_destinations(merge.added)
-            )
-        )
+        guide.insert_alias(tx.db, domain.id, str(source), join_destinations(merge.added))
         record_created(tx, str(source), merge.added)
-    tx.session.flush()
     if source.is_catchall and not merge.present:
-        tx.warn(catchall_warning(domain.name, _mailboxes(tx.session, domain)))
+        tx.warn(catchall_warning(domain.name, _mailboxes(tx.db, domain)))
     _warn_loops(tx, str(source), set(merge.added))
     return AliasChange(str(source), merge.merged, merge.added, created=not rows)
 
@@ -122,13 +108,9 @@ def _warn_loops(tx: Tx, source: str, added: set[str]) -> None:
     """a -> b while b -> a (or @a -> @b while @b -> @a): allowed, as Postfix allows
     it, but said, since such mail bounces at Postfix's alias expansion limit. One
     query for all new destinations: an alias may have tens of thousands."""
-    pointing_back = tx.session.execute(
-        select(VirtualAlias.source, VirtualAlias.destination).where(
-            VirtualAlias.destination.contains(source)
-        )
-    )
-    for other, value in pointing_back:
-        if other in added and source in split_destinations(value):
+    for row in guide.aliases_containing(tx.db, source):
+        other = row.source
+        if other in added and source in split_destinations(row.destination):
             tx.warn(
                 f"alias loop: {source} -> {other} -> {source}; Postfix bounces such mail"
                 " once its alias expansion limit is reached"
@@ -143,24 +125,14 @@ def record_extended(tx: Tx, source: str, added: Sequence[str]) -> None:
     tx.record("update", "virtual_aliases", source, "+ " + ", ".join(added))
 
 
-def _is_mailbox(session: Session, email: str) -> bool:
-    found = session.scalar(
-        select(func.count()).select_from(VirtualUser).where(VirtualUser.email == email)
-    )
-    return bool(found)
-
-
-def _mailboxes(session: Session, domain: VirtualDomain) -> int:
-    found = session.scalar(
-        select(func.count()).select_from(VirtualUser).where(VirtualUser.domain_id == domain.id)
-    )
-    return found or 0
+def _mailboxes(db: Db, domain: Domain) -> int:
+    return guide.count_in_domain(db, "virtual_users", domain.id)
 
 
 def delete_alias(tx: Tx, source_value: str, values: list[str] | None = None) -> AliasChange:
     """Remove an alias, or only the named destinations (the alias goes when none is left)."""
     source = parse_address(source_value, allow_catchall=True)
-    rows = _rows(tx.session, str(source))
+    rows = guide.alias_rows(tx.db, str(source))
     if not rows:
         raise NotFound(f"alias {source} does not exist (see: mailctl alias list)")
     current = stored_destinations(row.destination for row in rows)
@@ -175,37 +147,25 @@ def delete_alias(tx: Tx, source_value: str, values: list[str] | None = None) -> 
         remove, remaining = current, []
     if remaining:
         first, *rest = rows
-        first.destination = join_destinations(remaining)
-        for row in rest:
-            tx.session.delete(row)
+        guide.set_destination(tx.db, first.id, join_destinations(remaining))
+        guide.delete_aliases(tx.db, rest)
         tx.record("update", "virtual_aliases", str(source), "- " + ", ".join(remove))
     else:
-        for row in rows:
-            tx.session.delete(row)
+        guide.delete_aliases(tx.db, rows)
         tx.record("delete", "virtual_aliases", str(source), ", ".join(current))
-    tx.session.flush()
     return AliasChange(str(source), tuple(remaining), tuple(remove), deleted=not remaining)
 
 
-def list_aliases(session: Session, domain: str | None = None) -> list[AliasInfo]:
-    query = select(VirtualAlias.source, VirtualAlias.destination).order_by(
-        VirtualAlias.source, VirtualAlias.id
-    )
-    if domain is not None:
-        query = query.join(VirtualDomain, VirtualDomain.id == VirtualAlias.domain_id).where(
-            VirtualDomain.name == domain
-        )
+def list_aliases(db: Db, domain: str | None = None) -> list[AliasInfo]:
     grouped: dict[str, list[str]] = {}
-    for source, destination in session.execute(query):
+    for source, destination in guide.alias_pairs(db, domain):
         grouped.setdefault(source, []).append(destination)
     return [AliasInfo(s, tuple(stored_destinations(values))) for s, values in grouped.items()]
 
 
-def aliases_pointing_to(session: Session, address: str) -> list[AliasInfo]:
+def aliases_pointing_to(db: Db, address: str) -> list[AliasInfo]:
     """Aliases with `address` among their destinations (other than its own row)."""
-    rows = session.scalars(
-        select(VirtualAlias).where(VirtualAlias.destination.contains(address, autoescape=True))
-    )
+    rows = guide.aliases_containing(db, address)
     return [
         AliasInfo(row.source, tuple(row.destinations))
         for row in rows
@@ -220,14 +180,9 @@ def warn_still_pointing(tx: Tx, pointing: Sequence[AliasInfo], how: str) -> None
         tx.warn(f"{len(pointing)} alias(es) {how}: {sources}")
 
 
-def aliases_pointing_into(session: Session, domain: str, *, exclude_domain: int) -> list[AliasInfo]:
+def aliases_pointing_into(db: Db, domain: str, *, exclude_domain: int) -> list[AliasInfo]:
     """Aliases outside a domain whose destinations lie inside it."""
-    rows = session.scalars(
-        select(VirtualAlias).where(
-            VirtualAlias.destination.contains("@" + domain, autoescape=True),
-            VirtualAlias.domain_id != exclude_domain,
-        )
-    )
+    rows = guide.aliases_containing(db, "@" + domain, outside_domain=exclude_domain)
     return [
         AliasInfo(row.source, tuple(row.destinations))
         for row in rows

@@ -6,21 +6,20 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from mailctl.core.config import Settings
-from mailctl.core.tables import DkimKey, VirtualDomain
-from mailctl.dkim.keyfiles import NewKey
 from mailctl.model.dkimstates import DkimState
 from mailctl.model.rules import weak_key_warning
 from mailctl.services import Tx
+from mailctl.store import dkimkeys, guide
+from mailctl.store.connection import Db
+from mailctl.store.dkimkeys import DkimKey
+from mailctl.store.guide import Domain
 
 
 def key_file(settings: Settings, domain: str, selector: str) -> Path:
-    from mailctl.dkim import keyfiles
+    from mailctl.dkim import paths
 
-    return Path(keyfiles.key_file(settings.dkim.key_dir, domain, selector))
+    return Path(paths.key_file(settings.dkim.key_dir, domain, selector))
 
 
 def now() -> datetime:
@@ -34,6 +33,7 @@ def selector_for(settings: Settings, algorithm: str) -> str:
 def _new_key(tx: Tx, domain: str, selector: str, algorithm: str) -> tuple[bytes, str]:
     """Reuse a key file that exists (never overwrite it), else generate one."""
     from mailctl.dkim import keyfiles as dkim
+    from mailctl.dkim.paths import NewKey
 
     path = key_file(tx.settings, domain, selector)
     if path.exists():
@@ -54,7 +54,7 @@ def _new_key(tx: Tx, domain: str, selector: str, algorithm: str) -> tuple[bytes,
     return pem, detail
 
 
-def _add_row(tx: Tx, domain: VirtualDomain, selector: str, algorithm: str, state: str) -> DkimKey:
+def _add_row(tx: Tx, domain: Domain, selector: str, algorithm: str, state: str) -> DkimKey:
     from mailctl.dkim import keyfiles as dkim
 
     pem, detail = _new_key(tx, domain.name, selector, algorithm)
@@ -63,17 +63,19 @@ def _add_row(tx: Tx, domain: VirtualDomain, selector: str, algorithm: str, state
     if weak := weak_key_warning(path, algorithm, bits):
         tx.warn(weak)
     stamp = now()
-    row = DkimKey(
-        domain_id=domain.id,
-        selector=selector,
-        algorithm=algorithm,
-        bits=bits,
-        state=state,
-        created_at=stamp,
-        activated_at=stamp if state == DkimState.ACTIVE else None,
+    row = dkimkeys.insert_key(
+        tx.db,
+        DkimKey(
+            id=0,
+            domain_id=domain.id,
+            selector=selector,
+            algorithm=algorithm,
+            bits=bits,
+            state=state,
+            created_at=stamp,
+            activated_at=stamp if state == DkimState.ACTIVE else None,
+        ),
     )
-    tx.session.add(row)
-    tx.session.flush()
     tx.record(
         "insert", "mailctl_dkim_keys", f"{selector}._domainkey.{domain.name}", f"{state}, {detail}"
     )
@@ -81,7 +83,7 @@ def _add_row(tx: Tx, domain: VirtualDomain, selector: str, algorithm: str, state
     return row
 
 
-def ensure_domain_key(tx: Tx, domain: VirtualDomain) -> list[DkimKey]:
+def ensure_domain_key(tx: Tx, domain: Domain) -> list[DkimKey]:
     """Give a new domain its active key(s): RSA, plus Ed25519 when configured."""
     algorithms = ["rsa", "ed25519"] if tx.settings.dkim.ed25519 else ["rsa"]
     return [
@@ -89,10 +91,10 @@ def ensure_domain_key(tx: Tx, domain: VirtualDomain) -> list[DkimKey]:
     ]
 
 
-def _dated_selector(tx: Tx, domain: VirtualDomain, algorithm: str) -> str:
+def _dated_selector(tx: Tx, domain: Domain, algorithm: str) -> str:
     """`mail20261125`, then `mail20261125b`, ... : unique per domain, readable in DNS."""
     base = f"{selector_for(tx.settings, algorithm)}{now():%Y%m%d}"
-    taken = {k.selector for k in keys_of(tx.session, domain.id)}
+    taken = {k.selector for k in keys_of(tx.db, domain.id)}
     for suffix in ["", *"bcdefghijklmnopqrstuvwxyz"]:
         candidate: str = base + suffix
         if candidate not in taken and not key_file(tx.settings, domain.name, candidate).exists():
@@ -114,14 +116,14 @@ def _signer_reads(settings: Settings, algorithm: str) -> None:
         )
 
 
-def rotate(tx: Tx, domain: VirtualDomain, algorithm: str = "rsa") -> DkimKey:
+def rotate(tx: Tx, domain: Domain, algorithm: str = "rsa") -> DkimKey:
     """A new pending key with a dated selector; publish its record, then activate it."""
     from mailctl.errors import Conflict
 
     _signer_reads(tx.settings, algorithm)
     pending = [
         k
-        for k in keys_of(tx.session, domain.id)
+        for k in keys_of(tx.db, domain.id)
         if k.state == DkimState.PENDING and k.algorithm == algorithm
     ]
     if pending:
@@ -133,10 +135,10 @@ def rotate(tx: Tx, domain: VirtualDomain, algorithm: str = "rsa") -> DkimKey:
     return _add_row(tx, domain, selector, algorithm, DkimState.PENDING)
 
 
-def find_key(tx: Tx, domain: VirtualDomain, selector: str | None, state: str) -> DkimKey:
+def find_key(tx: Tx, domain: Domain, selector: str | None, state: str) -> DkimKey:
     from mailctl.errors import Conflict, NotFound
 
-    rows = keys_of(tx.session, domain.id)
+    rows = keys_of(tx.db, domain.id)
     if selector is not None:
         for row in rows:
             if row.selector == selector:
@@ -160,16 +162,17 @@ def activate(tx: Tx, row: DkimKey) -> list[DkimKey]:
     _signer_reads(tx.settings, row.algorithm)
     stamp = now()
     retired = []
-    for other in keys_of(tx.session, row.domain_id):
+    for other in keys_of(tx.db, row.domain_id):
         if other.state == DkimState.ACTIVE and other.algorithm == row.algorithm:
             other.state = DkimState.RETIRED
             other.retired_at = stamp
+            dkimkeys.save_state(tx.db, other)
             retired.append(other)
             tx.record("update", "mailctl_dkim_keys", other.selector, "active -> retired")
     row.state = DkimState.ACTIVE
     row.activated_at = stamp
+    dkimkeys.save_state(tx.db, row)
     tx.record("update", "mailctl_dkim_keys", row.selector, "pending -> active")
-    tx.session.flush()
     tx.files_dirty = True
     return retired
 
@@ -177,13 +180,13 @@ def activate(tx: Tx, row: DkimKey) -> list[DkimKey]:
 def retire(tx: Tx, row: DkimKey, domain: str) -> None:
     """Drop a retired key from KeyTable and DNS; its file moves to the archive."""
     row.state = DkimState.ARCHIVED
+    dkimkeys.save_state(tx.db, row)
     tx.record("update", "mailctl_dkim_keys", row.selector, "retired -> archived")
-    tx.session.flush()
     tx.files_dirty = True
     tx.keys_to_archive.append((domain, row.selector))
 
 
-def complete_key_files(session: Session, settings: Settings) -> list[Path]:
+def complete_key_files(db: Db, settings: Settings) -> list[Path]:
     """Make the files of every published key that lacks its .txt whole (.txt, owner,
     no leftovers): what `sync` repairs after a hand-placed key or an interrupted write."""
     from mailctl.dkim import keyfiles
@@ -191,13 +194,8 @@ def complete_key_files(session: Session, settings: Settings) -> list[Path]:
     from mailctl.system.owners import resolve_owner
 
     owner, _ = resolve_owner(settings.dkim.owner, settings.dkim.group)
-    rows = session.execute(
-        select(VirtualDomain.name, DkimKey.selector)
-        .join(DkimKey, DkimKey.domain_id == VirtualDomain.id)
-        .where(DkimKey.state.in_(PUBLISHED))
-    )
     written = []
-    for domain, selector in rows:
+    for domain, selector in dkimkeys.selectors(db, PUBLISHED):
         path = key_file(settings, domain, selector)
         # Only a key without its .txt is opened: parsing every key on every sync would
         # cost seconds on a large server (doctor compares each .txt with its key).
@@ -245,12 +243,8 @@ def archive_key_files(settings: Settings, domain: str, selector: str) -> Path | 
     return target
 
 
-def keys_of(session: Session, domain_id: int) -> list[DkimKey]:
-    return list(
-        session.scalars(
-            select(DkimKey).where(DkimKey.domain_id == domain_id).order_by(DkimKey.created_at)
-        )
-    )
+def keys_of(db: Db, domain_id: int) -> list[DkimKey]:
+    return dkimkeys.keys_of(db, domain_id)
 
 
 def purge_key_dir(settings: Settings, domain: str, *, check_only: bool = False) -> Path | None:
@@ -267,20 +261,14 @@ def purge_key_dir(settings: Settings, domain: str, *, check_only: bool = False) 
     return remove_tree_inside(path, key_dir)
 
 
-def domain_id(session: Session, name: str) -> int:
-    found = session.scalar(select(VirtualDomain.id).where(VirtualDomain.name == name))
+def domain_id(db: Db, name: str) -> int:
+    found = guide.find_domain(db, name)
     assert found is not None  # noqa: S101 - callers looked the domain up first
-    return found
+    return found.id
 
 
-def active_selectors(session: Session) -> dict[str, list[str]]:
+def active_selectors(db: Db) -> dict[str, list[str]]:
     result: dict[str, list[str]] = {}
-    rows = session.execute(
-        select(VirtualDomain.name, DkimKey.selector)
-        .join(DkimKey, DkimKey.domain_id == VirtualDomain.id)
-        .where(DkimKey.state == DkimState.ACTIVE)
-        .order_by(VirtualDomain.name, DkimKey.selector)
-    )
-    for name, selector in rows:
+    for name, selector in dkimkeys.selectors(db, (DkimState.ACTIVE,)):
         result.setdefault(name, []).append(selector)
     return result

@@ -13,15 +13,13 @@ import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from mailctl.core.config import Settings
-from mailctl.core.tables import VirtualDomain
 from mailctl.dns.check import Row
 from mailctl.dns.records import DkimPublication, DnsContext, Record, host_zone
 from mailctl.errors import InvalidInput
 from mailctl.model.dkimstates import PUBLISHED
+from mailctl.store import guide
+from mailctl.store.connection import Db
 
 Warn = Callable[[str], None]
 
@@ -49,19 +47,17 @@ def base_context(settings: Settings) -> DnsContext:
     )
 
 
-def context_for(
-    session: Session, settings: Settings, domain: str, *, warn: Warn | None = None
-) -> DnsContext:
+def context_for(db: Db, settings: Settings, domain: str, *, warn: Warn | None = None) -> DnsContext:
     """Everything `domain`'s records are computed from (NotFound if it is not hosted)."""
     from mailctl.services import dkim as keys
     from mailctl.services.domains import get_domain
 
     warn = warn or _ignore
-    row = get_domain(session, domain)
+    row = get_domain(db, domain)
     base = base_context(settings)
-    hosted = session.scalars(select(VirtualDomain.name)).all()
+    hosted = guide.domain_names(db)
     owner = host_zone(base.hostname, settings.server.primary_domain, hosted)
-    published = [k for k in keys.keys_of(session, row.id) if k.state in PUBLISHED]
+    published = [k for k in keys.keys_of(db, row.id) if k.state in PUBLISHED]
     dkim = tuple(
         DkimPublication(k.selector, k.state, value)
         for k in published
@@ -120,21 +116,21 @@ def spki_sha256(cert_pem: bytes) -> str:
 Listing = list[tuple[str, DnsContext, list[Record]]]
 
 
-def listing(session: Session, settings: Settings, names: Sequence[str], warn: Warn) -> Listing:
+def listing(db: Db, settings: Settings, names: Sequence[str], warn: Warn) -> Listing:
     """(domain, context, records) per requested domain (all when none), in order, each once."""
     from mailctl.dns import records as dnsrecords
     from mailctl.services.domains import get_domain, list_domains
 
     if names:
-        wanted = list(dict.fromkeys(get_domain(session, n).name for n in names))
+        wanted = list(dict.fromkeys(get_domain(db, n).name for n in names))
     else:
-        wanted = [d.name for d in list_domains(session)]
-    contexts = [(n, context_for(session, settings, n, warn=warn)) for n in wanted]
+        wanted = [d.name for d in list_domains(db)]
+    contexts = [(n, context_for(db, settings, n, warn=warn)) for n in wanted]
     return [(n, ctx, dnsrecords.records_for(n, ctx)) for n, ctx in contexts]
 
 
 def check(
-    session: Session, settings: Settings, names: Sequence[str], nameserver: str | None, warn: Warn
+    db: Db, settings: Settings, names: Sequence[str], nameserver: str | None, warn: Warn
 ) -> list[Row]:
     """`dns check` of the named domains (all when none): one row per expected record.
     The one assembly behind `dns check` and `doctor --dns`."""
@@ -144,7 +140,7 @@ def check(
     server = dnslookup.parse_nameserver(nameserver) if nameserver else None
     checks = [
         (name, records, ctx.hostname, [ip for ip in (ctx.ipv4, ctx.ipv6) if ip])
-        for name, ctx, records in listing(session, settings, names, warn)
+        for name, ctx, records in listing(db, settings, names, warn)
     ]
     return dnscheck.run(checks, server)
 

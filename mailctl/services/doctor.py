@@ -1,22 +1,26 @@
 """`mailctl doctor`: is this installation consistent? One row per check.
 
-Each check is a function from (session, settings) to results, so the list is
+Each check is a function from (db, settings) to results, so the list is
 easy to extend; the command prints every row and exits 1 on any FAIL.
 """
 
 from __future__ import annotations
 
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from mailctl.core.config import Settings
 from mailctl.errors import MailctlError
+from mailctl.store import guide
+from mailctl.store.connection import Db
+
+if TYPE_CHECKING:
+    from cryptography import x509
+    from sqlalchemy import Engine
 
 EXPIRY_WARNING = timedelta(days=21)
 
@@ -32,14 +36,14 @@ class Result:
         return self.status == "FAIL"
 
 
-Check = Callable[[Session, Settings], Iterator[Result]]
+Check = Callable[[Db, Settings], Iterator[Result]]
 
 
-def managed_files(session: Session, settings: Settings) -> Iterator[Result]:
+def managed_files(db: Db, settings: Settings) -> Iterator[Result]:
     from mailctl.serverfiles import managed
 
     try:
-        plan = managed.plan(session, settings)
+        plan = managed.plan(db, settings)
     except MailctlError as exc:
         yield Result("managed files", "FAIL", str(exc))
         return
@@ -67,19 +71,15 @@ def managed_files(session: Session, settings: Settings) -> Iterator[Result]:
             yield Result(f"file {rendered.spec.key}", "OK", f"{rendered.spec.path} in sync")
 
 
-def dkim_keys(session: Session, settings: Settings) -> Iterator[Result]:
-    from mailctl.core.tables import DkimKey, VirtualDomain
+def dkim_keys(db: Db, settings: Settings) -> Iterator[Result]:
     from mailctl.dkim import keyfiles as dkim
     from mailctl.model.dkimstates import PUBLISHED
     from mailctl.services.dkim import key_file
+    from mailctl.store.dkimkeys import key_states
 
-    rows = session.execute(
-        select(VirtualDomain.name, DkimKey.selector, DkimKey.state)
-        .join(DkimKey, DkimKey.domain_id == VirtualDomain.id)
-        .where(DkimKey.state.in_(PUBLISHED))
-        .order_by(VirtualDomain.name, DkimKey.selector)
-    )
-    for domain, selector, state in rows:
+    for domain, selector, state in key_states(db):
+        if state not in PUBLISHED:
+            continue
         name = f"dkim {selector}._domainkey.{domain}"
         path = key_file(settings, domain, selector)
         try:
@@ -107,14 +107,13 @@ def dkim_keys(session: Session, settings: Settings) -> Iterator[Result]:
             yield Result(name, "OK", f"{state}, {path} 0600 and matches its .txt")
 
 
-def certificates(session: Session, settings: Settings) -> Iterator[Result]:
+def certificates(db: Db, settings: Settings) -> Iterator[Result]:
     from cryptography import x509
 
-    from mailctl.core.tables import VirtualDomain
     from mailctl.serverfiles.tls import check_domain
 
     now = datetime.now(UTC)
-    for domain in sorted(session.scalars(select(VirtualDomain.name))):
+    for domain in sorted(guide.domain_names(db)):
         status = check_domain(settings, domain)
         name = f"tls {domain}"
         if status.entry is None:
@@ -150,12 +149,156 @@ def certificates(session: Session, settings: Settings) -> Iterator[Result]:
             yield Result(name, "OK", f"covers its names, valid for {left.days} more days")
 
 
-def role_aliases(session: Session, settings: Settings) -> Iterator[Result]:
-    from mailctl.core.tables import VirtualAlias, VirtualDomain, VirtualUser
+@dataclass(frozen=True)
+class _Server:
+    """A running server `served_certificates` asks, and how."""
 
-    sources = set(session.scalars(select(VirtualAlias.source)))
-    mailboxes = set(session.scalars(select(VirtualUser.email)))
-    for domain in sorted(session.scalars(select(VirtualDomain.name))):
+    name: str  # as messages say it
+    service: str  # the managed files' reload name (serverfiles.targets)
+    port_key: str
+    port: int
+    patterns: tuple[str, ...]  # the SNI name patterns its files give each domain
+    fetch: Callable[[str], bytes]  # SNI name -> DER leaf certificate
+
+
+def served_certificates(db: Db, settings: Settings) -> Iterator[Result]:
+    """What the running Dovecot and Postfix present for each domain's SNI name is the
+    certificate file on disk: a renewal they have not loaded is found here, where the
+    file checks cannot see it."""
+
+    if not settings.tls.probe_host:
+        return
+    domains = guide.domain_names(db)
+    yield from compare_served(settings, domains, lambda: _reload_advice(db, settings))
+
+
+def compare_served(
+    settings: Settings, domains: Iterable[str], reload_advice: Callable[[], dict[str, str]]
+) -> Iterator[Result]:
+    """`served_certificates` for these domains: OK or FAIL per server and domain with
+    a certificate; a server that does not answer is one WARN (not checked).
+    `reload_advice()` (service -> command) is asked only when a server is behind."""
+    from functools import partial
+
+    from mailctl.serverfiles.managed import usable_domains
+    from mailctl.serverfiles.tls import check_domain
+    from mailctl.system import tlsprobe
+
+    tls = settings.tls
+    host = tls.probe_host
+    if not host:
+        return
+    servers = [
+        _Server(
+            "Dovecot", "dovecot", "tls.imaps_port", tls.imaps_port,
+            tuple(settings.dovecot.sni_names),
+            partial(tlsprobe.implicit_tls, host, tls.imaps_port),
+        ),
+        _Server(
+            "Postfix", "postfix", "tls.submission_port", tls.submission_port,
+            tuple(p for p in settings.postfix.sni_names if not p.startswith(".")),
+            partial(
+                tlsprobe.smtp_starttls, host, tls.submission_port,
+                helo=settings.server.hostname,
+            ),
+        ),
+    ]
+    usable, _invalid = usable_domains(domains)
+    ready = [s.entry for s in map(partial(check_domain, settings), usable) if s.entry]
+    advice: dict[str, str] | None = None
+    for server in servers:
+        if not server.port or not server.patterns or not ready:
+            continue
+        for entry in ready:
+            # One name a domain: all its names share the files and one reload.
+            name = server.patterns[0].replace("{domain}", entry.domain)
+            check = f"tls {server.service} {name}"
+            try:
+                leaf = server.fetch(name)
+            except tlsprobe.Unreachable as exc:
+                yield Result(
+                    f"tls {server.service}",
+                    "WARN",
+                    f"{exc}: the certificates {server.name} serves were not checked"
+                    f" ({server.port_key}, tls.probe_host)",
+                )
+                break
+            except tlsprobe.ProbeFailed as exc:
+                yield Result(check, "WARN", f"{exc}; not checked")
+                continue
+            difference = _served_difference(leaf, Path(entry.cert).read_bytes(), name)
+            if difference is None:
+                yield Result(check, "OK", f"{server.name} serves {entry.cert}")
+                continue
+            if advice is None:
+                advice = reload_advice()
+            how = advice.get(server.service)
+            kind, detail = difference
+            yield Result(
+                check,
+                "FAIL",
+                f"{server.name} serves {kind} for {name} than {entry.cert} ({detail}):"
+                f" reload {server.name}" + (f" (run: {how})" if how else ""),
+            )
+
+
+def _served_difference(served: bytes, on_disk: bytes, name: str) -> tuple[str, str] | None:
+    """None when the served leaf is the file's first certificate; else what it is
+    instead ("an older certificate" or "another certificate") and its particulars."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    wanted = x509.load_pem_x509_certificate(on_disk)
+    if wanted.public_bytes(Encoding.DER) == served:
+        return None
+    try:
+        cert = x509.load_der_x509_certificate(served)
+    except ValueError:
+        return "another certificate", "one that does not parse"
+    issued = f"issued {cert.not_valid_before_utc:%Y-%m-%d %H:%M}"
+    if _covers(cert, name) and cert.not_valid_before_utc <= wanted.not_valid_before_utc:
+        return "an older certificate", (
+            f"{issued}, the file's {wanted.not_valid_before_utc:%Y-%m-%d %H:%M}"
+        )
+    return "another certificate", f"{cert.subject.rfc4514_string() or 'no subject'}, {issued}"
+
+
+def _covers(cert: x509.Certificate, name: str) -> bool:
+    from cryptography import x509
+
+    try:
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return False
+    covered = {n.lower() for n in sans.value.get_values_for_type(x509.DNSName)}
+    return name in covered or f"*.{name.split('.', 1)[-1]}" in covered
+
+
+def _reload_advice(db: Db, settings: Settings) -> dict[str, str]:
+    """What reloads each server: `mailctl sync` while one of its certificate files is
+    outdated (sync rebuilds it and reloads), else its own reload command."""
+    from mailctl.serverfiles import managed
+    from mailctl.system.process import describe
+
+    commands = settings.commands
+    advice = {
+        "postfix": describe(commands.reload_postfix) if commands.reload_postfix else "",
+        "dovecot": describe(commands.reload_dovecot) if commands.reload_dovecot else "",
+    }
+    try:
+        outdated = managed.plan(db, settings).outdated
+    except MailctlError:
+        outdated = ()
+    for rendered in outdated:
+        if rendered.spec.certificates:
+            advice[rendered.spec.service] = "mailctl sync"
+    return {service: how for service, how in advice.items() if how}
+
+
+def role_aliases(db: Db, settings: Settings) -> Iterator[Result]:
+    sources = set(guide.alias_sources(db))
+    mailboxes = set(guide.emails(db))
+    for domain in sorted(guide.domain_names(db)):
         missing = [
             f"{role}@{domain}"
             for role in ("postmaster", "abuse")
@@ -171,7 +314,7 @@ def role_aliases(session: Session, settings: Settings) -> Iterator[Result]:
             yield Result(f"rfc5321 {domain}", "OK", "postmaster@ and abuse@ deliver")
 
 
-def maildir_root(session: Session, settings: Settings) -> Iterator[Result]:
+def maildir_root(db: Db, settings: Settings) -> Iterator[Result]:
     if not settings.vmail.create_maildirs:
         return
     home = Path(settings.vmail.home)
@@ -199,24 +342,20 @@ def database(engine: Engine) -> Result:
     return Result("database", "OK", f"{status.backend}, schema {status.head}")
 
 
-def postfix_maps(session: Session, settings: Settings) -> Iterator[Result]:
+def postfix_maps(db: Db, settings: Settings) -> Iterator[Result]:
     """The SQL maps `setup render` wrote answer, through Postfix's own client, what
     the database holds: one sample domain, mailbox and alias."""
-    from mailctl.core.tables import VirtualAlias, VirtualDomain, VirtualUser
     from mailctl.model.servers import POSTFIX_MAP_TYPES
     from mailctl.setup.sqlmaps import ALIAS_MAPS, MAILBOX_DOMAINS, MAILBOX_MAPS, map_file_name
     from mailctl.system import process as system
 
-    bind = session.get_bind()
-    map_type = POSTFIX_MAP_TYPES.get(bind.dialect.name)
+    map_type = POSTFIX_MAP_TYPES.get(db.backend)
     if map_type is None:
         return
     directory = Path(settings.setup.postfix_map_dir)
-    domain = session.scalars(select(VirtualDomain.name).order_by(VirtualDomain.name)).first()
-    user = session.scalars(select(VirtualUser.email).order_by(VirtualUser.email)).first()
-    alias = session.execute(
-        select(VirtualAlias.source, VirtualAlias.destination).order_by(VirtualAlias.source)
-    ).first()
+    domain = min(guide.domain_names(db), default=None)
+    user = min(guide.emails(db), default=None)
+    alias = min(guide.alias_pairs(db), default=None)
     samples = [
         (MAILBOX_DOMAINS, domain, "1"),
         (MAILBOX_MAPS, user, "1"),
@@ -248,7 +387,7 @@ def postfix_maps(session: Session, settings: Settings) -> Iterator[Result]:
             yield Result(name, "FAIL", f"postmap -q {key} -> {answer!r}, database has {expected!r}")
 
 
-def postfix_config(session: Session, settings: Settings) -> Iterator[Result]:
+def postfix_config(db: Db, settings: Settings) -> Iterator[Result]:
     """Postfix installed but not configured (no main.cf) makes every postmap and
     `postfix check` fail: name that cause once, for each directory the commands read."""
     from mailctl.system import process as system
@@ -274,13 +413,13 @@ def postfix_config(session: Session, settings: Settings) -> Iterator[Result]:
 
 
 def dns(
-    session: Session, settings: Settings, nameserver: str | None, warn: Callable[[str], None]
+    db: Db, settings: Settings, nameserver: str | None, warn: Callable[[str], None]
 ) -> list[Result]:
     """`doctor --dns`: one row per domain, its records as `dns check` sees them."""
     from mailctl.services import dns as dnsstate
 
     try:
-        rows = dnsstate.check(session, settings, (), nameserver, warn)
+        rows = dnsstate.check(db, settings, (), nameserver, warn)
     except MailctlError as exc:
         return [Result("dns", "FAIL", str(exc))]
     out: list[Result] = []
@@ -294,12 +433,11 @@ def dns(
     return out
 
 
-def domain_names(session: Session, settings: Settings) -> Iterator[Result]:
+def domain_names(db: Db, settings: Settings) -> Iterator[Result]:
     """Rows of virtual_domains that hold no domain name (a hand-made database)."""
-    from mailctl.core.tables import VirtualDomain
     from mailctl.serverfiles.managed import usable_domains
 
-    _usable, invalid = usable_domains(session.scalars(select(VirtualDomain.name)))
+    _usable, invalid = usable_domains(guide.domain_names(db))
     for name in sorted(invalid):
         yield Result(
             "domain row",
@@ -309,12 +447,39 @@ def domain_names(session: Session, settings: Settings) -> Iterator[Result]:
         )
 
 
+def database_tls(db: Db, settings: Settings) -> Iterator[Result]:
+    """A database on another host should be reached over verified TLS."""
+    from mailctl.store.connection import Tls, is_local, wants_tls
+
+    url = db.url
+    if is_local(url):
+        return
+    tls = Tls(settings.database.tls, settings.database.tls_ca)
+    own = {k: v.lower() for k, v in url.query.items() if k.startswith("ssl")}
+    plain = (
+        own.get("ssl_disabled") in ("1", "true", "yes", "on")
+        or own.get("sslmode") in ("disable", "allow", "prefer")
+        or (not own and not wants_tls(url, tls))
+    )
+    if plain:
+        yield Result(
+            "database tls",
+            "WARN",
+            f"{url.host} is reached without verified TLS: passwords and hashes cross the"
+            " network readable (set database.tls = \"auto\" and drop TLS options from the URL)",
+        )
+    else:
+        yield Result("database tls", "OK", f"{url.host}: TLS")
+
+
 CHECKS: list[Check] = [
+    database_tls,
     postfix_config,
     domain_names,
     managed_files,
     dkim_keys,
     certificates,
+    served_certificates,
     role_aliases,
     maildir_root,
     postfix_maps,

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from mailctl.core.config import Settings
-from mailctl.core.tables import VirtualAlias, VirtualDomain, VirtualUser
 from mailctl.errors import AlreadyExists, DomainNotHosted, InvalidName, NotFound
 from mailctl.model.names import (
     MAX_DOMAIN,
@@ -21,10 +16,13 @@ from mailctl.model.names import (
 )
 from mailctl.model.rules import not_hosted_message
 from mailctl.services import Tx
+from mailctl.store import guide
+from mailctl.store.connection import Db
+from mailctl.store.guide import Domain
 
 ROLE_ALIASES = ("postmaster", "abuse")
 # Gives a new domain its DKIM keys (rows, and key files through the Tx).
-KeyMaker = Callable[[Tx, VirtualDomain], object]
+KeyMaker = Callable[[Tx, Domain], object]
 
 
 @dataclass(frozen=True)
@@ -35,28 +33,28 @@ class DomainInfo:
     aliases: int
 
 
-def find_domain(session: Session, name: str) -> VirtualDomain | None:
-    return session.scalars(select(VirtualDomain).where(VirtualDomain.name == name)).first()
+def find_domain(db: Db, name: str) -> Domain | None:
+    return guide.find_domain(db, name)
 
 
-def get_domain(session: Session, value: str) -> VirtualDomain:
+def get_domain(db: Db, value: str) -> Domain:
     try:
         name = normalize_domain(value)
     except InvalidName:
         # A row a hand-made database holds as it is ('bad domain.nl'): found by its
         # exact stored name, so `domain del` can remove it.
-        if (stored := find_domain(session, value)) is not None:
+        if (stored := find_domain(db, value)) is not None:
             return stored
         raise
-    domain = find_domain(session, name)
+    domain = find_domain(db, name)
     if domain is None:
         raise NotFound(not_hosted_message(None, name))
     return domain
 
 
-def hosted_domain(session: Session, address: Address) -> VirtualDomain:
+def hosted_domain(db: Db, address: Address) -> Domain:
     """The domain of an address to create (a mailbox or an alias); it must be hosted."""
-    domain = find_domain(session, address.domain)
+    domain = find_domain(db, address.domain)
     if domain is None:
         raise DomainNotHosted(not_hosted_message(str(address), address.domain))
     return domain
@@ -64,13 +62,13 @@ def hosted_domain(session: Session, address: Address) -> VirtualDomain:
 
 def add_domain(
     tx: Tx, value: str, *, role_aliases: bool = True, keys: KeyMaker | None = None
-) -> VirtualDomain:
+) -> Domain:
     """Insert a domain with its DKIM keys: new ones, as `dkim` makes them, or the
     ones `keys` gives it (an import's). postmaster@ and abuse@ go to server.admin_email."""
     from mailctl.services import aliases, dkim
 
     name = normalize_domain(value)
-    if find_domain(tx.session, name) is not None:
+    if find_domain(tx.db, name) is not None:
         raise AlreadyExists(f"domain {name} exists already")
     check_record_names(tx.settings, name)
     if mixed := mixed_scripts(name):
@@ -78,9 +76,7 @@ def add_domain(
             f"{display_domain(name)} ({name}) mixes {' and '.join(mixed)} letters in one label:"
             " it can look like another domain (a homoglyph); make sure it is the one you mean"
         )
-    domain = VirtualDomain(name=name)
-    tx.session.add(domain)
-    tx.session.flush()
+    domain = guide.insert_domain(tx.db, name)
     tx.record("insert", "virtual_domains", name)
     tx.files_dirty = True
     (keys or dkim.ensure_domain_key)(tx, domain)
@@ -102,9 +98,7 @@ def mixed_scripts(name: str) -> list[str]:
     import unicodedata
 
     for label in display_domain(name).split("."):
-        scripts = sorted(
-            {unicodedata.name(ch, "?").split()[0] for ch in label if ch.isalpha()}
-        )
+        scripts = sorted({unicodedata.name(ch, "?").split()[0] for ch in label if ch.isalpha()})
         if len(scripts) > 1:
             return scripts
     return []
@@ -153,12 +147,11 @@ def delete_domain(
     The purge flags also remove its maildirs and DKIM key files, after the commit."""
     from mailctl.services import aliases
 
-    domain = get_domain(tx.session, value)
-    info = domain_info(tx.session, domain)
-    pointing = aliases.aliases_pointing_into(tx.session, domain.name, exclude_domain=domain.id)
+    domain = get_domain(tx.db, value)
+    info = domain_info(tx.db, domain)
+    pointing = aliases.aliases_pointing_into(tx.db, domain.name, exclude_domain=domain.id)
     aliases.warn_still_pointing(tx, pointing, f"in other domains still point into {domain.name}")
-    tx.session.delete(domain)
-    tx.session.flush()
+    guide.delete_domain(tx.db, domain)
     tx.files_dirty = True
     tx.record(
         "delete",
@@ -173,31 +166,22 @@ def delete_domain(
     return info
 
 
-def domain_info(session: Session, domain: VirtualDomain) -> DomainInfo:
-    users = session.scalar(
-        select(func.count()).select_from(VirtualUser).where(VirtualUser.domain_id == domain.id)
-    )
-    alias_count = session.scalar(
-        select(func.count()).select_from(VirtualAlias).where(VirtualAlias.domain_id == domain.id)
-    )
-    return DomainInfo(domain.name, display_domain(domain.name), users or 0, alias_count or 0)
+def domain_info(db: Db, domain: Domain) -> DomainInfo:
+    users = guide.count_in_domain(db, "virtual_users", domain.id)
+    alias_count = guide.count_in_domain(db, "virtual_aliases", domain.id)
+    return DomainInfo(domain.name, display_domain(domain.name), users, alias_count)
 
 
-def list_domains(session: Session) -> list[DomainInfo]:
+def list_domains(db: Db) -> list[DomainInfo]:
     """All domains with their user and alias counts, in two grouped queries."""
-    users = _counts(session, VirtualUser.domain_id)
-    alias_counts = _counts(session, VirtualAlias.domain_id)
-    rows = session.execute(select(VirtualDomain.id, VirtualDomain.name))
+    users = guide.counts_by_domain(db, "virtual_users")
+    alias_counts = guide.counts_by_domain(db, "virtual_aliases")
     return sorted(
         (
-            DomainInfo(name, display_domain(name), users.get(id_, 0), alias_counts.get(id_, 0))
-            for id_, name in rows
+            DomainInfo(
+                d.name, display_domain(d.name), users.get(d.id, 0), alias_counts.get(d.id, 0)
+            )
+            for d in guide.domains(db)
         ),
         key=lambda d: d.name,
     )
-
-
-def _counts(session: Session, column: Any) -> dict[int, int]:
-    # A Result has .keys(), so dict(result) would treat it as a mapping.
-    query = select(column, func.count()).group_by(column)
-    return {key: count for key, count in session.execute(query)}

@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 
-from sqlalchemy.orm import Session
-
 from mailctl.errors import MailctlError, SavedButIncomplete
 from mailctl.services.unit import Work
+from mailctl.store.connection import Db
 
 
 def sync(
     work: Work,
-    reading: Callable[[], AbstractContextManager[Session]],
+    reading: Callable[[], AbstractContextManager[Db]],
     *,
     check: bool = False,
     diff: bool = False,
@@ -28,10 +27,10 @@ def sync(
     # --check only reads: no lock, no audit line.
     audited: list[str] = []
     with nullcontext(audited) if check else work.locked() as audited:
-        with reading() as session:
-            plan = managed.plan(session, work.settings, adopt=adopt)
+        with reading() as db:
+            plan = managed.plan(db, work.settings, adopt=adopt)
             if not (check or work.dry_run):
-                for txt in complete_key_files(session, work.settings):
+                for txt in complete_key_files(db, work.settings):
                     audited.append(f"wrote {txt}")
                     out.note(f"wrote {txt}: the key had no record file, or another key's")
         work.show_plan_warnings(plan)

@@ -26,9 +26,8 @@ from mailctl.model.dkimstates import DkimState
 from mailctl.services import Tx
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
     from mailctl.serverfiles.managed import Applied, Plan
+    from mailctl.store.connection import Db
 
 
 class Output(Protocol):
@@ -73,16 +72,14 @@ class Work:
     # ------------------------------------------------------------ database changes
 
     @contextmanager
-    def transaction(self, engine: Engine) -> Iterator[Tx]:
+    def transaction(self, db: Db) -> Iterator[Tx]:
         """Rows, managed files, commit, then maildirs, keys and reloads."""
-        from mailctl.core import db
-
         with self.locked() as audited:
             tx: Tx | None = None
             applied = None
             try:
-                with db.transaction(engine, dry_run=self.dry_run) as session:
-                    tx = Tx(session, self.settings)
+                with db.transaction(dry_run=self.dry_run):
+                    tx = Tx(db, self.settings)
                     yield tx
                     self._check_effects(tx)
                     applied = self._files(tx)
@@ -123,14 +120,12 @@ class Work:
 
         if not (tx.files_dirty or tx.new_keys):
             return None
-        plan = managed.plan(tx.session, tx.settings)
+        plan = managed.plan(tx.db, tx.settings)
         self.show_plan_warnings(plan)
         if self.dry_run:
             for key in tx.new_keys:
                 path = key_file(tx.settings, key.domain, key.selector)
-                self.out.echo(
-                    f"would create DKIM key {path} (0600) and {path.with_suffix('.txt')}"
-                )
+                self.out.echo(f"would create DKIM key {path} (0600) and {path.with_suffix('.txt')}")
             self.show_plan(plan, diffs=True)
             return None
         applied = managed.apply(plan, tx.settings, new_keys=tx.new_keys)

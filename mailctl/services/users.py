@@ -5,11 +5,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
 from mailctl.core.config import Settings
-from mailctl.core.tables import VirtualDomain, VirtualUser
 from mailctl.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from mailctl.model.names import parse_address
 from mailctl.model.rules import catchall_mailbox_warning, mailbox_problem
@@ -22,6 +18,9 @@ from mailctl.services.aliases import (
     warn_still_pointing,
 )
 from mailctl.services.domains import hosted_domain
+from mailctl.store import guide
+from mailctl.store.connection import Db
+from mailctl.store.guide import User
 
 
 @dataclass(frozen=True)
@@ -48,40 +47,38 @@ def hash_new_password(settings: Settings, password: str, scheme: str | None = No
     return hash_password(password, chosen, bcrypt_cost=settings.passwords.bcrypt_cost)
 
 
-def find_user(session: Session, email: str) -> VirtualUser | None:
-    return session.scalars(select(VirtualUser).where(VirtualUser.email == email)).first()
+def find_user(db: Db, email: str) -> User | None:
+    return guide.find_user(db, email)
 
 
-def get_user(session: Session, value: str) -> VirtualUser:
+def get_user(db: Db, value: str) -> User:
     email = str(parse_address(value))
-    user = find_user(session, email)
+    user = find_user(db, email)
     if user is None:
         raise NotFound(f"user {email} does not exist (see: mailctl user list)")
     return user
 
 
-def check_new_user(session: Session, value: str, *, force: bool = False) -> tuple[str, int]:
+def check_new_user(db: Db, value: str, *, force: bool = False) -> tuple[str, int]:
     """Everything `add_user` checks before hashing: returns (email, domain id)."""
     address = parse_address(value)
     email = str(address)
-    domain = hosted_domain(session, address)
-    if find_user(session, email) is not None:
+    domain = hosted_domain(db, address)
+    if find_user(db, email) is not None:
         raise AlreadyExists(f"user {email} exists already")
     if not force:
-        problem = mailbox_problem(email, alias_destinations(session, email), offer_force=True)
+        problem = mailbox_problem(email, alias_destinations(db, email), offer_force=True)
         if problem:
             raise Conflict(problem)
     return email, domain.id
 
 
-def add_user(tx: Tx, value: str, password_hash: str, *, force: bool = False) -> VirtualUser:
-    email, domain_id = check_new_user(tx.session, value, force=force)
-    user = VirtualUser(domain_id=domain_id, email=email, password=password_hash)
-    tx.session.add(user)
-    tx.session.flush()
+def add_user(tx: Tx, value: str, password_hash: str, *, force: bool = False) -> User:
+    email, domain_id = check_new_user(tx.db, value, force=force)
+    user = guide.insert_user(tx.db, domain_id, email, password_hash)
     record_created(tx, email, password_hash)
     domain = email.rpartition("@")[2]
-    if alias_destinations(tx.session, "@" + domain):
+    if alias_destinations(tx.db, "@" + domain):
         tx.warn(catchall_mailbox_warning(domain, email))
     _warn_kept_maildir(tx, email)
     return user
@@ -114,11 +111,11 @@ def record_password(tx: Tx, email: str, old_hash: str, new_hash: str) -> None:
     tx.record("update", "virtual_users", email, f"password {old} -> {new}")
 
 
-def set_password(tx: Tx, value: str, password_hash: str) -> VirtualUser:
-    user = get_user(tx.session, value)
+def set_password(tx: Tx, value: str, password_hash: str) -> User:
+    user = get_user(tx.db, value)
     old = user.password
+    guide.set_password(tx.db, user.id, password_hash)
     user.password = password_hash
-    tx.session.flush()
     record_password(tx, user.email, old, password_hash)
     return user
 
@@ -126,13 +123,12 @@ def set_password(tx: Tx, value: str, password_hash: str) -> VirtualUser:
 def delete_user(tx: Tx, value: str, *, purge_maildir: bool = False) -> list[AliasInfo]:
     """Delete a mailbox (`purge_maildir`: and its maildir, after the commit);
     returns the aliases that still point to it."""
-    user = get_user(tx.session, value)
-    pointing = aliases_pointing_to(tx.session, user.email)
+    user = get_user(tx.db, value)
+    pointing = aliases_pointing_to(tx.db, user.email)
     warn_still_pointing(tx, pointing, f"still point to {user.email}")
-    tx.session.delete(user)
-    tx.session.flush()
+    guide.delete_user(tx.db, user)
     tx.record("delete", "virtual_users", user.email)
-    if user.email in alias_destinations(tx.session, user.email):
+    if user.email in alias_destinations(tx.db, user.email):
         # A forward with a local copy keeps the mailbox among its destinations;
         # without the mailbox that copy would bounce, so drop it from the alias.
         delete_alias(tx, user.email, [user.email])
@@ -141,19 +137,11 @@ def delete_user(tx: Tx, value: str, *, purge_maildir: bool = False) -> list[Alia
     return pointing
 
 
-def list_users(session: Session, settings: Settings, domain: str | None = None) -> list[UserInfo]:
-    # Only the hash's head is fetched: the scheme is all a listing shows, and the
-    # full hashes are most of the bytes a 100,000-row listing would move.
-    head = func.substr(VirtualUser.password, 1, 24)
-    query = select(VirtualUser.email, head).order_by(VirtualUser.email)
-    if domain is not None:
-        query = query.join(VirtualDomain, VirtualDomain.id == VirtualUser.domain_id).where(
-            VirtualDomain.name == domain
-        )
+def list_users(db: Db, settings: Settings, domain: str | None = None) -> list[UserInfo]:
     default = settings.passwords.default_scheme
     return [
         UserInfo(email, email.rpartition("@")[2], scheme_label(prefix, default))
-        for email, prefix in session.execute(query)
+        for email, prefix in guide.user_heads(db, domain)
     ]
 
 

@@ -378,6 +378,12 @@ class Stack:
                     "helo_checks": str(self.postfix_dir / "helo_checks.pcre"),
                 },
                 "dovecot": {"sni_conf": str(self.dovecot_sni_conf), "version": "2.3"},
+                # doctor asks the stack's own servers which certificates they serve.
+                "tls": {
+                    "probe_host": "127.0.0.1",
+                    "imaps_port": self.ports.imaps,
+                    "submission_port": self.ports.submission,
+                },
                 "setup": {
                     "readonly_user": self.readonly_user,
                     "readonly_password_file": str(etc / "mailuser.password"),

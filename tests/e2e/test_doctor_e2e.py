@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
+import time
+from datetime import UTC, datetime
 
-from e2e_stack import Stack, add_domain_cert
+from e2e_stack import Stack, add_domain_cert, run
+from support.files import make_cert
 
 DOMAIN = "doctor.example"
 
@@ -21,6 +25,19 @@ def failures(stack: Stack) -> dict[str, str]:
     return {k: r["detail"] for k, r in rows(stack, 1).items() if r["status"] == "FAIL"}
 
 
+def settled(stack: Stack, check: str, status: str, timeout: float = 20) -> dict[str, str]:
+    """doctor's row `check` once it has `status`: a reload reaches new connections
+    within moments, not at once."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = json.loads(stack.mailctl("doctor", "-f", "json", code=None).stdout)
+        row: dict[str, str] | None = next((r for r in found if r["check"] == check), None)
+        if row and row["status"] == status:
+            return row
+        assert time.monotonic() < deadline, f"after {timeout:g}s doctor's row is {row}"
+        time.sleep(0.1)
+
+
 def test_doctor_on_the_running_server(stack: Stack) -> None:
     add_domain_cert(stack, DOMAIN)
     stack.mailctl("domain", "add", DOMAIN)
@@ -29,6 +46,9 @@ def test_doctor_on_the_running_server(stack: Stack) -> None:
     healthy = rows(stack, 0)
     assert not [r for r in healthy.values() if r["status"] == "FAIL"]
     assert healthy[f"tls {DOMAIN}"]["status"] == "OK"
+    cert = stack.cert_dir(DOMAIN) / "fullchain.pem"
+    assert healthy[f"tls dovecot imap.{DOMAIN}"]["detail"] == f"Dovecot serves {cert}"
+    assert healthy[f"tls postfix smtp.{DOMAIN}"]["detail"] == f"Postfix serves {cert}"
     assert healthy["postfix map virtual-mailbox-domains"]["status"] == "OK"
 
     key = stack.odk / "keys" / DOMAIN / "mail.private"
@@ -66,4 +86,47 @@ def test_doctor_on_the_running_server(stack: Stack) -> None:
         assert "differs from the database" in found["file Dovecot SNI"]
     finally:
         shutil.move(kept, certs)
+    rows(stack, 0)
+
+
+def test_doctor_asks_the_servers_which_certificate_they_serve(stack: Stack) -> None:
+    """certbot renewed, but the deploy hook did not run: the files on disk are new,
+    Dovecot and Postfix still serve the old certificate, and only asking them shows it."""
+    domain = "served.example"
+    names = [domain, f"imap.{domain}", f"smtp.{domain}"]
+    add_domain_cert(stack, domain)
+    stack.mailctl("domain", "add", domain)
+    dovecot, postfix = f"tls dovecot imap.{domain}", f"tls postfix smtp.{domain}"
+    cert = stack.cert_dir(domain) / "fullchain.pem"
+    assert settled(stack, dovecot, "OK")["detail"] == f"Dovecot serves {cert}"
+    assert settled(stack, postfix, "OK")["detail"] == f"Postfix serves {cert}"
+
+    # 1. renewed files, no sync: both servers named, `mailctl sync` the remedy
+    make_cert(stack.cert_dir(domain), names, not_before=datetime.now(UTC))
+    found = failures(stack)
+    for check, server in ((dovecot, "Dovecot"), (postfix, "Postfix")):
+        name = check.rsplit(" ", 1)[1]
+        assert found[check].startswith(
+            f"{server} serves an older certificate for {name} than {cert} (issued "
+        ), found[check]
+        assert found[check].endswith(f"): reload {server} (run: mailctl sync)"), found[check]
+    stack.mailctl("sync")
+    settled(stack, dovecot, "OK")
+    settled(stack, postfix, "OK")
+    rows(stack, 0)
+
+    # 2. renewed and synced, but Dovecot never reloaded: the files are in sync, so
+    #    `sync` would do nothing; doctor names Dovecot's own reload command
+    reload = stack.mailctl.sections["commands"]["reload_dovecot"]
+    make_cert(stack.cert_dir(domain), names, not_before=datetime.now(UTC))
+    stack.mailctl.reconfigure(commands={"reload_dovecot": []})
+    try:
+        stack.mailctl("sync")
+    finally:
+        stack.mailctl.reconfigure(commands={"reload_dovecot": reload})
+    assert "all managed files are in sync" in stack.mailctl("sync", "--check").stderr
+    settled(stack, postfix, "OK")
+    assert failures(stack)[dovecot].endswith(f"reload Dovecot (run: {shlex.join(reload)})")
+    run(reload)
+    settled(stack, dovecot, "OK")
     rows(stack, 0)

@@ -89,3 +89,23 @@ def test_a_tls_private_key_others_can_read_is_warned(healthy: Mailctl) -> None:
     found = rows(healthy, 0)
     assert found["tls key example.nl"]["status"] == "WARN"
     assert f"chmod 600 {key}" in found["tls key example.nl"]["detail"]
+
+
+def test_servers_that_do_not_answer_are_not_checked_and_not_failed(healthy: Mailctl) -> None:
+    """tls.probe_host on, nothing listening (no Postfix or Dovecot in this tier)."""
+    import socket
+
+    with socket.socket() as imaps, socket.socket() as submission:
+        for sock in (imaps, submission):
+            sock.bind(("127.0.0.1", 0))  # bound, not listening: refused, and kept from others
+        healthy.reconfigure(tls={"probe_host": "127.0.0.1",
+                                 "imaps_port": imaps.getsockname()[1],
+                                 "submission_port": submission.getsockname()[1]})
+        found = rows(healthy, 0)
+    for server, key in (("dovecot", "imaps_port"), ("postfix", "submission_port")):
+        assert found[f"tls {server}"]["status"] == "WARN"
+        assert found[f"tls {server}"]["detail"].endswith(
+            f": Connection refused: the certificates {server.capitalize()} serves were not"
+            f" checked (tls.{key}, tls.probe_host)"
+        )
+    assert not [k for k in found if k.startswith(("tls dovecot ", "tls postfix "))]

@@ -53,6 +53,8 @@ def layout(root: Path) -> dict[str, dict[str, Any]]:
         "tls": {
             "cert": str(root / "certs/{domain}/fullchain.pem"),
             "key": str(root / "certs/{domain}/privkey.pem"),
+            # Like the reloads: doctor asks no server unless a test points it at its own.
+            "probe_host": "",
         },
         "audit": {"log": str(root / "audit.log")},
         "lock": {"path": str(root / "mailctl.lock")},

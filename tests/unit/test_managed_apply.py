@@ -17,16 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy.orm import Session
 
 from mailctl.core import db
 from mailctl.core.config import Settings, build_settings
-from mailctl.dkim.keyfiles import NewKey
+from mailctl.dkim.paths import NewKey
 from mailctl.errors import MailctlError
 from mailctl.serverfiles import managed
 from mailctl.serverfiles.blocks import BEGIN, END
 from mailctl.services import Tx
 from mailctl.services.domains import add_domain
+from mailctl.store.connection import Db, connect
 from mailctl.system.process import CommandFailed, Ran
 
 POSTMAP = ["fake-postmap"]
@@ -213,7 +213,7 @@ def lay_out(root: Path) -> None:
 class Env:
     root: Path
     settings: Settings
-    session: Session
+    db: Db
     new_keys: list[NewKey]
     plan: managed.Plan
 
@@ -222,7 +222,7 @@ class Env:
         return Path(self.settings.dkim.key_dir)
 
     def replan(self) -> managed.Plan:
-        return managed.plan(self.session, self.settings)
+        return managed.plan(self.db, self.settings)
 
 
 @contextmanager
@@ -239,17 +239,16 @@ def build_env(
     db_file = Path(settings.database.url.removeprefix("sqlite:///"))
     db_file.parent.mkdir()
     shutil.copyfile(schema_db, db_file)
-    engine = db.make_engine(settings.database.url)
-    session = Session(engine, autoflush=True, expire_on_commit=False)
+    store = connect(settings.database.url)
     try:
-        tx = Tx(session, settings)
-        for name in ("example.nl", "example.org"):
-            add_domain(tx, name)
+        tx = Tx(store, settings)
+        with store.transaction():
+            for name in ("example.nl", "example.org"):
+                add_domain(tx, name)
         assert tx.files_dirty
-        yield Env(root, settings, session, tx.new_keys, managed.plan(session, settings))
+        yield Env(root, settings, store, tx.new_keys, managed.plan(store, settings))
     finally:
-        session.close()
-        engine.dispose()
+        store.close()
 
 
 EnvFactory = Callable[..., Env]

@@ -58,10 +58,10 @@ def list_(domain: str | None, fmt: str | None) -> None:
     """List aliases with their destinations, optionally of one domain."""
     from mailctl.services import aliases, domains
 
-    with app().reading() as session:
-        name = domains.get_domain(session, domain).name if domain else None
+    with app().reading() as db:
+        name = domains.get_domain(db, domain).name if domain else None
         rows = [
             {"source": a.source, "destinations": list(a.destinations)}
-            for a in aliases.list_aliases(session, name)
+            for a in aliases.list_aliases(db, name)
         ]
     emit_rows(rows, ("source", "destinations"), fmt)

@@ -29,8 +29,8 @@ def show(a: App, domain: str, fmt: str | None) -> None:
     from mailctl.services import dkim as keys
     from mailctl.services import domains
 
-    with a.reading() as session:
-        found = domains.get_domain(session, domain)
+    with a.reading() as db:
+        found = domains.get_domain(db, domain)
         rows = [
             {
                 "selector": k.selector,
@@ -41,7 +41,7 @@ def show(a: App, domain: str, fmt: str | None) -> None:
                 "record": f"{k.selector}._domainkey.{found.name}",
                 "file": str(keys.key_file(a.settings, found.name, k.selector)),
             }
-            for k in keys.keys_of(session, found.id)
+            for k in keys.keys_of(db, found.id)
         ]
     emit_rows(rows, ("selector", "algorithm", "bits", "state", "created", "record", "file"), fmt)
 
@@ -57,7 +57,7 @@ def rotate(a: App, domain: str, algorithm: str) -> None:
     from mailctl.services import domains
 
     with a.changing() as tx:
-        found = domains.get_domain(tx.session, domain)
+        found = domains.get_domain(tx.db, domain)
         name = found.name
         row = keys.rotate(tx, found, algorithm)
     if a.dry_run:
@@ -95,7 +95,7 @@ def activate(
     if nameserver:
         parse_nameserver(nameserver)  # a malformed one is a usage error before anything
     with a.changing() as tx:
-        found = domains.get_domain(tx.session, domain)
+        found = domains.get_domain(tx.db, domain)
         row = keys.find_key(tx, found, selector, DkimState.PENDING)
         if not force:
             require_published_key(a.settings, found.name, row.selector, nameserver)
@@ -121,7 +121,7 @@ def retire(a: App, domain: str, selector: str | None) -> None:
     from mailctl.services import domains
 
     with a.changing() as tx:
-        found = domains.get_domain(tx.session, domain)
+        found = domains.get_domain(tx.db, domain)
         row = keys.find_key(tx, found, selector, DkimState.RETIRED)
         keys.retire(tx, row, found.name)
     if not a.dry_run:

@@ -84,8 +84,8 @@ def show(a: App, names: tuple[str, ...], fmt: str | None, zone: bool) -> None:
 def _listing(a: App, names: tuple[str, ...]) -> list[tuple[str, DnsContext, list[Record]]]:
     from mailctl.services import dns as dnsstate
 
-    with a.reading() as session:
-        return dnsstate.listing(session, a.settings, names, a.warn)
+    with a.reading() as db:
+        return dnsstate.listing(db, a.settings, names, a.warn)
 
 
 def _note_host_records(a: App, listing: list[tuple[str, DnsContext, list[Record]]]) -> None:
@@ -111,8 +111,8 @@ def _domain_context(a: App, value: str) -> tuple[str, DnsContext]:
     from mailctl.services import dns as dnsstate
     from mailctl.services.domains import get_domain
 
-    with a.reading() as session:
-        name = get_domain(session, value).name
+    with a.reading() as db:
+        name = get_domain(db, value).name
     return name, dnsstate.base_context(a.settings)
 
 
@@ -211,5 +211,5 @@ def check(a: App, names: tuple[str, ...], nameserver: str | None, fmt: str | Non
 def check_rows(a: App, names: tuple[str, ...], nameserver: str | None) -> list[Row]:
     from mailctl.services import dns as dnsstate
 
-    with a.reading() as session:
-        return dnsstate.check(session, a.settings, names, nameserver, a.warn)
+    with a.reading() as db:
+        return dnsstate.check(db, a.settings, names, nameserver, a.warn)

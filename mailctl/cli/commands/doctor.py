@@ -16,20 +16,23 @@ from mailctl.errors import MailctlError
 def doctor(a: App, fmt: str | None, with_dns: bool, nameserver: str | None) -> None:
     """Check database, managed files, keys, certificates and role aliases.
 
-    One row per check; exit 1 when any check fails.
+    Certificates are checked on disk and as the running Dovecot (IMAPS) and
+    Postfix (submission, STARTTLS) serve them (tls.probe_host). One row per
+    check; exit 1 when any check fails.
     """
-    from sqlalchemy.orm import Session
-
+    from mailctl.dns.lookup import parse_nameserver
     from mailctl.services import doctor as checks
 
+    if nameserver:
+        parse_nameserver(nameserver)  # a malformed one is a usage error before any check
     engine = a.engine(check_schema=False)
     results = [checks.database(engine)]
     if not results[0].failed:
-        with Session(engine) as session:
-            for check in checks.CHECKS:
-                results.extend(check(session, a.settings))
-            if with_dns:
-                results.extend(checks.dns(session, a.settings, nameserver, a.warn))
+        db = a.db()
+        for check in checks.CHECKS:
+            results.extend(check(db, a.settings))
+        if with_dns:
+            results.extend(checks.dns(db, a.settings, nameserver, a.warn))
     emit_rows(
         [{"check": r.check, "status": r.status, "detail": r.detail} for r in results],
         ("check", "status", "detail"),

@@ -10,10 +10,9 @@ from mailctl.cli.app import App, emit_record, emit_rows, mutating, output_format
 from mailctl.cli.complete import complete_domains
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from mailctl.core.config import Settings
     from mailctl.services.domains import DomainInfo
+    from mailctl.store.connection import Db
 
 CERT_NAMES = ("", "imap.", "smtp.", "autoconfig.", "autodiscover.", "mta-sts.")
 
@@ -57,8 +56,8 @@ def _next_steps(a: App, added: list[str]) -> None:
 
     if a.verbosity < 0:
         return
-    with a.reading() as session:
-        contexts = [(n, dnsstate.context_for(session, a.settings, n, warn=a.warn)) for n in added]
+    with a.reading() as db:
+        contexts = [(n, dnsstate.context_for(db, a.settings, n, warn=a.warn)) for n in added]
     for name, ctx in contexts:
         a.note(f"publish these DNS records for {name} (all formats: mailctl dns show {name}):")
         for row in dnsrender.render_table(dnsrecords.records_for(name, ctx), name):
@@ -84,8 +83,8 @@ def delete(a: App, name: str, purge_keys: bool, purge_maildirs: bool) -> None:
     """Delete a domain with its users and aliases (asks first)."""
     from mailctl.services import domains
 
-    with a.reading() as session:
-        info = domains.domain_info(session, domains.get_domain(session, name))
+    with a.reading() as db:
+        info = domains.domain_info(db, domains.get_domain(db, name))
     a.note(
         f"{info.name}: {info.users} user(s) and {info.aliases} alias(es) will be deleted with it"
     )
@@ -102,13 +101,13 @@ def delete(a: App, name: str, purge_keys: bool, purge_maildirs: bool) -> None:
         a.note(f"deleted domain {info.name}")
 
 
-def _describe(session: Session, settings: Settings, info: DomainInfo) -> dict[str, Any]:
+def _describe(db: Db, settings: Settings, info: DomainInfo) -> dict[str, Any]:
     from mailctl.model.dkimstates import DkimState
     from mailctl.serverfiles.tls import check_domain
     from mailctl.services import dkim as keys
 
-    domain_id = keys.domain_id(session, info.name)
-    rows = keys.keys_of(session, domain_id)
+    domain_id = keys.domain_id(db, info.name)
+    rows = keys.keys_of(db, domain_id)
     active = [k.selector for k in rows if k.state == DkimState.ACTIVE]
     tls = check_domain(settings, info.name)
     return {
@@ -130,8 +129,8 @@ def list_(a: App, fmt: str | None) -> None:
     from mailctl.services import dkim as keys
     from mailctl.services import domains
 
-    with a.reading() as session:
-        selectors = keys.active_selectors(session)
+    with a.reading() as db:
+        selectors = keys.active_selectors(db)
         rows = [
             {
                 "domain": d.name,
@@ -141,7 +140,7 @@ def list_(a: App, fmt: str | None) -> None:
                 "dkim": ",".join(selectors.get(d.name, [])) or "none",
                 "tls": "ok" if check_domain(a.settings, d.name).ready else "pending",
             }
-            for d in domains.list_domains(session)
+            for d in domains.list_domains(db)
         ]
     emit_rows(rows, ("domain", "unicode", "users", "aliases", "dkim", "tls"), fmt)
 
@@ -156,12 +155,12 @@ def show(a: App, name: str, fmt: str | None) -> None:
     from mailctl.services import dkim as keys
     from mailctl.services import domains
 
-    with a.reading() as session:
-        info = domains.domain_info(session, domains.get_domain(session, name))
-        record = _describe(session, a.settings, info)
+    with a.reading() as db:
+        info = domains.domain_info(db, domains.get_domain(db, name))
+        record = _describe(db, a.settings, info)
         record["dkim_keys"] = [
             f"{k.selector} {k.algorithm}-{k.bits} {k.state}"
-            for k in keys.keys_of(session, keys.domain_id(session, info.name))
+            for k in keys.keys_of(db, keys.domain_id(db, info.name))
         ]
     tls = check_domain(a.settings, info.name)
     record["tls_detail"] = tls.reason

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from mailctl.cli.app import App, mutating, pass_app
+from mailctl.cli.app import App, FilePath, mutating, pass_app
 from mailctl.transfer import FORMATS
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ def _format_option(help_text: str) -> Callable[[F], F]:
     "--output",
     "-o",
     metavar="FILE",
-    type=click.Path(dir_okay=False, allow_dash=True),
+    type=FilePath(dir_okay=False, allow_dash=True),
     default=None,
     help="Write to FILE, created with mode 0600 (default: stdout).",
 )
@@ -59,8 +59,8 @@ def export(a: App, fmt: str | None, output: str | None, with_keys: bool) -> None
             " or redirect stdout to a file"
         )
     chosen = fmt or (None if to_stdout else bulkfile.format_from_name(str(output))) or "json"
-    with a.reading() as session:
-        document, warnings = bulk.export_document(session, a.settings, with_keys=with_keys)
+    with a.reading() as db:
+        document, warnings = bulk.export_document(db, a.settings, with_keys=with_keys)
     for message in warnings:
         a.warn(message)
     text = bulkfile.render(document, chosen)
@@ -76,7 +76,7 @@ def export(a: App, fmt: str | None, output: str | None, with_keys: bool) -> None
 
 
 @click.command("import")
-@click.argument("file", metavar="FILE", type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("file", metavar="FILE", type=FilePath(dir_okay=False, allow_dash=True))
 @_format_option("json, jsonl or csv (default: from the suffix, else from the content).")
 @mutating
 @pass_app
@@ -97,13 +97,13 @@ def import_(a: App, file: str, fmt: str | None) -> None:
     document, errors = bulkfile.parse(text, chosen)
     settings = a.settings
     checked = bulk.check_rows(document, settings, errors)
-    with a.reading() as session:  # closed again before the hashing processes fork
-        current = bulk.read_current(session)
+    with a.reading() as db:  # closed again before the hashing processes fork
+        current = bulk.read_current(db)
     plan = bulk.plan_import(checked, current, settings)
     hashes = _hash_passwords(a, plan.hash_jobs)
     with a.changing() as tx:
         # Planned again under the lock, against the rows as they are now.
-        plan = bulk.plan_import(checked, bulk.read_current(tx.session), settings, hashes)
+        plan = bulk.plan_import(checked, bulk.read_current(tx.db), settings, hashes)
         with _progress(plan.writes, f"writing {plan.writes} rows") as tick:
             bulk.apply_import(tx, plan, tick)
     for line in bulk.summary(plan, dry_run=a.dry_run):

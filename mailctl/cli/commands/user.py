@@ -68,8 +68,8 @@ def add(
     """Add a mailbox. The password comes from a hidden prompt, stdin or --generate."""
     from mailctl.services import users
 
-    with a.reading() as session:  # refuse bad input before asking for a password
-        users.check_new_user(session, email, force=force)
+    with a.reading() as db:  # refuse bad input before asking for a password
+        users.check_new_user(db, email, force=force)
     password, password_hash = _new_hash(password_stdin, generate, scheme)
     try:
         with a.changing() as tx:
@@ -90,8 +90,8 @@ def passwd(a: App, email: str, password_stdin: bool, generate: bool, scheme: str
     """Set a new password, hashed with the configured (or given) scheme."""
     from mailctl.services import users
 
-    with a.reading() as session:
-        users.get_user(session, email)
+    with a.reading() as db:
+        users.get_user(db, email)
     password, password_hash = _new_hash(password_stdin, generate, scheme)
     try:
         with a.changing() as tx:
@@ -111,8 +111,8 @@ def delete(a: App, email: str, purge_maildir: bool) -> None:
     """Delete a mailbox (asks first); warns about aliases that point to it."""
     from mailctl.services import users
 
-    with a.reading() as session:
-        target = users.get_user(session, email).email
+    with a.reading() as db:
+        target = users.get_user(db, email).email
     a.confirm(f"Delete user {target}?")
     if purge_maildir:
         a.confirm(f"Also delete the maildir of {target} (its mail is lost)?")
@@ -130,11 +130,11 @@ def list_(a: App, domain: str | None, fmt: str | None) -> None:
     """List mailboxes, optionally of one domain."""
     from mailctl.services import domains, users
 
-    with a.reading() as session:
-        name = domains.get_domain(session, domain).name if domain else None
+    with a.reading() as db:
+        name = domains.get_domain(db, domain).name if domain else None
         rows = [
             {"email": u.email, "domain": u.domain, "scheme": u.scheme}
-            for u in users.list_users(session, a.settings, name)
+            for u in users.list_users(db, a.settings, name)
         ]
     emit_rows(rows, ("email", "domain", "scheme"), fmt)
 
@@ -148,9 +148,9 @@ def show(a: App, email: str, fmt: str | None) -> None:
     from mailctl.passwords.hashing import scheme_of
     from mailctl.services import aliases, users
 
-    with a.reading() as session:
-        found = users.get_user(session, email)
-        pointing = aliases.aliases_pointing_to(session, found.email)
+    with a.reading() as db:
+        found = users.get_user(db, email)
+        pointing = aliases.aliases_pointing_to(db, found.email)
     emit_record(
         {
             "email": found.email,
@@ -172,8 +172,8 @@ def verify(a: App, email: str, password_stdin: bool) -> None:
     from mailctl.passwords.hashing import verify_password
     from mailctl.services import users
 
-    with a.reading() as session:
-        found = users.get_user(session, email)
+    with a.reading() as db:
+        found = users.get_user(db, email)
     password = read_password(
         password_stdin=password_stdin, generate=False, min_length=1, confirm=False
     )

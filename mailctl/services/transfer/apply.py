@@ -8,16 +8,16 @@ from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import TypeVar
 
-from sqlalchemy import insert, update
-
-from mailctl.core.tables import DkimKey, VirtualAlias, VirtualDomain, VirtualUser
-from mailctl.dkim.keyfiles import NewKey
+from mailctl.dkim.paths import NewKey
 from mailctl.model.dkimstates import DkimState
 from mailctl.model.rules import split_destinations, weak_key_warning
 from mailctl.services import Tx, aliases, users
 from mailctl.services.domains import add_domain
 from mailctl.services.transfer.keys import KeyImport, parse_time
 from mailctl.services.transfer.plan import Plan
+from mailctl.store import dkimkeys, guide
+from mailctl.store.dkimkeys import DkimKey
+from mailctl.store.guide import Domain
 
 BATCH = 1000  # rows per bulk statement
 
@@ -35,32 +35,24 @@ def apply_import(tx: Tx, plan: Plan, progress: Progress | None = None) -> None:
         domain = add_domain(tx, new.name, role_aliases=False, keys=keys)
         ids[domain.name] = domain.id
         tick(1)
-    session = tx.session
+    db = tx.db
     for batch in _batches(plan.new_users):
-        session.execute(
-            insert(VirtualUser),
-            [{"domain_id": ids[d], "email": e, "password": h} for e, d, h in batch],
-        )
+        guide.insert_users(db, [(ids[d], e, h) for e, d, h in batch])
         for email, _domain, stored in batch:
             users.record_created(tx, email, stored)
         tick(len(batch))
     for changed in _batches(plan.changed_users):
-        session.execute(update(VirtualUser), [{"id": i, "password": h} for i, _e, _o, h in changed])
+        guide.set_passwords(db, [(h, i) for i, _e, _o, h in changed])
         for _id, email, old, new_hash in changed:
             users.record_password(tx, email, old, new_hash)
         tick(len(changed))
     for created in _batches(plan.new_aliases):
-        session.execute(
-            insert(VirtualAlias),
-            [{"domain_id": ids[d], "source": s, "destination": t} for s, d, t in created],
-        )
+        guide.insert_aliases(db, [(ids[d], s, t) for s, d, t in created])
         for source, _domain, destination in created:
             aliases.record_created(tx, source, split_destinations(destination))
         tick(len(created))
     for extended in _batches(plan.extended_aliases):
-        session.execute(
-            update(VirtualAlias), [{"id": i, "destination": t} for i, _s, t, _a in extended]
-        )
+        guide.set_destinations(db, [(t, i) for i, _s, t, _a in extended])
         for _id, source, _text, added in extended:
             aliases.record_extended(tx, source, added)
         tick(len(extended))
@@ -68,23 +60,27 @@ def apply_import(tx: Tx, plan: Plan, progress: Progress | None = None) -> None:
         tx.warn(message)
 
 
-def _import_keys(tx: Tx, domain: VirtualDomain, keys: Sequence[KeyImport]) -> None:
+def _import_keys(tx: Tx, domain: Domain, keys: Sequence[KeyImport]) -> None:
     """A new domain's keys from the file, in place of the ones `domain add` makes."""
     from mailctl.services.dkim import key_file
 
     for key in keys:
         record = key.record
-        tx.session.add(
+        created = parse_time(record.created_at)
+        assert created is not None  # noqa: S101 - checked when the file was read
+        dkimkeys.insert_key(
+            tx.db,
             DkimKey(
+                id=0,
                 domain_id=domain.id,
                 selector=record.selector,
                 algorithm=record.algorithm,
                 bits=record.bits,
                 state=record.state,
-                created_at=parse_time(record.created_at),
+                created_at=created,
                 activated_at=parse_time(record.activated_at),
                 retired_at=parse_time(record.retired_at),
-            )
+            ),
         )
         path = key_file(tx.settings, domain.name, record.selector)
         archived = record.state == DkimState.ARCHIVED
@@ -104,7 +100,6 @@ def _import_keys(tx: Tx, domain: VirtualDomain, keys: Sequence[KeyImport]) -> No
             f"{record.selector}._domainkey.{domain.name}",
             f"{record.state}, {detail}",
         )
-    tx.session.flush()
 
 
 def _batches(items: Sequence[T]) -> Iterator[Sequence[T]]:

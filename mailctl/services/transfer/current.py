@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from mailctl.core.tables import VirtualAlias, VirtualDomain, VirtualUser
 from mailctl.model.rules import stored_destinations
+from mailctl.store import guide
+from mailctl.store.connection import Db
 
 
 @dataclass
@@ -26,24 +24,12 @@ class Current:
         return stored_destinations(self.rows(source))
 
 
-def read_current(session: Session) -> Current:
+def read_current(db: Db) -> Current:
     aliases: dict[str, list[tuple[int, str]]] = {}
-    rows = session.execute(
-        select(VirtualAlias.id, VirtualAlias.source, VirtualAlias.destination).order_by(
-            VirtualAlias.id
-        )
-    )
-    for id_, source, destination in rows:
-        aliases.setdefault(source, []).append((id_, destination))
+    for row in guide.aliases(db):
+        aliases.setdefault(row.source, []).append((row.id, row.destination))
     return Current(
-        domains={
-            name: id_ for id_, name in session.execute(select(VirtualDomain.id, VirtualDomain.name))
-        },
-        users={
-            email: (id_, password)
-            for id_, email, password in session.execute(
-                select(VirtualUser.id, VirtualUser.email, VirtualUser.password)
-            )
-        },
+        domains={d.name: d.id for d in guide.domains(db)},
+        users={u.email: (u.id, u.password) for u in guide.users(db)},
         aliases=aliases,
     )

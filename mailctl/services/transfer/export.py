@@ -5,52 +5,37 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from mailctl.core.config import Settings
-from mailctl.core.tables import DkimKey, VirtualDomain, VirtualUser
 from mailctl.errors import InvalidInput
 from mailctl.model.dkimstates import DkimState
+from mailctl.store import dkimkeys, guide
+from mailctl.store.connection import Db
 from mailctl.transfer.records import AliasRecord, DkimRecord, Document, DomainRecord, UserRecord
 
 
 def export_document(
-    session: Session, settings: Settings, *, with_keys: bool = False
+    db: Db, settings: Settings, *, with_keys: bool = False
 ) -> tuple[Document, list[str]]:
     """Everything, sorted by name; warnings for unreadable keys."""
     from mailctl.services.aliases import list_aliases
 
     warnings: list[str] = []
-    names: dict[int, str] = {
-        id_: name for id_, name in session.execute(select(VirtualDomain.id, VirtualDomain.name))
-    }
+    names = {d.id: d.name for d in guide.domains(db)}
     keys: dict[int, list[DkimRecord]] = {}
-    columns = (
-        DkimKey.domain_id,
-        DkimKey.selector,
-        DkimKey.algorithm,
-        DkimKey.bits,
-        DkimKey.state,
-        DkimKey.created_at,
-        DkimKey.activated_at,
-        DkimKey.retired_at,
-    )
-    for domain_id, selector, algorithm, bits, state, created, activated, retired in session.execute(
-        select(*columns)
-    ):
+    for key in dkimkeys.all_keys(db):
+        domain_id, selector, state = key.domain_id, key.selector, key.state
         pem = None
         if with_keys and state != DkimState.ARCHIVED:  # an archived key's file has moved away
             pem = _read_key(settings, names[domain_id], selector, warnings)
         keys.setdefault(domain_id, []).append(
             DkimRecord(
                 selector=selector,
-                algorithm=algorithm,
-                bits=bits,
+                algorithm=key.algorithm,
+                bits=key.bits,
                 state=state,
-                created_at=_iso(created) or "",
-                activated_at=_iso(activated),
-                retired_at=_iso(retired),
+                created_at=_iso(key.created_at) or "",
+                activated_at=_iso(key.activated_at),
+                retired_at=_iso(key.retired_at),
                 private_key=pem,
             )
         )
@@ -60,11 +45,8 @@ def export_document(
         )
         for id_, name in names.items()
     ]
-    users = [
-        UserRecord(email, password)
-        for email, password in session.execute(select(VirtualUser.email, VirtualUser.password))
-    ]
-    aliases = [AliasRecord(a.source, a.destinations) for a in list_aliases(session)]
+    users = [UserRecord(user.email, user.password) for user in guide.users(db)]
+    aliases = [AliasRecord(a.source, a.destinations) for a in list_aliases(db)]
     document = Document(
         domains=sorted(domains, key=lambda d: d.name),
         users=sorted(users, key=lambda u: u.email),

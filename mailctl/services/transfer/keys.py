@@ -60,7 +60,7 @@ def plan_keys(
     """The file's keys for a new domain, checked; none: `domain add` makes one."""
     if not any(k.private_key for k in record.dkim):
         return ()
-    from mailctl.dkim import keyfiles as dkim
+    from mailctl.dkim.paths import key_paths
 
     result: list[KeyImport] = []
     selectors: set[str] = set()
@@ -78,7 +78,7 @@ def plan_keys(
         for stamp in (key.created_at, key.activated_at, key.retired_at):
             parse_time(stamp, where)
         try:
-            dkim.key_paths(Path(settings.dkim.key_dir), name, key.selector)
+            key_paths(Path(settings.dkim.key_dir), name, key.selector)
         except InvalidInput as exc:
             raise KeyProblem(where, str(exc)) from None
         if key.private_key is None:
@@ -129,6 +129,8 @@ def parse_time(value: str | None, where: str = "") -> datetime | None:
     if value is None:
         return None
     try:
+        if not value.isprintable():  # fromisoformat stops at a NUL, taking what came before
+            raise ValueError(value)
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise KeyProblem(

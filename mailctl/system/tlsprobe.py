@@ -1,0 +1,113 @@
+"""Ask a running server which certificate it presents for a name (SNI).
+
+The only module that opens network connections to the mail servers. It fetches
+the leaf certificate and judges nothing: verification is off on purpose, since
+the point is to compare what is served with the file on disk, whatever it is
+(self-signed, expired, for another name). SMTP's STARTTLS is spoken by hand,
+just far enough to start TLS; nothing is logged in or sent.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+
+from mailctl.errors import MailctlError
+
+TIMEOUT = 2.0  # seconds per connect, read and handshake
+_MAX_REPLY = 65536  # an SMTP reply longer than this is no SMTP server
+
+
+class Unreachable(MailctlError):
+    """No TCP connection: nothing listens there, or a firewall drops it."""
+
+
+class ProbeFailed(MailctlError):
+    """Connected, but no certificate came back (no TLS, no STARTTLS, a broken handshake)."""
+
+
+def implicit_tls(host: str, port: int, server_name: str, timeout: float = TIMEOUT) -> bytes:
+    """The DER leaf certificate a TLS-on-connect service (IMAPS, SMTPS) presents
+    when asked for `server_name`."""
+    with _connect(host, port, timeout) as sock:
+        return _handshake(sock, host, port, server_name)
+
+
+def smtp_starttls(
+    host: str, port: int, server_name: str, helo: str, timeout: float = TIMEOUT
+) -> bytes:
+    """The DER leaf certificate an SMTP service presents after EHLO and STARTTLS
+    (submission on 587, or port 25) when asked for `server_name`."""
+    where = f"{host}:{port}"
+    with _connect(host, port, timeout) as sock:
+        try:
+            _expect(sock, "220", where, "greeting")
+            sock.sendall(f"EHLO {helo}\r\n".encode("ascii"))
+            extensions = _expect(sock, "250", where, "EHLO")
+            if not any(line[4:].strip().upper() == "STARTTLS" for line in extensions):
+                raise ProbeFailed(f"{where} does not offer STARTTLS")
+            sock.sendall(b"STARTTLS\r\n")
+            _expect(sock, "220", where, "STARTTLS")
+        except (OSError, UnicodeError) as exc:
+            raise ProbeFailed(f"{where}: SMTP dialogue failed: {_reason(exc)}") from None
+        return _handshake(sock, host, port, server_name)
+
+
+def _connect(host: str, port: int, timeout: float) -> socket.socket:
+    try:
+        return socket.create_connection((host, port), timeout=timeout)
+    except OSError as exc:
+        raise Unreachable(f"{host}:{port}: {_reason(exc)}") from None
+
+
+def _handshake(sock: socket.socket, host: str, port: int, server_name: str) -> bytes:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # compared with the file afterwards, not trusted
+    try:
+        with context.wrap_socket(sock, server_hostname=server_name) as tls:
+            der = tls.getpeercert(binary_form=True)
+    except (OSError, ValueError) as exc:
+        raise ProbeFailed(f"{host}:{port}: TLS handshake failed: {_reason(exc)}") from None
+    if not der:
+        raise ProbeFailed(f"{host}:{port} sent no certificate")
+    return der
+
+
+def _expect(sock: socket.socket, code: str, where: str, step: str) -> list[str]:
+    """Read one SMTP reply (all its lines); fail unless its code is `code`."""
+    lines = _reply(sock, where)
+    if lines[-1][:3] != code:
+        raise ProbeFailed(f"{where} answered {step} with {lines[-1][:80]!r}")
+    return lines
+
+
+def _reply(sock: socket.socket, where: str) -> list[str]:
+    # Byte by byte up to each line end, so nothing past the reply is consumed:
+    # after STARTTLS's 220 the next bytes on the socket belong to TLS.
+    lines: list[str] = []
+    line = bytearray()
+    total = 0
+    while True:
+        byte = sock.recv(1)
+        if not byte:
+            raise ProbeFailed(f"{where} closed the connection")
+        total += 1
+        if total > _MAX_REPLY:
+            raise ProbeFailed(f"{where} sent a reply too long for SMTP")
+        if byte != b"\n":
+            line += byte
+            continue
+        text = line.decode("ascii").rstrip("\r")
+        line.clear()
+        lines.append(text)
+        if len(text) < 4 or text[3] != "-":  # "250 last line"; "250-more follow"
+            return lines
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,149 @@
+"""The store (mailctl.store) on each real backend: its queries, transactions and
+times; one connection per command; no SQLAlchemy on the everyday path; no TLS
+set up for a loopback database."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from support.cli import Mailctl
+
+from mailctl.errors import DatabaseError
+from mailctl.store import connection, dkimkeys, guide, schema
+from mailctl.store.connection import Db, Tls, connect
+from mailctl.store.dkimkeys import DkimKey
+
+
+@pytest.fixture
+def db(mailctl: Mailctl) -> Db:
+    """A store connection to the fixture's migrated database, one domain in it."""
+    mailctl("domain", "add", "example.nl")
+    opened = connect(mailctl.url)
+    yield opened  # type: ignore[misc]
+    opened.close()
+
+
+def test_the_schema_is_current_in_one_query(db: Db) -> None:
+    assert schema.stored_revision(db) == schema.HEAD
+
+
+def test_rows_written_are_read_back_on_every_backend(db: Db) -> None:
+    domain = guide.find_domain(db, "example.nl")
+    assert domain is not None
+    with db.transaction():
+        user = guide.insert_user(db, domain.id, "anna@example.nl", "{SHA512-CRYPT}$6$x$y")
+        guide.insert_users(db, [(domain.id, f"u{i}@example.nl", "{PLAIN}x") for i in range(3)])
+        guide.insert_alias(db, domain.id, "sales@example.nl", "anna@example.nl,u1@example.nl")
+    assert guide.find_user(db, "anna@example.nl") == user
+    assert guide.is_mailbox(db, "u2@example.nl")
+    assert guide.user_heads(db, "example.nl")[0] == ("anna@example.nl", "{SHA512-CRYPT}$6$x$y")
+    assert guide.count_in_domain(db, "virtual_users", domain.id) == 4
+    assert guide.counts_by_domain(db, "virtual_aliases")[domain.id] == 3  # with the role aliases
+    (sales,) = guide.alias_rows(db, "sales@example.nl")
+    assert sales.destinations == ["anna@example.nl", "u1@example.nl"]
+
+
+def test_like_wildcards_in_an_address_match_only_themselves(db: Db) -> None:
+    domain = guide.find_domain(db, "example.nl")
+    assert domain is not None
+    with db.transaction():
+        guide.insert_alias(db, domain.id, "a@example.nl", "a_b@example.org")
+        guide.insert_alias(db, domain.id, "b@example.nl", "axb@example.org")
+        guide.insert_alias(db, domain.id, "c@example.nl", "100%!@example.org")
+    assert [a.source for a in guide.aliases_containing(db, "a_b@")] == ["a@example.nl"]
+    assert [a.source for a in guide.aliases_containing(db, "100%!")] == ["c@example.nl"]
+    assert guide.aliases_containing(db, "0%x") == []
+    assert guide.aliases_containing(db, "a@example.org", outside_domain=domain.id) == []
+
+
+def test_key_times_survive_the_round_trip(db: Db) -> None:
+    domain = guide.find_domain(db, "example.nl")
+    assert domain is not None
+    stamp = datetime(2026, 12, 1, 17, 5, 9)
+    with db.transaction():
+        key = dkimkeys.insert_key(
+            db, DkimKey(0, domain.id, "sel2026", "rsa", 2048, "pending", stamp)
+        )
+        key.state, key.activated_at = "active", stamp
+        dkimkeys.save_state(db, key)
+    stored = [k for k in dkimkeys.keys_of(db, domain.id) if k.selector == "sel2026"]
+    assert stored == [key]
+    assert ("example.nl", "sel2026") in dkimkeys.selectors(db, ("active",), "rsa")
+
+
+def test_a_failed_or_dry_transaction_leaves_nothing(db: Db) -> None:
+    domain = guide.find_domain(db, "example.nl")
+    assert domain is not None
+    before = guide.emails(db)
+    with pytest.raises(DatabaseError) as caught, db.transaction():
+        guide.insert_user(db, domain.id, "new@example.nl", "x")
+        guide.insert_user(db, domain.id, "new@example.nl", "x")  # UNIQUE (email)
+    assert "\n" not in str(caught.value)
+    with db.transaction(dry_run=True):
+        guide.insert_user(db, domain.id, "dry@example.nl", "x")
+    assert guide.emails(db) == before
+
+
+def test_one_connection_per_command(mailctl: Mailctl, monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[str] = []
+    real = connection.connect
+
+    def counting(url: str, **kwargs: object) -> Db:
+        opened.append(url)
+        return real(url, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(connection, "connect", counting)
+    mailctl("domain", "add", "example.nl")
+    mailctl("alias", "add", "info@example.nl", "someone@example.org")
+    mailctl("user", "add", "anna@example.nl", "--password-stdin", input="correct horse battery\n")
+    mailctl("alias", "list")
+    assert len(opened) == 4
+
+
+def test_everyday_commands_load_no_sqlalchemy(lite: Mailctl) -> None:
+    lite("domain", "add", "example.nl")
+    probe = (
+        "import sys\n"
+        "from mailctl.cli.root import main\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+        "heavy = sorted(m for m in ('sqlalchemy', 'alembic', 'dns') if m in sys.modules)\n"
+        "print(code, *heavy, file=sys.stderr)\n"
+    )
+    for argv in (
+        ["alias", "add", "info@example.nl", "someone@example.org"],
+        ["alias", "list"],
+        ["user", "list"],
+        ["domain", "list"],
+        ["alias", "del", "info@example.nl"],
+    ):
+        ran = subprocess.run(
+            [sys.executable, "-c", probe, "--config", str(lite.config), *argv],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert ran.stderr.splitlines()[-1] == "0", (argv, ran.stderr)
+
+
+@pytest.mark.mariadb
+def test_loopback_mariadb_gets_no_tls_setup(maria: Mailctl) -> None:
+    db = connect(maria.url)
+    try:
+        assert db.raw.ssl is False and not hasattr(db.raw, "ctx")
+    finally:
+        db.close()
+    # database.tls = "verify" insists: this server has TLS off, so no connection
+    with pytest.raises(DatabaseError) as caught:
+        connect(maria.url, tls=Tls("verify"))
+    assert "SSL" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_missing_sqlite_file_is_not_created_by_reading(tmp_path: Path) -> None:
+    target = tmp_path / "none" / "mailctl.sqlite3"
+    with pytest.raises(DatabaseError, match="does not exist"):
+        connect(f"sqlite:///{target}")
+    assert not target.parent.exists()
