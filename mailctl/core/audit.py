@@ -46,16 +46,16 @@ def _masked(arg: str) -> str:
     option, eq, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
     if "://" not in value or "@" not in value:
         return arg
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    from mailctl.errors import DatabaseError
+    from mailctl.store.url import parse_url
 
     try:
-        url = make_url(value)
-    except (ArgumentError, ValueError):
+        url = parse_url(value)
+    except DatabaseError:
         return f"{option}{eq}***" if eq else "***"  # unparseable: show none of it
     if url.password is None:
         return arg
-    return f"{option}{eq}{url.render_as_string(hide_password=True)}"
+    return f"{option}{eq}{url.render()}"
 
 
 def _user() -> str:

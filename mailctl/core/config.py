@@ -37,8 +37,9 @@ from mailctl.core.settings import (  # the schema, re-exported (see __all__)
     VmailSettings,
     check_settings,
 )
-from mailctl.errors import ConfigError
+from mailctl.errors import ConfigError, DatabaseError
 from mailctl.model.schemes import READ_SCHEMES, SCHEMES
+from mailctl.store import url as db_url
 from mailctl.system.files import check_private_file
 
 DEFAULT_CONFIG_PATH = Path("/etc/mailctl/config.toml")
@@ -68,7 +69,6 @@ __all__ = [
     "check_private_file",
     "database_url",
     "load_settings",
-    "mask_url",
     "render_toml",
     "sandbox_defaults",
     "sandbox_root",
@@ -304,27 +304,10 @@ def database_url(settings: Settings) -> str:
     except OSError as exc:
         raise ConfigError(f"cannot read database password file {path}: {exc.strerror}") from None
     password = lines[0] if lines else ""
-    from sqlalchemy.engine import make_url  # lazy: keeps --help fast
-    from sqlalchemy.exc import ArgumentError
-
     try:
-        return make_url(url).set(password=password).render_as_string(hide_password=False)
-    except (ArgumentError, ValueError):
-        raise ConfigError("At 'database.url': SQLAlchemy cannot parse this URL") from None
-
-
-def mask_url(url: str) -> str:
-    """The URL with its password replaced by *** (as SQLAlchemy parses it)."""
-    if "@" not in url:
-        return url  # no user part, so no password: spare the SQLAlchemy import
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
-        scheme, sep, _ = url.partition("://")
-        return f"{scheme}://***" if sep else "***"
+        return db_url.parse_url(url).with_password(password).render(hide_password=False)
+    except DatabaseError:
+        raise ConfigError("At 'database.url': not a database URL mailctl can read") from None
 
 
 def as_dict(settings: Settings, *, masked: bool = True) -> dict[str, dict[str, Any]]:
@@ -335,7 +318,7 @@ def as_dict(settings: Settings, *, masked: bool = True) -> dict[str, dict[str, A
         if masked:
             for f in dataclasses.fields(section):
                 if f.metadata.get("secret"):
-                    values[f.name] = mask_url(values[f.name])
+                    values[f.name] = db_url.masked(values[f.name])
         out[name] = values
     return out
 
@@ -380,5 +363,6 @@ def announce_sandbox(settings: Settings, quiet: bool) -> None:
     if settings.sandbox_db:
         what = f"using the sandbox in {root} (SQLite, private files)"
     else:
-        what = f"using the sandbox's private files in {root} with {mask_url(settings.database.url)}"
+        shown = db_url.masked(settings.database.url)
+        what = f"using the sandbox's private files in {root} with {shown}"
     print(f"mailctl: no config file; {what}", file=sys.stderr)

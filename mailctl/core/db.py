@@ -18,7 +18,6 @@ do the same for any other SQLAlchemy error.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, Connection, Engine, Integer, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, Integer, create_engine, event, inspect, text
 from sqlalchemy.engine import ExceptionContext, Inspector, make_url
 from sqlalchemy.exc import (
     ArgumentError,
@@ -40,7 +39,10 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeEngine
 
 from mailctl.core.tables import GUIDE_TABLES
-from mailctl.errors import DatabaseError, DatabaseUnreachable, MailctlError, SchemaNotCurrent
+from mailctl.errors import DatabaseError, DatabaseUnreachable, SchemaNotCurrent
+from mailctl.store import schema
+from mailctl.store.connection import sqlite_file
+from mailctl.store.url import masked
 
 VERSION_TABLE = "mailctl_schema_version"
 ADOPTED_REVISION = "0001"
@@ -55,15 +57,6 @@ GUIDE_COLUMNS = {
 GUIDE_INTEGER_COLUMNS = ("id", "domain_id")
 
 
-def shown_url(url: str | URL) -> str:
-    """The URL for a message: SQLAlchemy's own rendering with the password masked."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
-        scheme, sep, _ = str(url).partition("://")  # unparsable: show none of the rest
-        return f"{scheme}://..." if sep else "the configured database"
-
-
 def make_engine(url: str, *, create: bool = False) -> Engine:
     """An engine for one CLI run: no pool, foreign keys enforced everywhere, and
     driver errors raised as DatabaseError. An SQLite file that does not exist is
@@ -72,7 +65,7 @@ def make_engine(url: str, *, create: bool = False) -> Engine:
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):  # ValueError: a port that is not a number
-        raise DatabaseError(f"invalid database URL: {shown_url(url)}") from None
+        raise DatabaseError(f"invalid database URL: {masked(url)}") from None
     kwargs: dict[str, Any] = {"poolclass": NullPool}
     backend = parsed.get_backend_name()
     if backend in ("mysql", "mariadb") and "charset" not in parsed.query:
@@ -80,39 +73,19 @@ def make_engine(url: str, *, create: bool = False) -> Engine:
     if backend == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            _sqlite_file(Path(database).expanduser(), shown_url(url), create=create)
+            sqlite_file(Path(database).expanduser(), masked(url), create=create)
         kwargs["connect_args"] = {"timeout": 30}
     try:
         engine = create_engine(parsed, **kwargs)
     except (NoSuchModuleError, ImportError) as exc:
         hint = " (install mailctl[postgresql])" if backend == "postgresql" else ""
-        raise DatabaseError(f"no driver for {shown_url(url)}: {exc}{hint}") from None
+        raise DatabaseError(f"no driver for {masked(url)}: {exc}{hint}") from None
     except (ArgumentError, TypeError, ValueError) as exc:  # options SQLAlchemy refuses
-        raise DatabaseError(f"invalid database URL {shown_url(url)}: {exc}") from None
-    event.listen(engine, "handle_error", _translator(shown_url(url)))
+        raise DatabaseError(f"invalid database URL {masked(url)}: {exc}") from None
+    event.listen(engine, "handle_error", _translator(masked(url)))
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
-
-
-def _sqlite_file(path: Path, shown: str, *, create: bool) -> None:
-    if path.exists():
-        return
-    if not create:
-        raise DatabaseUnreachable(
-            f"{shown}: {path} does not exist (create it with: mailctl db upgrade)"
-        )
-    from mailctl.system.files import make_dirs
-
-    try:
-        make_dirs(path.parent, 0o700)
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
-    except FileExistsError:
-        pass  # made by a concurrent run
-    except OSError as exc:
-        raise DatabaseUnreachable(f"cannot create {path}: {exc.strerror}") from None
-    except MailctlError as exc:
-        raise DatabaseUnreachable(f"cannot create {path}: {exc}") from None
 
 
 def _translator(shown: str) -> Callable[[ExceptionContext], None]:
@@ -161,7 +134,7 @@ def translated(engine: Engine) -> Iterator[None]:
     try:
         yield
     except SQLAlchemyError as exc:
-        raise database_error(exc, shown_url(engine.url)) from exc
+        raise database_error(exc, engine.url.render_as_string(hide_password=True)) from exc
 
 
 @contextmanager
@@ -188,6 +161,8 @@ def transaction(engine: Engine, *, dry_run: bool = False) -> Iterator[Session]:
 
 @dataclass(frozen=True)
 class SchemaStatus:
+    """Where a database's schema stands, as `db status` shows it."""
+
     backend: str
     current: str | None
     head: str
@@ -389,10 +364,10 @@ def guide_id_type(connection: Connection, table: str = "virtual_domains") -> Typ
     raise DatabaseError(f"cannot migrate the database: table {table} has no column id")
 
 
-# The newest migration. Every command checks the database against it, so it is a
-# constant rather than Alembic's script scan (which costs ~0.25 s of imports per
-# run); a test keeps it equal to Alembic's head.
-HEAD = "0002"
+# The newest migration, one constant for the store's quick check and this one
+# (Alembic's script scan costs ~0.25 s of imports); a test keeps it equal to
+# Alembic's head.
+HEAD = schema.HEAD
 
 
 def _stored_revision(engine: Engine) -> str | None | bool:

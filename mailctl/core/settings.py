@@ -32,6 +32,8 @@ def _opt(default: Any, doc: str, **rules: Any) -> Any:
 
 @dataclass(frozen=True)
 class DatabaseSettings:
+    """[database]: where the guide's tables are and how to reach them."""
+
     url: str = _opt(
         "mysql+pymysql://mailctl@127.0.0.1/mailserver",
         "SQLAlchemy URL of the guide's database (mysql+pymysql://, postgresql+psycopg://,"
@@ -59,6 +61,8 @@ class DatabaseSettings:
 
 @dataclass(frozen=True)
 class ServerSettings:
+    """[server]: the mail server's name, addresses and admin."""
+
     hostname: str = _opt(
         "mail.example.nl",
         "MAILHOST: the server's name (PTR/HELO, MX target)",
@@ -80,6 +84,8 @@ class ServerSettings:
 
 @dataclass(frozen=True)
 class VmailSettings:
+    """[vmail]: the maildirs' owner and root."""
+
     uid: int = _opt(5000, "owner of the maildirs (guide: vmail 5000)", min=0, max=UID_MAX)
     gid: int = _opt(5000, "group of the maildirs (guide: vmail 5000)", min=0, max=UID_MAX)
     home: str = _opt(
@@ -92,6 +98,8 @@ class VmailSettings:
 
 @dataclass(frozen=True)
 class PasswordSettings:
+    """[passwords]: the hashes new passwords get."""
+
     scheme: str = _opt("SHA512-CRYPT", "scheme for new hashes", choices=SCHEMES)
     default_scheme: str = _opt(
         "SHA512-CRYPT", "how to read a stored hash without {SCHEME} prefix", choices=READ_SCHEMES
@@ -103,6 +111,8 @@ class PasswordSettings:
 
 @dataclass(frozen=True)
 class DkimSettings:
+    """[dkim]: DKIM keys and OpenDKIM's tables."""
+
     selector: str = _opt("mail", "DKIM selector of new keys", check=checks.selector)
     bits: int = _opt(2048, "RSA key size (below 2048 warned)", min=1024, max=8192)
     key_dir: str = _opt(
@@ -136,6 +146,8 @@ class DkimSettings:
 
 @dataclass(frozen=True)
 class TlsSettings:
+    """[tls]: certificates, and where doctor asks the running servers for them."""
+
     cert: str = _opt(
         "/etc/letsencrypt/live/{domain}/fullchain.pem",
         "certificate chain per domain",
@@ -166,6 +178,8 @@ class TlsSettings:
 
 @dataclass(frozen=True)
 class PostfixSettings:
+    """[postfix]: Postfix's SNI map and HELO checks."""
+
     sni_map: str = _opt(
         "/etc/postfix/vmail_ssl.map", "tls_server_sni_maps source file", check=checks.path
     )
@@ -182,6 +196,8 @@ class PostfixSettings:
 
 @dataclass(frozen=True)
 class DovecotSettings:
+    """[dovecot]: Dovecot's SNI file and version."""
+
     sni_conf: str = _opt(
         "/etc/dovecot/conf.d/11-ssl-sni.conf", "file with local_name blocks", check=checks.path
     )
@@ -199,6 +215,8 @@ class DovecotSettings:
 
 @dataclass(frozen=True)
 class DnsSettings:
+    """[dns]: the records mailctl publishes."""
+
     ttl: int = _opt(3600, "TTL of published records", min=60, max=TTL_MAX)
     spf: str = _opt("v=spf1 mx -all", "SPF record", check=recordchecks.spf)
     dmarc: str = _opt(
@@ -218,6 +236,8 @@ class DnsSettings:
 
 @dataclass(frozen=True)
 class AuditSettings:
+    """[audit]: the audit log."""
+
     log: str = _opt(
         "/var/log/mailctl/audit.log", "JSON lines, 0600; never secrets", check=checks.path
     )
@@ -225,16 +245,18 @@ class AuditSettings:
 
 @dataclass(frozen=True)
 class LockSettings:
+    """[lock]: the lock mutating commands hold."""
+
     path: str = _opt(
         "/run/lock/mailctl.lock", "lock file that serialises mutating commands", check=checks.path
     )
-    timeout: int = _opt(
-        60, "seconds to wait for another mailctl to finish", min=0, max=24 * 3600
-    )
+    timeout: int = _opt(60, "seconds to wait for another mailctl to finish", min=0, max=24 * 3600)
 
 
 @dataclass(frozen=True)
 class SetupSettings:
+    """[setup]: SQL accounts and the rendered SQL maps."""
+
     admin_url: str = _opt(
         "",
         "admin connection for `setup sql`; empty: root@ (MariaDB) or postgres@ (PostgreSQL)"
@@ -272,6 +294,8 @@ class SetupSettings:
 
 @dataclass(frozen=True)
 class CommandSettings:
+    """[commands]: the programs mailctl runs (argv lists, no shell)."""
+
     postmap: list[str] = _opt(["postmap"], "postmap program", check=checks.argv)
     reload_postfix: list[str] = _opt(
         ["postfix", "reload"], "reload Postfix; [] = off", check=checks.argv
@@ -299,6 +323,8 @@ class CommandSettings:
 
 @dataclass(frozen=True)
 class Settings:
+    """The whole configuration: one section each."""
+
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     vmail: VmailSettings = field(default_factory=VmailSettings)
@@ -319,6 +345,8 @@ class Settings:
     sandbox_db: bool = field(default=False, metadata={"internal": True})
 
 
+# Every class above has a docstring: dataclass() would otherwise build one from
+# inspect.signature, which formats each annotation (about 15 ms of every start).
 # The annotations are strings (`from __future__ import annotations`), read here from
 # this table rather than evaluated by typing.get_type_hints: a few milliseconds of
 # every command's start. A section class is looked up by its name in this module.

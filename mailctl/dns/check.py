@@ -29,6 +29,8 @@ WORKERS = 8
 
 @dataclass(frozen=True)
 class Row:
+    """One record of `dns check`: what DNS answers against what it should."""
+
     domain: str
     name: str
     type: str

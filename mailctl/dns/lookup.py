@@ -26,6 +26,8 @@ class LookupFailed(MailctlError):
 
 @dataclass(frozen=True)
 class Nameserver:
+    """A DNS server to ask: an IP address and a port."""
+
     host: str
     port: int = 53
 

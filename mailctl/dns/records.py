@@ -87,6 +87,8 @@ class DnsContext:
 
 @dataclass(frozen=True)
 class Record:
+    """One DNS record to publish, zone-file ready."""
+
     name: str  # absolute, lowercase, with the trailing dot
     type: str
     ttl: int

@@ -38,6 +38,8 @@ _QUALIFIERS = {"+": "pass", "-": "fail", "~": "softfail", "?": "neutral"}
 
 @dataclass(frozen=True)
 class _Mechanism:
+    """One term of an SPF record."""
+
     result: str  # what a match gives: pass, fail, softfail or neutral
     kind: str  # all, include, a, mx, ptr, ip4, ip6 or exists
     target: str = ""  # the domain-spec, or the address for ip4/ip6

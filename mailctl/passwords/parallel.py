@@ -31,7 +31,6 @@ MAX_STORED = 255  # virtual_users.password is VARCHAR(255)
 _BLANK = re.compile(r"\s")
 
 
-
 def check_stored_hash(value: str, default_scheme: str) -> str:
     """The scheme of a hash to be stored as is; InvalidInput unless it is well formed.
 
@@ -81,6 +80,8 @@ class HashJob:
 
 @dataclass(frozen=True)
 class HashParams:
+    """What a hashing process needs for a batch: scheme and cost."""
+
     scheme: str
     bcrypt_cost: int
     default_scheme: str

@@ -37,6 +37,8 @@ Runner = Callable[..., system.Ran]
 
 @dataclass(frozen=True)
 class Rendered:
+    """One managed file: its current text and the text the database implies."""
+
     spec: Target
     old: str | None  # None: the file does not exist yet
     new: str
@@ -60,6 +62,8 @@ class Rendered:
 
 @dataclass(frozen=True)
 class Plan:
+    """Every managed file rendered, and the TLS state of each domain."""
+
     files: tuple[Rendered, ...]
     tls: tuple[TlsStatus, ...]
     notes: tuple[str, ...] = ()
@@ -328,7 +332,7 @@ def _unconfigured_message(problem: str, argv: Sequence[str]) -> str:
     return (
         f"{problem}, and {system.describe(argv)} needs it: configure Postfix first"
         " (the mail server guide, section 8), or name its directory in the command"
-        f' ({argv[0]} -c DIR); nothing was changed'
+        f" ({argv[0]} -c DIR); nothing was changed"
     )
 
 

@@ -17,6 +17,8 @@ from mailctl.core.config import Settings
 
 @dataclass(frozen=True)
 class Target:
+    """A file mailctl manages, and what must follow a change to it."""
+
     key: str  # short name used in messages
     path: Path
     kind: str  # merge style: "table" or "dovecot"
@@ -66,15 +68,26 @@ def targets(settings: Settings) -> list[Target]:
         # The source map only names files, but postmap -F inlines the private keys
         # into the .db next to it: keep both private to root.
         Target(
-            "SNI map", Path(postfix.sni_map), "table", "postfix", 0o600, indexed=True,
-            check="Postfix", certificates=True,
+            "SNI map",
+            Path(postfix.sni_map),
+            "table",
+            "postfix",
+            0o600,
+            indexed=True,
+            check="Postfix",
+            certificates=True,
         ),
         Target(
             "HELO checks", Path(postfix.helo_checks), "table", "postfix", 0o644, check="Postfix"
         ),
         Target(
-            "Dovecot SNI", Path(settings.dovecot.sni_conf), "dovecot", "dovecot", 0o644,
-            check="Dovecot", certificates=True,
+            "Dovecot SNI",
+            Path(settings.dovecot.sni_conf),
+            "dovecot",
+            "dovecot",
+            0o644,
+            check="Dovecot",
+            certificates=True,
         ),
     ]
 
@@ -103,9 +116,15 @@ def steps(settings: Settings, changed: Iterable[Target]) -> list[Step]:
         if t.indexed and (argv := index_argv(settings, t))
     ]
     wanted_checks = {t.check for t in changed if t.check}
-    out += [Step(tuple(argv), "check", name) for name, argv in checks.items()
-            if name in wanted_checks and argv]
+    out += [
+        Step(tuple(argv), "check", name)
+        for name, argv in checks.items()
+        if name in wanted_checks and argv
+    ]
     services = {t.service for t in changed}
-    out += [Step(tuple(argv), "reload", service) for service, argv in reloads.items()
-            if service in services and argv]
+    out += [
+        Step(tuple(argv), "reload", service)
+        for service, argv in reloads.items()
+        if service in services and argv
+    ]
     return out

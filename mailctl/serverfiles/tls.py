@@ -19,6 +19,8 @@ from mailctl.serverfiles.render import TlsEntry
 
 @dataclass(frozen=True)
 class TlsStatus:
+    """A domain's certificate: ready for the SNI files, or why not."""
+
     domain: str
     entry: TlsEntry | None  # None: pending
     reason: str  # why pending, or "ok"

@@ -20,6 +20,8 @@ if TYPE_CHECKING:  # cryptography loads only for commands that make keys
 
 @dataclass(frozen=True)
 class Change:
+    """One row inserted, updated or deleted, as --dry-run and the audit log show it."""
+
     action: str  # "insert" | "update" | "delete"
     table: str
     key: str  # the natural key: domain name, email or alias source
@@ -33,6 +35,8 @@ class Change:
 
 @dataclass
 class Tx:
+    """One command's changes: the connection, the settings, and the effects to carry out."""
+
     db: Db
     settings: Settings
     changes: list[Change] = field(default_factory=list)

@@ -29,12 +29,16 @@ from mailctl.store.guide import Domain
 
 @dataclass(frozen=True)
 class AliasInfo:
+    """An alias source and its destinations."""
+
     source: str
     destinations: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class AliasChange:
+    """What `alias add` or `alias del` did to one source."""
+
     source: str
     destinations: tuple[str, ...]  # after the change; empty when the alias is gone
     changed: tuple[str, ...]  # destinations added or removed

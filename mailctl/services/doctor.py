@@ -27,6 +27,8 @@ EXPIRY_WARNING = timedelta(days=21)
 
 @dataclass(frozen=True)
 class Result:
+    """One row of doctor's report."""
+
     check: str
     status: str  # OK, WARN, FAIL
     detail: str
@@ -190,15 +192,23 @@ def compare_served(
         return
     servers = [
         _Server(
-            "Dovecot", "dovecot", "tls.imaps_port", tls.imaps_port,
+            "Dovecot",
+            "dovecot",
+            "tls.imaps_port",
+            tls.imaps_port,
             tuple(settings.dovecot.sni_names),
             partial(tlsprobe.implicit_tls, host, tls.imaps_port),
         ),
         _Server(
-            "Postfix", "postfix", "tls.submission_port", tls.submission_port,
+            "Postfix",
+            "postfix",
+            "tls.submission_port",
+            tls.submission_port,
             tuple(p for p in settings.postfix.sni_names if not p.startswith(".")),
             partial(
-                tlsprobe.smtp_starttls, host, tls.submission_port,
+                tlsprobe.smtp_starttls,
+                host,
+                tls.submission_port,
                 helo=settings.server.hostname,
             ),
         ),
@@ -466,7 +476,7 @@ def database_tls(db: Db, settings: Settings) -> Iterator[Result]:
             "database tls",
             "WARN",
             f"{url.host} is reached without verified TLS: passwords and hashes cross the"
-            " network readable (set database.tls = \"auto\" and drop TLS options from the URL)",
+            ' network readable (set database.tls = "auto" and drop TLS options from the URL)',
         )
     else:
         yield Result("database tls", "OK", f"{url.host}: TLS")

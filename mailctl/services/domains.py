@@ -27,6 +27,8 @@ KeyMaker = Callable[[Tx, Domain], object]
 
 @dataclass(frozen=True)
 class DomainInfo:
+    """A domain with its user and alias counts."""
+
     name: str
     unicode: str
     users: int

@@ -38,6 +38,8 @@ class Output(Protocol):
 
 @dataclass
 class Work:
+    """How one command changes things: lock, audit, transaction, files, effects."""
+
     settings: Settings
     out: Output
     dry_run: bool = False

@@ -25,6 +25,8 @@ from mailctl.store.guide import User
 
 @dataclass(frozen=True)
 class UserInfo:
+    """A mailbox as `user list` shows it."""
+
     email: str
     domain: str
     scheme: str

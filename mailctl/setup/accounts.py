@@ -180,6 +180,8 @@ def read_account_password(path: Path, what: str) -> str:
 
 @dataclass
 class Report:
+    """What setup sql did, and what it advises."""
+
     lines: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 

@@ -28,6 +28,8 @@ FILE_MODE = 0o640
 
 @dataclass(frozen=True)
 class SqlFile:
+    """One SQL config file for Postfix or Dovecot."""
+
     path: Path
     text: str
     group: str  # who reads it: postfix or dovecot
@@ -48,6 +50,8 @@ class SqlFile:
 
 @dataclass(frozen=True)
 class SqlFiles:
+    """The SQL config files setup render writes."""
+
     source: SqlSource
     files: tuple[SqlFile, ...]
     main_cf: tuple[str, ...]
@@ -56,6 +60,8 @@ class SqlFiles:
 
 @dataclass
 class Written:
+    """What setup render wrote or left as it was."""
+
     changed: list[Path] = field(default_factory=list)
     unchanged: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

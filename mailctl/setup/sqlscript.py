@@ -30,6 +30,8 @@ _HOST = re.compile(r"[A-Za-z0-9.:%_-]{1,255}")
 
 @dataclass(frozen=True)
 class Statement:
+    """One SQL statement, and the same with its secret masked."""
+
     sql: str  # what runs (may hold a password or its hash)
     shown: str  # what is printed and logged
 
@@ -40,6 +42,8 @@ class Statement:
 
 @dataclass(frozen=True)
 class Account:
+    """One SQL account setup sql provisions."""
+
     role: str  # "mailctl" or "read-only", for messages
     user: str
     host: str  # MariaDB host part; PostgreSQL roles have none

@@ -32,6 +32,8 @@ _MYSQL_TEXT = ("charset", "unix_socket", "ssl_ca", "ssl_cert", "ssl_key")
 
 @dataclass(frozen=True)
 class Tls:
+    """database.tls and database.tls_ca."""
+
     mode: str = "auto"  # auto | verify | off
     ca_file: str = ""
 

@@ -30,6 +30,8 @@ _SELECT = (
 
 @dataclass
 class DkimKey:
+    """A row of mailctl_dkim_keys."""
+
     id: int
     domain_id: int
     selector: str

@@ -18,12 +18,16 @@ COLUMNS = {
 
 @dataclass
 class Domain:
+    """A row of virtual_domains."""
+
     id: int
     name: str
 
 
 @dataclass
 class User:
+    """A row of virtual_users."""
+
     id: int
     domain_id: int
     email: str
@@ -32,6 +36,8 @@ class User:
 
 @dataclass
 class Alias:
+    """A row of virtual_aliases."""
+
     id: int
     domain_id: int
     source: str

@@ -38,6 +38,8 @@ BACKENDS = {"mysql": "mysql", "mariadb": "mysql", "postgresql": "postgresql", "s
 
 @dataclass(frozen=True)
 class DbUrl:
+    """A database URL's parts, as SQLAlchemy's URL holds them."""
+
     drivername: str  # as written: "mysql+pymysql", "sqlite", ...
     username: str | None = None
     password: str | None = None

@@ -21,6 +21,8 @@ class CommandFailed(MailctlError):
 
 @dataclass(frozen=True)
 class Ran:
+    """A finished program: its exit code and output."""
+
     argv: tuple[str, ...]
     returncode: int
     stdout: str

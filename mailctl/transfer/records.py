@@ -23,6 +23,8 @@ MAX_ERRORS_SHOWN = 20
 
 @dataclass(frozen=True)
 class DkimRecord:
+    """A DKIM key in an export file."""
+
     selector: str
     algorithm: str
     bits: int
@@ -36,6 +38,8 @@ class DkimRecord:
 
 @dataclass(frozen=True)
 class DomainRecord:
+    """A domain in an export file, with its keys."""
+
     name: str
     dkim: tuple[DkimRecord, ...] = ()
     where: str = field(default="", compare=False)
@@ -43,6 +47,8 @@ class DomainRecord:
 
 @dataclass(frozen=True)
 class UserRecord:
+    """A mailbox in an export file."""
+
     email: str
     password: str | None = None  # a Dovecot hash, stored as is
     plaintext: str | None = field(default=None, repr=False)  # import only: hashed first
@@ -51,6 +57,8 @@ class UserRecord:
 
 @dataclass(frozen=True)
 class AliasRecord:
+    """An alias in an export file."""
+
     source: str
     destinations: tuple[str, ...]
     where: str = field(default="", compare=False)
@@ -58,6 +66,8 @@ class AliasRecord:
 
 @dataclass
 class Document:
+    """A whole export file: domains, users, aliases."""
+
     domains: list[DomainRecord] = field(default_factory=list)
     users: list[UserRecord] = field(default_factory=list)
     aliases: list[AliasRecord] = field(default_factory=list)
@@ -69,6 +79,8 @@ class Document:
 
 @dataclass(frozen=True)
 class RowError:
+    """A rejected row of an import file: where, and why."""
+
     where: str  # "users[17]", "domains[2].dkim[0]" or "line 18"
     message: str
     order: tuple[int, int] = (0, 0)  # for listing errors in file order

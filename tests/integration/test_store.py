@@ -147,3 +147,24 @@ def test_a_missing_sqlite_file_is_not_created_by_reading(tmp_path: Path) -> None
     with pytest.raises(DatabaseError, match="does not exist"):
         connect(f"sqlite:///{target}")
     assert not target.parent.exists()
+
+
+def test_a_password_file_is_read_without_sqlalchemy(tmp_path: Path) -> None:
+    secret = tmp_path / "db.password"
+    secret.write_text("s3cr/t:@x\n")
+    secret.chmod(0o600)
+    probe = (
+        "import sys\n"
+        "from dataclasses import replace\n"
+        "from mailctl.core.config import Settings, database_url\n"
+        "s = Settings()\n"
+        f"s = replace(s, database=replace(s.database, password_file={str(secret)!r}))\n"
+        "print(database_url(s))\n"
+        "print('sqlalchemy' in sys.modules)\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    url, loaded = ran.stdout.splitlines()
+    assert loaded == "False"
+    from sqlalchemy.engine import make_url
+
+    assert make_url(url).password == "s3cr/t:@x"  # SQLAlchemy reads back what was written

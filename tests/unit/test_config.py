@@ -16,10 +16,10 @@ from mailctl.core.config import (
     build_settings,
     database_url,
     load_settings,
-    mask_url,
     render_toml,
 )
 from mailctl.errors import ConfigError
+from mailctl.store.url import masked
 
 
 def write(path: Path, text: str, mode: int = 0o600) -> Path:
@@ -121,9 +121,9 @@ def test_password_file_goes_into_the_url_and_must_be_private(tmp_path: Path) -> 
 
 
 def test_mask_url_hides_the_password() -> None:
-    assert mask_url("mysql+pymysql://u:pw@h/db") == "mysql+pymysql://u:***@h/db"
-    assert mask_url("mysql+pymysql://u@h/db") == "mysql+pymysql://u@h/db"
-    assert mask_url("sqlite:////x/y.db") == "sqlite:////x/y.db"
+    assert masked("mysql+pymysql://u:pw@h/db") == "mysql+pymysql://u:***@h/db"
+    assert masked("mysql+pymysql://u@h/db") == "mysql+pymysql://u@h/db"
+    assert masked("sqlite:////x/y.db") == "sqlite:////x/y.db"
 
 
 def test_rendered_config_is_complete_and_loads_back(tmp_path: Path) -> None:
@@ -138,8 +138,8 @@ def test_rendered_config_is_complete_and_loads_back(tmp_path: Path) -> None:
 
 def test_mask_url_never_shows_a_password_sqlalchemy_would_use() -> None:
     # A "/" in the password once left the whole URL unmasked.
-    assert mask_url("mysql+pymysql://u:se/cret@h/db") == "mysql+pymysql://u:***@h/db"
-    assert "s3cr3t" not in mask_url("mysql+pymysql://u:s3cr3t@h:notaport/db")
+    assert masked("mysql+pymysql://u:se/cret@h/db") == "mysql+pymysql://u:***@h/db"
+    assert "s3cr3t" not in masked("mysql+pymysql://u:s3cr3t@h:notaport/db")
 
 
 # ------------------------------------------------------------------ every key's rule

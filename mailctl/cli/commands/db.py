@@ -54,13 +54,13 @@ def upgrade(a: App) -> None:
 def status(a: App, fmt: str | None) -> None:
     """Show the backend, the schema revision and what is pending."""
     from mailctl.core import db as database
-    from mailctl.core.config import mask_url
+    from mailctl.store.url import masked
 
     state = database.schema_status(a.engine(check_schema=False))
     emit_record(
         {
             "backend": state.backend,
-            "url": mask_url(a.settings.database.url),
+            "url": masked(a.settings.database.url),
             "revision": state.current or "none",
             "head": state.head,
             "pending": state.pending,

@@ -11,6 +11,8 @@ from mailctl.store.connection import Db
 
 @dataclass
 class Current:
+    """The database as an import finds it."""
+
     domains: dict[str, int]  # name -> id
     users: dict[str, tuple[int, str]]  # email -> (id, stored hash)
     aliases: dict[str, list[tuple[int, str]]]  # source -> [(row id, destination)], by id

@@ -27,6 +27,8 @@ class KeyProblem(Exception):
 
 @dataclass(frozen=True)
 class KeyImport:
+    """One DKIM key of an import, checked, and whether its file must be written."""
+
     record: DkimRecord
     pem: bytes | None  # None: an archived key, metadata only
     write: bool  # False: the very same key file is there already
@@ -34,6 +36,8 @@ class KeyImport:
 
 @dataclass(frozen=True)
 class NewDomain:
+    """A domain an import adds, with the keys the file gives it."""
+
     name: str
     keys: tuple[KeyImport, ...]  # empty: a key is made as `domain add` makes it
 

@@ -31,6 +31,8 @@ PENDING_HASH = "(not hashed yet)"
 
 @dataclass
 class Tally:
+    """How many rows an import creates, changes and leaves alone."""
+
     created: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -38,6 +40,8 @@ class Tally:
 
 @dataclass
 class Plan:
+    """What an import will write, computed before anything is written."""
+
     domain_ids: dict[str, int]
     tallies: dict[str, Tally] = field(default_factory=lambda: {k: Tally() for k in KINDS})
     new_domains: list[NewDomain] = field(default_factory=list)

@@ -38,6 +38,8 @@ class RowErrors(list[RowError]):
 
 @dataclass(frozen=True)
 class CheckedUser:
+    """A user row of an import file, validated."""
+
     where: str
     email: str
     domain: str
@@ -47,6 +49,8 @@ class CheckedUser:
 
 @dataclass(frozen=True)
 class CheckedAlias:
+    """An alias row of an import file, validated."""
+
     where: str
     source: Address
     wanted: tuple[str, ...]  # validated destinations, in order
@@ -54,6 +58,8 @@ class CheckedAlias:
 
 @dataclass
 class Checked:
+    """An import file's rows, validated and grouped."""
+
     domains: list[tuple[str, DomainRecord]] = field(default_factory=list)  # stored name
     users: list[CheckedUser] = field(default_factory=list)
     aliases: list[CheckedAlias] = field(default_factory=list)
