@@ -11,10 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     DateTime,
     ForeignKeyConstraint,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -114,3 +116,91 @@ class DkimKey(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     activated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     retired_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+# --- account policy (migration 0003) -------------------------------------------
+# Flags are SMALLINT 0/1, so one rendered query compares them on every backend.
+
+
+class UserPolicy(Base):
+    """A mailbox's suspension, services and quota; no row: the defaults."""
+
+    __tablename__ = "mailctl_user_policy"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["user_id"], ["virtual_users.id"], name="fk_mailctl_policy_user", ondelete="CASCADE"
+        ),
+        MYSQL_TABLE_ARGS,
+    )
+
+    user_id: Mapped[int] = mapped_column(UnsignedInt, primary_key=True, autoincrement=False)
+    suspended: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="0")
+    suspend_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    imap: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="1")
+    pop3: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="1")
+    smtp: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="1")
+    receive: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="1")
+    quota_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class DomainPolicy(Base):
+    """A domain's suspension, default and largest quota, and limits; no row: none."""
+
+    __tablename__ = "mailctl_domain_policy"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["domain_id"],
+            ["virtual_domains.id"],
+            name="fk_mailctl_policy_domain",
+            ondelete="CASCADE",
+        ),
+        MYSQL_TABLE_ARGS,
+    )
+
+    domain_id: Mapped[int] = mapped_column(UnsignedInt, primary_key=True, autoincrement=False)
+    suspended: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="0")
+    suspend_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    receive: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="1")
+    default_quota_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    max_quota_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    max_users: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_aliases: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class SenderGrant(Base):
+    """A login may send as `address` (a full address, or @domain for all of one)."""
+
+    __tablename__ = "mailctl_sender_grants"
+    __table_args__ = (
+        UniqueConstraint("user_id", "address", name="uq_mailctl_sender_grant"),
+        Index("idx_mailctl_sender_address", "address"),
+        ForeignKeyConstraint(
+            ["user_id"], ["virtual_users.id"], name="fk_mailctl_grant_user", ondelete="CASCADE"
+        ),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(UnsignedInt, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(UnsignedInt, nullable=False)
+    address: Mapped[str] = mapped_column(String(255), nullable=False)
+
+
+class QuotaUsage(Base):
+    """A mailbox's usage, written by Dovecot's quota_clone through its SQL dict."""
+
+    __tablename__ = "mailctl_quota_usage"
+    __table_args__ = (MYSQL_TABLE_ARGS,)
+
+    username: Mapped[str] = mapped_column(String(255), primary_key=True)
+    bytes: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    messages: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+
+
+class LastLogin(Base):
+    """A mailbox's last login (Unix time), written by Dovecot's last_login plugin."""
+
+    __tablename__ = "mailctl_last_login"
+    __table_args__ = (MYSQL_TABLE_ARGS,)
+
+    username: Mapped[str] = mapped_column(String(255), primary_key=True)
+    last_login: Mapped[int] = mapped_column(BigInteger, nullable=False)

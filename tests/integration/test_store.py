@@ -168,3 +168,26 @@ def test_a_password_file_is_read_without_sqlalchemy(tmp_path: Path) -> None:
     from sqlalchemy.engine import make_url
 
     assert make_url(url).password == "s3cr/t:@x"  # SQLAlchemy reads back what was written
+
+
+def test_the_models_match_what_the_migrations_make(db_url: str) -> None:
+    """core.tables (which the store is held against) and migrations/ describe one schema."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from mailctl.core import db as schema_db
+    from mailctl.core import tables
+
+    engine = schema_db.make_engine(db_url, create=True)
+    try:
+        schema_db.upgrade(engine)
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            differences = [
+                d
+                for d in compare_metadata(context, tables.Base.metadata)
+                if not (d[0] == "remove_table" and d[1].name == "mailctl_schema_version")
+            ]
+    finally:
+        engine.dispose()
+    assert differences == []

@@ -1,0 +1,195 @@
+"""Account policy (migration 0003): a user's and a domain's policy rows, send-as
+grants, and the usage and last-login rows Dovecot writes. A user or domain
+without a policy row has the defaults, so rows are written only when needed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+
+from mailctl.store.connection import Db
+
+COLUMNS = {
+    "mailctl_user_policy": (
+        "user_id",
+        "suspended",
+        "suspend_reason",
+        "imap",
+        "pop3",
+        "smtp",
+        "receive",
+        "quota_bytes",
+    ),
+    "mailctl_domain_policy": (
+        "domain_id",
+        "suspended",
+        "suspend_reason",
+        "receive",
+        "default_quota_bytes",
+        "max_quota_bytes",
+        "max_users",
+        "max_aliases",
+    ),
+    "mailctl_sender_grants": ("id", "user_id", "address"),
+    "mailctl_quota_usage": ("username", "bytes", "messages"),
+    "mailctl_last_login": ("username", "last_login"),
+}
+SERVICES = ("imap", "pop3", "smtp", "receive")
+
+
+@dataclass
+class UserPolicy:
+    """A row of mailctl_user_policy (quota_bytes None: the domain's default; 0: none)."""
+
+    user_id: int
+    suspended: int = 0
+    suspend_reason: str | None = None
+    imap: int = 1
+    pop3: int = 1
+    smtp: int = 1
+    receive: int = 1
+    quota_bytes: int | None = None
+
+
+@dataclass
+class DomainPolicy:
+    """A row of mailctl_domain_policy (None: no default, no limit)."""
+
+    domain_id: int
+    suspended: int = 0
+    suspend_reason: str | None = None
+    receive: int = 1
+    default_quota_bytes: int | None = None
+    max_quota_bytes: int | None = None
+    max_users: int | None = None
+    max_aliases: int | None = None
+
+
+def _load(db: Db, cls: type, table: str, key: str, value: int) -> object:
+    names = COLUMNS[table]
+    row = db.row(f"SELECT {', '.join(names)} FROM {table} WHERE {key} = ?", (value,))  # noqa: S608
+    return cls(*row) if row else cls(value)
+
+
+def _save(db: Db, table: str, key: str, row: object) -> None:
+    """Insert or update one policy row (an UPDATE's row count cannot tell: MariaDB
+    counts changed rows, not matched ones)."""
+    names = COLUMNS[table]
+    values = [getattr(row, f.name) for f in fields(row)]  # type: ignore[arg-type]
+    exists = db.row(f"SELECT 1 FROM {table} WHERE {key} = ?", (values[0],))  # noqa: S608
+    if exists:
+        assignments = ", ".join(f"{name} = ?" for name in names[1:])
+        db.run(
+            f"UPDATE {table} SET {assignments} WHERE {key} = ?",  # noqa: S608
+            (*values[1:], values[0]),
+        )
+    else:
+        marks = ", ".join("?" for _ in names)
+        db.run(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", values)  # noqa: S608
+
+
+def user_policy(db: Db, user_id: int) -> UserPolicy:
+    found = _load(db, UserPolicy, "mailctl_user_policy", "user_id", user_id)
+    assert isinstance(found, UserPolicy)  # noqa: S101
+    return found
+
+
+def save_user_policy(db: Db, policy: UserPolicy) -> None:
+    _save(db, "mailctl_user_policy", "user_id", policy)
+
+
+def domain_policy(db: Db, domain_id: int) -> DomainPolicy:
+    found = _load(db, DomainPolicy, "mailctl_domain_policy", "domain_id", domain_id)
+    assert isinstance(found, DomainPolicy)  # noqa: S101
+    return found
+
+
+def save_domain_policy(db: Db, policy: DomainPolicy) -> None:
+    _save(db, "mailctl_domain_policy", "domain_id", policy)
+
+
+def user_policies(db: Db) -> list[UserPolicy]:
+    names = ", ".join(COLUMNS["mailctl_user_policy"])
+    return [UserPolicy(*row) for row in db.rows(f"SELECT {names} FROM mailctl_user_policy")]  # noqa: S608
+
+
+def domain_policies(db: Db) -> list[DomainPolicy]:
+    names = ", ".join(COLUMNS["mailctl_domain_policy"])
+    rows = db.rows(f"SELECT {names} FROM mailctl_domain_policy")  # noqa: S608
+    return [DomainPolicy(*row) for row in rows]
+
+
+# ------------------------------------------------------------------ send-as grants
+
+
+def grants(db: Db, user_id: int | None = None) -> list[tuple[str, str]]:
+    """(login, address) of every grant, or of one login's, by login and address."""
+    sql = (
+        "SELECT u.email, g.address FROM mailctl_sender_grants g"
+        " JOIN virtual_users u ON u.id = g.user_id"
+    )
+    if user_id is None:
+        return db.rows(sql + " ORDER BY u.email, g.address")
+    return db.rows(sql + " WHERE g.user_id = ? ORDER BY g.address", (user_id,))
+
+
+def has_grant(db: Db, user_id: int, address: str) -> bool:
+    found = db.row(
+        "SELECT 1 FROM mailctl_sender_grants WHERE user_id = ? AND address = ?",
+        (user_id, address),
+    )
+    return found is not None
+
+
+def add_grant(db: Db, user_id: int, address: str) -> None:
+    db.run("INSERT INTO mailctl_sender_grants (user_id, address) VALUES (?, ?)", (user_id, address))
+
+
+def add_grants(db: Db, rows: Sequence[tuple[int, str]]) -> None:
+    db.run_many("INSERT INTO mailctl_sender_grants (user_id, address) VALUES (?, ?)", rows)
+
+
+def delete_grant(db: Db, user_id: int, address: str) -> int:
+    return db.run(
+        "DELETE FROM mailctl_sender_grants WHERE user_id = ? AND address = ?", (user_id, address)
+    )
+
+
+# ------------------------------------------------------------------ what Dovecot writes
+
+
+def forget_login(db: Db, email: str) -> None:
+    """Drop the usage and last-login rows Dovecot wrote for a deleted mailbox."""
+    db.run("DELETE FROM mailctl_quota_usage WHERE username = ?", (email,))
+    db.run("DELETE FROM mailctl_last_login WHERE username = ?", (email,))
+
+
+def usage(db: Db, email: str) -> tuple[int, int] | None:
+    """(bytes, messages) as Dovecot last wrote them; None before its first write."""
+    row = db.row("SELECT bytes, messages FROM mailctl_quota_usage WHERE username = ?", (email,))
+    return (int(row[0]), int(row[1])) if row else None
+
+
+def last_login(db: Db, email: str) -> int | None:
+    value = db.value("SELECT last_login FROM mailctl_last_login WHERE username = ?", (email,))
+    return int(value) if value is not None else None
+
+
+def user_rows(db: Db, domain: str | None = None) -> list[tuple[object, ...]]:
+    """Per mailbox, by email: email, the hash's first 24 characters, suspended
+    (user or domain), own quota, the domain's default quota, bytes used, last
+    login. One query; the hash's head is all a listing needs of the hash."""
+    sql = (
+        "SELECT u.email, SUBSTR(u.password, 1, 24),"
+        " COALESCE(p.suspended, 0) + COALESCE(dp.suspended, 0),"
+        " p.quota_bytes, dp.default_quota_bytes, q.bytes, l.last_login"
+        " FROM virtual_users u"
+        " JOIN virtual_domains d ON d.id = u.domain_id"
+        " LEFT JOIN mailctl_user_policy p ON p.user_id = u.id"
+        " LEFT JOIN mailctl_domain_policy dp ON dp.domain_id = u.domain_id"
+        " LEFT JOIN mailctl_quota_usage q ON q.username = u.email"
+        " LEFT JOIN mailctl_last_login l ON l.username = u.email"
+    )
+    if domain is None:
+        return db.rows(sql + " ORDER BY u.email")
+    return db.rows(sql + " WHERE d.name = ? ORDER BY u.email", (domain,))
