@@ -68,6 +68,10 @@ class Aborted(MailctlError):
     """The user declined a confirmation prompt."""
 
 
+class LimitReached(MailctlError):
+    """A domain limit (max-users, max-aliases, max-quota) refuses the change."""
+
+
 class SavedButIncomplete(MailctlError):
     """The change is committed, but a step after the commit failed (a maildir, a key
     file, a reload): exit 3, so a script can tell it from a change that never happened."""

@@ -21,6 +21,8 @@ COMMANDS = {
     "domain": "mailctl.cli.commands.domain:domain",
     "user": "mailctl.cli.commands.user:user",
     "alias": "mailctl.cli.commands.alias:alias",
+    "sender": "mailctl.cli.commands.sender:sender",
+    "report": "mailctl.cli.commands.report:report",
     "sync": "mailctl.cli.commands.sync:sync",
     "setup": "mailctl.cli.commands.setup:setup",
     "dns": "mailctl.cli.commands.dns:dns",

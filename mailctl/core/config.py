@@ -124,6 +124,7 @@ def sandbox_defaults(root: Path) -> dict[str, dict[str, Any]]:
             "reload_opendkim_ed25519": [],
             "check_postfix": [],
             "check_dovecot": [],
+            "kick": [],
         },
     }
 

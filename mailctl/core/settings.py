@@ -319,6 +319,11 @@ class CommandSettings:
     check_dovecot: list[str] = _opt(
         ["doveconf", "-n"], "validate Dovecot config; [] = off", check=checks.argv
     )
+    kick: list[str] = _opt(
+        ["doveadm", "kick"],
+        "end a suspended user's sessions (the login or *@domain is appended); [] = off",
+        check=checks.argv,
+    )
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ class Tx:
     domain_trees_to_remove: list[str] = field(default_factory=list)
     key_dirs_to_remove: list[str] = field(default_factory=list)
     keys_to_archive: list[tuple[str, str]] = field(default_factory=list)  # (domain, selector)
+    logins_to_kick: list[str] = field(default_factory=list)  # a login, or *@domain
 
     def record(self, action: str, table: str, key: str, detail: str = "") -> None:
         self.changes.append(Change(action, table, key, detail))

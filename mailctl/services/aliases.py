@@ -20,7 +20,7 @@ from mailctl.model.rules import (
     split_destinations,
     stored_destinations,
 )
-from mailctl.services import Tx
+from mailctl.services import Tx, limits
 from mailctl.services.domains import hosted_domain
 from mailctl.store import guide
 from mailctl.store.connection import Db
@@ -95,6 +95,8 @@ def add_alias(tx: Tx, source_value: str, values: list[str], *, force: bool = Fal
     )
     if problem:
         raise Conflict(problem)
+    if not rows:
+        limits.check_room(tx.db, domain, "virtual_aliases")
     if rows:
         # A hand-made database may hold several rows per source; extend the first.
         guide.set_destination(tx.db, rows[0].id, merge.first_row(rows[0].destination))

@@ -16,7 +16,7 @@ from mailctl.model.names import (
 )
 from mailctl.model.rules import not_hosted_message
 from mailctl.services import Tx
-from mailctl.store import guide
+from mailctl.store import guide, policy
 from mailctl.store.connection import Db
 from mailctl.store.guide import Domain
 
@@ -154,6 +154,7 @@ def delete_domain(
     pointing = aliases.aliases_pointing_into(tx.db, domain.name, exclude_domain=domain.id)
     aliases.warn_still_pointing(tx, pointing, f"in other domains still point into {domain.name}")
     guide.delete_domain(tx.db, domain)
+    policy.forget_domain_logins(tx.db, domain.name)
     tx.files_dirty = True
     tx.record(
         "delete",

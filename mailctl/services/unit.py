@@ -148,6 +148,8 @@ class Work:
             lines += [f"delete maildir of {email}" for email in tx.maildirs_to_remove]
             lines += [f"delete maildirs of {domain}" for domain in tx.domain_trees_to_remove]
             lines += [f"delete DKIM keys of {domain}" for domain in tx.key_dirs_to_remove]
+            if tx.settings.commands.kick:
+                lines += [f"end the sessions of {login}" for login in tx.logins_to_kick]
             for line in lines if tx.changes else ["(none)"]:
                 self.out.echo(f"  {line}")
         elif self.verbose:
@@ -185,6 +187,9 @@ class Work:
                 tx.record("update", "dkim key", str(path), DkimState.ARCHIVED)
         if applied is not None:
             applied.reload()
+        for login in tx.logins_to_kick:
+            if kicked := kick(settings, login):
+                tx.record("update", "sessions", login, f"ended ({kicked})")
 
     # ------------------------------------------------------------ showing a plan
 
@@ -211,3 +216,15 @@ class Work:
                     f"{rendered.spec.path}: {line.strip()!r} outside the managed block duplicates"
                     " a managed entry; 'mailctl sync --adopt' moves it into the block"
                 )
+
+
+def kick(settings: Settings, login: str) -> str:
+    """End the IMAP/POP3 sessions of a login (or *@domain) with commands.kick; the
+    command as run, or "" when it is off."""
+    from mailctl.system.process import describe, run
+
+    if not settings.commands.kick:
+        return ""
+    argv = [*settings.commands.kick, login]
+    run(argv, timeout=30)
+    return describe(argv)

@@ -9,7 +9,7 @@ from mailctl.core.config import Settings
 from mailctl.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from mailctl.model.names import parse_address
 from mailctl.model.rules import catchall_mailbox_warning, mailbox_problem
-from mailctl.services import Tx
+from mailctl.services import Tx, limits
 from mailctl.services.aliases import (
     AliasInfo,
     alias_destinations,
@@ -18,7 +18,7 @@ from mailctl.services.aliases import (
     warn_still_pointing,
 )
 from mailctl.services.domains import hosted_domain
-from mailctl.store import guide
+from mailctl.store import guide, policy
 from mailctl.store.connection import Db
 from mailctl.store.guide import User
 
@@ -68,6 +68,8 @@ def check_new_user(db: Db, value: str, *, force: bool = False) -> tuple[str, int
     domain = hosted_domain(db, address)
     if find_user(db, email) is not None:
         raise AlreadyExists(f"user {email} exists already")
+    limits.check_room(db, domain, "virtual_users")
+    limits.check_quota(db, domain.id, None, email)  # the default must fit max-quota
     if not force:
         problem = mailbox_problem(email, alias_destinations(db, email), offer_force=True)
         if problem:
@@ -128,7 +130,8 @@ def delete_user(tx: Tx, value: str, *, purge_maildir: bool = False) -> list[Alia
     user = get_user(tx.db, value)
     pointing = aliases_pointing_to(tx.db, user.email)
     warn_still_pointing(tx, pointing, f"still point to {user.email}")
-    guide.delete_user(tx.db, user)
+    guide.delete_user(tx.db, user)  # its policy and send-as grants go with it (CASCADE)
+    policy.forget_login(tx.db, user.email)
     tx.record("delete", "virtual_users", user.email)
     if user.email in alias_destinations(tx.db, user.email):
         # A forward with a local copy keeps the mailbox among its destinations;

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from typing import Any
 
 from mailctl.store.connection import Db
 
@@ -164,6 +165,13 @@ def forget_login(db: Db, email: str) -> None:
     db.run("DELETE FROM mailctl_last_login WHERE username = ?", (email,))
 
 
+def forget_domain_logins(db: Db, domain: str) -> None:
+    """The same for every mailbox of a deleted domain."""
+    pattern = "%@" + domain.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    for table in ("mailctl_quota_usage", "mailctl_last_login"):
+        db.run(f"DELETE FROM {table} WHERE username LIKE ? ESCAPE '!'", (pattern,))  # noqa: S608
+
+
 def usage(db: Db, email: str) -> tuple[int, int] | None:
     """(bytes, messages) as Dovecot last wrote them; None before its first write."""
     row = db.row("SELECT bytes, messages FROM mailctl_quota_usage WHERE username = ?", (email,))
@@ -175,14 +183,17 @@ def last_login(db: Db, email: str) -> int | None:
     return int(value) if value is not None else None
 
 
-def user_rows(db: Db, domain: str | None = None) -> list[tuple[object, ...]]:
+def user_rows(db: Db, domain: str | None = None, email: str | None = None) -> list[tuple[Any, ...]]:
     """Per mailbox, by email: email, the hash's first 24 characters, suspended
     (user or domain), own quota, the domain's default quota, bytes used, last
-    login. One query; the hash's head is all a listing needs of the hash."""
+    login, then the imap, pop3, smtp and receive flags (receive off for the
+    domain too). One query; the hash's head is all a listing needs of the hash."""
     sql = (
         "SELECT u.email, SUBSTR(u.password, 1, 24),"
         " COALESCE(p.suspended, 0) + COALESCE(dp.suspended, 0),"
-        " p.quota_bytes, dp.default_quota_bytes, q.bytes, l.last_login"
+        " p.quota_bytes, dp.default_quota_bytes, q.bytes, l.last_login,"
+        " COALESCE(p.imap, 1), COALESCE(p.pop3, 1), COALESCE(p.smtp, 1),"
+        " COALESCE(p.receive, 1) * COALESCE(dp.receive, 1)"
         " FROM virtual_users u"
         " JOIN virtual_domains d ON d.id = u.domain_id"
         " LEFT JOIN mailctl_user_policy p ON p.user_id = u.id"
@@ -190,6 +201,8 @@ def user_rows(db: Db, domain: str | None = None) -> list[tuple[object, ...]]:
         " LEFT JOIN mailctl_quota_usage q ON q.username = u.email"
         " LEFT JOIN mailctl_last_login l ON l.username = u.email"
     )
+    if email is not None:
+        return db.rows(sql + " WHERE u.email = ?", (email,))
     if domain is None:
         return db.rows(sql + " ORDER BY u.email")
     return db.rows(sql + " WHERE d.name = ? ORDER BY u.email", (domain,))

@@ -63,9 +63,11 @@ def test_user_lifecycle(mailctl: Mailctl) -> None:
     mailctl("user", "add", "ann@example.nl", "--password-stdin", "--scheme", "BLF-CRYPT",
             input=PW)
     users = json.loads(mailctl("user", "list", "-f", "json").stdout)
+    fresh = {"status": "active", "quota": "unlimited", "used": "", "used_pct": "",
+             "last_login": "never"}
     assert users == [
-        {"email": "ann@example.nl", "domain": "example.nl", "scheme": "BLF-CRYPT"},
-        {"email": "joe@example.nl", "domain": "example.nl", "scheme": "SHA512-CRYPT"},
+        {"email": "ann@example.nl", "domain": "example.nl", "scheme": "BLF-CRYPT", **fresh},
+        {"email": "joe@example.nl", "domain": "example.nl", "scheme": "SHA512-CRYPT", **fresh},
     ]
     stored = mailctl.query("SELECT password FROM virtual_users WHERE email='joe@example.nl'")
     assert stored[0][0].startswith("{SHA512-CRYPT}$6$")
@@ -111,13 +113,16 @@ def test_user_list_of_one_domain_and_formats(mailctl: Mailctl) -> None:
     mailctl("user", "add", "x@a.example", "--password-stdin", input=PW)
     mailctl("user", "add", "y@b.example", "--password-stdin", input=PW)
     assert mailctl("user", "list", "b.example", "-f", "plain").stdout == (
-        "y@b.example\tb.example\tSHA512-CRYPT\n"
+        "y@b.example\tb.example\tSHA512-CRYPT\tactive\tunlimited\t\t\tnever\n"
     )
     assert mailctl("user", "list", "a.example", "-f", "csv").stdout == (
-        "email,domain,scheme\nx@a.example,a.example,SHA512-CRYPT\n"
+        "email,domain,scheme,status,quota,used,used_pct,last_login\n"
+        "x@a.example,a.example,SHA512-CRYPT,active,unlimited,,,never\n"
     )
     table = mailctl("user", "list", "-f", "table").stdout
-    assert table.splitlines()[0].split() == ["email", "domain", "scheme"]
+    assert table.splitlines()[0].split() == [
+        "email", "domain", "scheme", "status", "quota", "used", "used_pct", "last_login"
+    ]
 
 
 def test_alias_merge_and_partial_delete(mailctl: Mailctl) -> None:

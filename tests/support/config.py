@@ -28,6 +28,7 @@ COMMANDS_OFF: dict[str, list[str]] = {
     "reload_opendkim_ed25519": [],
     "check_postfix": [],
     "check_dovecot": [],
+    "kick": [],
 }
 
 

@@ -200,6 +200,7 @@ WRONG_VALUES: dict[str, Any] = {
     "commands.reload_opendkim_ed25519": [""],
     "commands.check_postfix": ["", "check"],
     "commands.check_dovecot": ["", "-n"],
+    "commands.kick": ["doveadm", 7],
     "setup.admin_url": "root@localhost",
     "setup.admin_password_file": "admin.password",
     "setup.readonly_user": "mail-user",

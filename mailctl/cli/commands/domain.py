@@ -94,9 +94,7 @@ def delete(a: App, name: str, purge_keys: bool, purge_maildirs: bool) -> None:
     if purge_keys:
         a.confirm(f"Also delete the DKIM keys of {info.name}?")
     with a.changing() as tx:
-        domains.delete_domain(
-            tx, info.name, purge_maildirs=purge_maildirs, purge_keys=purge_keys
-        )
+        domains.delete_domain(tx, info.name, purge_maildirs=purge_maildirs, purge_keys=purge_keys)
     if not a.dry_run:
         a.note(f"deleted domain {info.name}")
 
@@ -162,8 +160,87 @@ def show(a: App, name: str, fmt: str | None) -> None:
             f"{k.selector} {k.algorithm}-{k.bits} {k.state}"
             for k in keys.keys_of(db, keys.domain_id(db, info.name))
         ]
+        record.update(_policy(db, keys.domain_id(db, info.name)))
     tls = check_domain(a.settings, info.name)
     record["tls_detail"] = tls.reason
     if tls.not_after is not None:
         record["tls_expires"] = tls.not_after.strftime("%Y-%m-%d")
     emit_record(record, fmt)
+
+
+def _policy(db: Db, domain_id: int) -> dict[str, Any]:
+    from mailctl.model.sizes import format_size
+    from mailctl.store import policy
+
+    row = policy.domain_policy(db, domain_id)
+
+    def size(value: int | None) -> str:
+        return format_size(value) if value else "none"
+
+    status = "active"
+    if row.suspended:
+        status = "suspended" if row.receive else "suspended, mail refused"
+    return {
+        "status": status,
+        "suspend_reason": row.suspend_reason or "",
+        "default_quota": size(row.default_quota_bytes),
+        "max_quota": size(row.max_quota_bytes),
+        "max_users": "none" if row.max_users is None else row.max_users,
+        "max_aliases": "none" if row.max_aliases is None else row.max_aliases,
+    }
+
+
+@domain.command("set")
+@click.argument("name", metavar="DOMAIN", shell_complete=complete_domains)
+@click.option("--default-quota", metavar="SIZE|none", help="Quota of mailboxes without their own.")
+@click.option("--max-quota", metavar="SIZE|none", help="Largest quota a mailbox may have.")
+@click.option("--max-users", metavar="N|none", help="Most mailboxes the domain may have.")
+@click.option("--max-aliases", metavar="N|none", help="Most aliases the domain may have.")
+@mutating
+@pass_app
+def set_(
+    a: App,
+    name: str,
+    default_quota: str | None,
+    max_quota: str | None,
+    max_users: str | None,
+    max_aliases: str | None,
+) -> None:
+    """Set a domain's default quota and its limits (user add, alias add, import obey them)."""
+    from mailctl.services import policy
+
+    limits = policy.DomainLimits(default_quota, max_quota, max_users, max_aliases)
+    with a.changing() as tx:
+        policy.set_domain(tx, name, limits)
+    if not a.dry_run:
+        a.note(f"updated {name}")
+
+
+@domain.command("suspend")
+@click.argument("name", metavar="DOMAIN", shell_complete=complete_domains)
+@click.option("--reason", help="Why (shown by domain show).")
+@click.option("--no-receive", "refuse", is_flag=True, help="Also refuse its mail (550 at RCPT).")
+@mutating
+@pass_app
+def suspend(a: App, name: str, reason: str | None, refuse: bool) -> None:
+    """Stop every login of the domain and end its sessions; mail still arrives."""
+    from mailctl.services import policy
+
+    with a.changing() as tx:
+        done = policy.suspend_domain(tx, name, reason, receive=not refuse)
+    if not a.dry_run:
+        a.note(f"suspended {done}")
+
+
+@domain.command("resume")
+@click.argument("name", metavar="DOMAIN", shell_complete=complete_domains)
+@mutating
+@pass_app
+def resume(a: App, name: str) -> None:
+    """Let a suspended domain's mailboxes log in (and receive) again."""
+    from mailctl.services import policy
+
+    with a.changing() as tx:
+        done = policy.resume_domain(tx, name)
+    if not a.dry_run:
+        a.note(f"resumed {done}")

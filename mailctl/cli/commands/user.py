@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import click
 
 from mailctl.cli.app import (
@@ -18,6 +20,9 @@ from mailctl.cli.app import (
 from mailctl.cli.complete import complete_domains, complete_users
 from mailctl.errors import SavedButIncomplete
 from mailctl.model.schemes import SCHEMES
+
+if TYPE_CHECKING:
+    from mailctl.services.reports import Mailbox
 
 
 @click.group()
@@ -122,21 +127,47 @@ def delete(a: App, email: str, purge_maildir: bool) -> None:
         a.note(f"deleted user {target}")
 
 
+LIST_COLUMNS = ("email", "domain", "scheme", "status", "quota", "used", "used_pct", "last_login")
+
+
 @user.command("list")
 @click.argument("domain", required=False, shell_complete=complete_domains)
 @output_format
 @pass_app
 def list_(a: App, domain: str | None, fmt: str | None) -> None:
-    """List mailboxes, optionally of one domain."""
-    from mailctl.services import domains, users
+    """List mailboxes: scheme, status, quota, usage and last login."""
+    from mailctl.services import domains, reports
 
     with a.reading() as db:
         name = domains.get_domain(db, domain).name if domain else None
-        rows = [
-            {"email": u.email, "domain": u.domain, "scheme": u.scheme}
-            for u in users.list_users(db, a.settings, name)
-        ]
-    emit_rows(rows, ("email", "domain", "scheme"), fmt)
+        boxes = reports.mailboxes(db, name)
+    emit_rows([mailbox_row(a, box) for box in boxes], LIST_COLUMNS, fmt)
+
+
+def mailbox_row(a: App, box: Mailbox) -> dict[str, Any]:
+    """A mailbox as listings show it: sizes like 500M, times in UTC."""
+    from mailctl.model.sizes import format_size
+    from mailctl.services.users import scheme_label
+
+    percent = box.percent
+    return {
+        "email": box.email,
+        "domain": box.domain,
+        "scheme": scheme_label(box.head, a.settings.passwords.default_scheme),
+        "status": box.status,
+        "quota": format_size(box.quota) if box.quota else "unlimited",
+        "used": format_size(box.used),
+        "used_pct": "" if percent is None else f"{percent:.1f}",
+        "last_login": _when(box.last_login),
+    }
+
+
+def _when(stamp: int | None) -> str:
+    if stamp is None:
+        return "never"
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(stamp))
 
 
 @user.command("show")
@@ -144,22 +175,79 @@ def list_(a: App, domain: str | None, fmt: str | None) -> None:
 @output_format
 @pass_app
 def show(a: App, email: str, fmt: str | None) -> None:
-    """Show one mailbox: scheme and the aliases that deliver to it."""
-    from mailctl.passwords.hashing import scheme_of
-    from mailctl.services import aliases, users
+    """Show one mailbox: scheme, status, quota, usage, last login, aliases, send-as."""
+    from mailctl.services import aliases, reports, senders, users
+    from mailctl.store import policy
 
     with a.reading() as db:
         found = users.get_user(db, email)
         pointing = aliases.aliases_pointing_to(db, found.email)
-    emit_record(
-        {
-            "email": found.email,
-            "domain": found.email.rpartition("@")[2],
-            "scheme": scheme_of(found.password, a.settings.passwords.default_scheme),
-            "aliases": sorted(p.source for p in pointing),
-        },
-        fmt,
-    )
+        (box,) = reports.mailboxes(db, email=found.email)
+        own = policy.user_policy(db, found.id)
+        grants = [address for _login, address in senders.listing(db, found.email)]
+    record = mailbox_row(a, box)
+    record["suspend_reason"] = own.suspend_reason or ""
+    record["aliases"] = sorted(p.source for p in pointing)
+    record["send_as"] = grants
+    emit_record(record, fmt)
+
+
+@user.command("suspend")
+@click.argument("email", shell_complete=complete_users)
+@click.option("--reason", help="Why (shown by user show).")
+@mutating
+@pass_app
+def suspend(a: App, email: str, reason: str | None) -> None:
+    """Stop every login (IMAP, POP3, SMTP AUTH) and end open sessions; mail still arrives."""
+    from mailctl.services import policy
+
+    with a.changing() as tx:
+        done = policy.suspend_user(tx, email, reason)
+    if not a.dry_run:
+        a.note(f"suspended {done}")
+
+
+@user.command("resume")
+@click.argument("email", shell_complete=complete_users)
+@mutating
+@pass_app
+def resume(a: App, email: str) -> None:
+    """Allow a suspended mailbox to log in again."""
+    from mailctl.services import policy
+
+    with a.changing() as tx:
+        done = policy.resume_user(tx, email)
+    if not a.dry_run:
+        a.note(f"resumed {done}")
+
+
+@user.command("set")
+@click.argument("email", shell_complete=complete_users)
+@click.option("--quota", metavar="SIZE|default|unlimited", help="Mailbox quota, e.g. 500M or 2G.")
+@click.option("--imap/--no-imap", default=None, help="Allow IMAP logins.")
+@click.option("--pop3/--no-pop3", default=None, help="Allow POP3 logins.")
+@click.option("--smtp/--no-smtp", default=None, help="Allow SMTP AUTH (sending).")
+@click.option("--receive/--no-receive", default=None, help="Accept mail (off: 550 at RCPT).")
+@mutating
+@pass_app
+def set_(
+    a: App,
+    email: str,
+    quota: str | None,
+    imap: bool | None,
+    pop3: bool | None,
+    smtp: bool | None,
+    receive: bool | None,
+) -> None:
+    """Set a mailbox's quota and the services it may use."""
+    from mailctl.services import policy
+
+    flags = {"imap": imap, "pop3": pop3, "smtp": smtp, "receive": receive}
+    services = {name: on for name, on in flags.items() if on is not None}
+    with a.changing() as tx:
+        policy.set_user(tx, email, quota=quota, services=services)
+    if not a.dry_run:
+        a.note(f"updated {email}")
 
 
 @user.command("verify")

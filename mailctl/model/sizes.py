@@ -1,0 +1,38 @@
+"""Mailbox sizes as administrators type them (`500M`, `2G`) and Dovecot reads
+them: binary units, 1K = 1024 bytes, as in Dovecot's quota rules."""
+
+from __future__ import annotations
+
+import re
+
+from mailctl.errors import InvalidInput
+
+UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+MAX_BYTES = 2**63 - 1  # a BIGINT
+_SIZE = re.compile(r"([0-9]{1,19})([KMGT]?)(I?B)?", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """Bytes for `500M`, `2G`, `1024K`, `10240` (bytes), `2GiB`; InvalidInput otherwise."""
+    match = _SIZE.fullmatch(text.strip(" "))
+    if match is None:
+        raise InvalidInput(
+            f"invalid size {text!r}: a whole number with K, M, G or T (1024-based), e.g. 500M"
+        )
+    number, unit, _suffix = match.groups()
+    value = int(number) * UNITS[unit.upper()]
+    if value > MAX_BYTES:
+        raise InvalidInput(f"size {text!r} is too large")
+    return value
+
+
+def format_size(value: int | None) -> str:
+    """`500M`, `2G`, `1.5G`; exact bytes below 1K; empty for None."""
+    if value is None:
+        return ""
+    for unit in ("T", "G", "M", "K"):
+        scale = UNITS[unit]
+        if value >= scale:
+            shown = value / scale
+            return f"{shown:.0f}{unit}" if value % scale == 0 else f"{shown:.1f}{unit}"
+    return f"{value}B"

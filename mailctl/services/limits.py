@@ -1,0 +1,45 @@
+"""Domain limits, checked wherever a mailbox, an alias or a quota is added:
+`user add`, `user set`, `alias add` and `import` refuse what would pass them."""
+
+from __future__ import annotations
+
+from mailctl.errors import LimitReached
+from mailctl.model.sizes import format_size
+from mailctl.store import guide, policy
+from mailctl.store.connection import Db
+from mailctl.store.guide import Domain
+
+
+def describe_quota(quota: int | None) -> str:
+    return "default" if quota is None else "unlimited" if quota == 0 else format_size(quota)
+
+
+def check_quota(db: Db, domain_id: int, quota: int | None, email: str) -> None:
+    """A user's quota must fit the domain's largest (max-quota)."""
+    domain = policy.domain_policy(db, domain_id)
+    largest = domain.max_quota_bytes
+    if largest is None:
+        return
+    effective = quota if quota is not None else domain.default_quota_bytes
+    if not effective or effective > largest:
+        shown = describe_quota(quota) if quota is not None else "the domain's default"
+        raise LimitReached(
+            f"{email}: quota {shown} exceeds the domain's max-quota {format_size(largest)}"
+        )
+
+
+def check_room(db: Db, domain: Domain, table: str, adding: int = 1) -> None:
+    """Refuse what would take a domain past max-users or max-aliases."""
+    row = policy.domain_policy(db, domain.id)
+    limit, what = (
+        (row.max_users, "users") if table == "virtual_users" else (row.max_aliases, "aliases")
+    )
+    if limit is None:
+        return
+    count = guide.count_in_domain(db, table, domain.id)
+    if count + adding > limit:
+        raise LimitReached(
+            f"{domain.name} has {count} of its max-{what} {limit}: cannot add"
+            f" {adding if adding > 1 else 'another'} (mailctl domain set {domain.name}"
+            f" --max-{what} N)"
+        )
