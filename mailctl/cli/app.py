@@ -180,6 +180,26 @@ def mutating(func: F) -> F:
     return func
 
 
+class WholeNumber(click.ParamType):
+    """A whole number typed as digits only: int() would also take " 3\n" or "٣"."""
+
+    name = "integer"
+
+    def __init__(self, low: int, high: int) -> None:
+        self.low, self.high = low, high
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Any:
+        if isinstance(value, int):
+            return value
+        text = str(value)
+        if not (text.isascii() and text.isdigit()) or not self.low <= int(text) <= self.high:
+            name = max(param.opts, key=len) if param is not None and param.opts else "value"
+            raise UsageError(f"{name} {text!r}: a whole number from {self.low} to {self.high}")
+        return int(text)
+
+
 class FilePath(click.Path):
     """click.Path that refuses a NUL with one error line: no file name holds one, and
     the os.stat() in click's own check raises ValueError on it, which click lets pass."""

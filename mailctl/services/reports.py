@@ -76,7 +76,9 @@ def usage(db: Db, domain: str | None = None) -> tuple[list[Mailbox], dict[str, t
 
 
 def inactive(db: Db, days: int, now: float | None = None) -> list[Mailbox]:
-    """Mailboxes with no login in `days` days, or never, the longest idle first."""
-    cutoff = (time.time() if now is None else now) - days * 86400
-    idle = [b for b in mailboxes(db) if b.last_login is None or b.last_login <= cutoff]
+    """Mailboxes with no login since the start (UTC) of the day `days` days ago, or
+    never, the longest idle first: `--days 0` lists who has not logged in today."""
+    today = int(time.time() if now is None else now) // 86400 * 86400
+    cutoff = today - days * 86400
+    idle = [b for b in mailboxes(db) if b.last_login is None or b.last_login < cutoff]
     return sorted(idle, key=lambda b: (b.last_login is not None, b.last_login or 0, b.email))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mailctl.cli.app import App, emit_rows, output_format, pass_app
+from mailctl.cli.app import App, WholeNumber, emit_rows, output_format, pass_app
 from mailctl.cli.complete import complete_domains
 
 
@@ -43,12 +43,13 @@ def usage(a: App, domain: str | None, fmt: str | None) -> None:
 
 @report.command("inactive")
 @click.option(
-    "--days", type=click.IntRange(0, 36500), required=True, help="No login for this many days."
+    "--days", type=WholeNumber(0, 36500), required=True, help="No login for this many days."
 )
 @output_format
 @pass_app
 def inactive(a: App, days: int, fmt: str | None) -> None:
-    """Mailboxes with no login in DAYS days, or never, the longest idle first."""
+    """Mailboxes with no login in DAYS days (since the start of that day, UTC; 0: not
+    today), or never, the longest idle first."""
     from mailctl.cli.commands.user import mailbox_row
     from mailctl.services import reports
 
