@@ -4,23 +4,22 @@ wrote into mailctl_quota_usage and mailctl_last_login (no doveadm per user)."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from mailctl.store import policy
 from mailctl.store.connection import Db
 
 
-@dataclass(frozen=True)
-class Mailbox:
-    """One mailbox as the listings and reports show it."""
+class Mailbox(NamedTuple):
+    """One mailbox as the listings and reports show it (a tuple: a listing makes
+    100,000 of them)."""
 
     email: str
     head: str  # the hash's first characters: enough for its scheme
-    suspended: bool  # the user or its domain
-    services_off: tuple[str, ...]
-    quota: int | None  # bytes; None: unlimited
+    quota: int | None  # bytes in force; None or 0: unlimited
     used: int | None  # bytes; None: Dovecot has written nothing yet
     last_login: int | None  # Unix time
+    flags: int | None  # policy.SUSPENDED, NO_IMAP, ...; None: all defaults
 
     @property
     def domain(self) -> str:
@@ -34,33 +33,25 @@ class Mailbox:
 
     @property
     def status(self) -> str:
-        if self.suspended:
+        flags = self.flags
+        if not flags:
+            return "active"
+        if flags & policy.SUSPENDED:
             return "suspended"
-        if self.services_off:
-            return "no " + ",".join(self.services_off)
-        return "active"
+        return "no " + ",".join(name for bit, name in _SERVICES if flags & bit)
+
+
+_SERVICES = (
+    (policy.NO_IMAP, "imap"),
+    (policy.NO_POP3, "pop3"),
+    (policy.NO_SMTP, "smtp"),
+    (policy.NO_RECEIVE, "receive"),
+)
 
 
 def mailboxes(db: Db, domain: str | None = None, email: str | None = None) -> list[Mailbox]:
     """Every mailbox (of a domain, or the one `email`), by email."""
-    result = []
-    for row in policy.user_rows(db, domain, email):
-        email, head, suspended, own, default, used, last, *flags = row
-        quota = own if own is not None else default
-        names = ("imap", "pop3", "smtp", "receive")
-        off = tuple(n for n, flag in zip(names, flags, strict=True) if flag == 0)
-        result.append(
-            Mailbox(
-                str(email),
-                str(head),
-                bool(suspended),
-                off,
-                int(quota) if quota else None,
-                int(used) if used is not None else None,
-                int(last) if last is not None else None,
-            )
-        )
-    return result
+    return [Mailbox._make(row) for row in policy.user_rows(db, domain, email)]
 
 
 def usage(db: Db, domain: str | None = None) -> tuple[list[Mailbox], dict[str, tuple[int, int]]]:

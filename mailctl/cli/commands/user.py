@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -146,7 +147,6 @@ def list_(a: App, domain: str | None, fmt: str | None) -> None:
 
 def mailbox_row(a: App, box: Mailbox) -> dict[str, Any]:
     """A mailbox as listings show it: sizes like 500M, times in UTC."""
-    from mailctl.model.sizes import format_size
     from mailctl.services.users import scheme_label
 
     percent = box.percent
@@ -155,11 +155,18 @@ def mailbox_row(a: App, box: Mailbox) -> dict[str, Any]:
         "domain": box.domain,
         "scheme": scheme_label(box.head, a.settings.passwords.default_scheme),
         "status": box.status,
-        "quota": format_size(box.quota) if box.quota else "unlimited",
-        "used": format_size(box.used),
+        "quota": _size(box.quota) if box.quota else "unlimited",
+        "used": "" if box.used is None else _size(box.used),
         "used_pct": "" if percent is None else f"{percent:.1f}",
         "last_login": _when(box.last_login),
     }
+
+
+@functools.lru_cache(maxsize=4096)
+def _size(value: int) -> str:
+    from mailctl.model.sizes import format_size
+
+    return format_size(value)
 
 
 def _when(stamp: int | None) -> str:
