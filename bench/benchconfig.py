@@ -12,22 +12,34 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from support.config import Sections, merge  # noqa: E402
 from support.config import write_config as _write_config  # noqa: E402
 from support.mailconfig import private_mail_config  # noqa: E402
 
 
-def write_config(path: Path, root: Path, url: str, *, create_maildirs: bool = False) -> Path:
+def write_config(
+    path: Path,
+    root: Path,
+    url: str,
+    *,
+    create_maildirs: bool = False,
+    sections: Sections | None = None,
+) -> Path:
+    """`sections` go over these, key by key; a None value means mailctl's own default."""
     return _write_config(
         path,
         url,
         root,
         mail=private_mail_config(root / "mail-config"),
-        sections={
-            "server": {"admin_email": None},
-            "passwords": {"min_length": None, "bcrypt_cost": None},
-            "vmail": {"create_maildirs": create_maildirs},
-            "dovecot": {"version": "2.3"},
-        },
+        sections=merge(
+            {
+                "server": {"admin_email": None},
+                "passwords": {"min_length": None, "bcrypt_cost": None},
+                "vmail": {"create_maildirs": create_maildirs},
+                "dovecot": {"version": "2.3"},
+            },
+            sections or {},
+        ),
     )
 
 

@@ -117,11 +117,11 @@ class Work:
 
     def _files(self, tx: Tx) -> Applied | None:
         """Render and (unless dry run) write the managed files for this change."""
+        if not (tx.files_dirty or tx.new_keys):
+            return None  # before the imports: most changes touch no managed file
         from mailctl.serverfiles import managed
         from mailctl.services.dkim import key_file
 
-        if not (tx.files_dirty or tx.new_keys):
-            return None
         plan = managed.plan(tx.db, tx.settings)
         self.show_plan_warnings(plan)
         if self.dry_run:
