@@ -131,15 +131,47 @@ def test_everyday_commands_load_no_sqlalchemy(lite: Mailctl) -> None:
 
 @pytest.mark.mariadb
 def test_loopback_mariadb_gets_no_tls_setup(maria: Mailctl) -> None:
-    db = connect(maria.url)
+    db = connect(maria.url, mysql="pymysql")
     try:
         assert db.raw.ssl is False and not hasattr(db.raw, "ctx")
     finally:
         db.close()
     # database.tls = "verify" insists: this server has TLS off, so no connection
-    with pytest.raises(DatabaseError) as caught:
-        connect(maria.url, tls=Tls("verify"))
-    assert "SSL" in str(caught.value) and "\n" not in str(caught.value)
+    for driver in ("pymysql", "mysqlclient"):
+        with pytest.raises(DatabaseError) as caught:
+            connect(maria.url, tls=Tls("verify"), mysql=driver)
+        assert "SSL" in str(caught.value).upper() and "\n" not in str(caught.value), driver
+
+
+@pytest.mark.mariadb
+def test_both_mariadb_drivers_read_and_write_alike(maria: Mailctl) -> None:
+    """mysqlclient (C) is used when installed; PyMySQL otherwise: the same rows either way."""
+    assert connection.mysql_driver() == "mysqlclient"  # the suite installs it: both are run
+    maria("domain", "add", "example.nl")
+    maria("user", "add", "anna@example.nl", "--password-stdin", input="correct horse battery\n")
+    maria("user", "set", "anna@example.nl", "--quota", "1G", "--no-pop3")
+    seen = []
+    for driver in ("pymysql", "mysqlclient"):
+        db = connect(maria.url, mysql=driver)
+        try:
+            domain = guide.find_domain(db, "example.nl")
+            assert domain is not None
+            with db.transaction():
+                guide.insert_alias(db, domain.id, f"{driver}@example.nl", "anna@example.nl")
+            seen.append((
+                policy_rows(db),
+                [(a.source, a.destination) for a in guide.aliases(db)][:2],
+                dkimkeys.all_keys(db),
+            ))
+        finally:
+            db.close()
+    assert seen[0] == seen[1]
+
+
+def policy_rows(db: Db) -> list[tuple[object, ...]]:
+    from mailctl.store import policy
+
+    return policy.user_rows(db)
 
 
 def test_a_missing_sqlite_file_is_not_created_by_reading(tmp_path: Path) -> None:
