@@ -12,25 +12,59 @@ from mailctl import __version__
 from mailctl.cli.app import App
 from mailctl.errors import MailctlError, printable
 
-# name -> "module:attribute"; a group's module is imported only when it runs
-# (or when --help lists it), so startup stays at the cost of click.
-COMMANDS = {
-    "init": "mailctl.cli.commands.init:init",
-    "config": "mailctl.cli.commands.init:config",
-    "db": "mailctl.cli.commands.db:db",
-    "domain": "mailctl.cli.commands.domain:domain",
-    "user": "mailctl.cli.commands.user:user",
-    "alias": "mailctl.cli.commands.alias:alias",
-    "sender": "mailctl.cli.commands.sender:sender",
-    "report": "mailctl.cli.commands.report:report",
-    "sync": "mailctl.cli.commands.sync:sync",
-    "setup": "mailctl.cli.commands.setup:setup",
-    "dns": "mailctl.cli.commands.dns:dns",
-    "dkim": "mailctl.cli.commands.dkim:dkim",
-    "doctor": "mailctl.cli.commands.doctor:doctor",
-    "export": "mailctl.cli.commands.transfer:export",
-    "import": "mailctl.cli.commands.transfer:import_",
-    "completion": "mailctl.cli.commands.completion:completion",
+# name -> ("module:attribute", the one-line help `mailctl --help` lists). A command's
+# module is imported only when it runs, so `--help` costs about what click does;
+# tests/unit/test_docs.py keeps each line equal to the command's own help.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": (
+        "mailctl.cli.commands.init:init",
+        "Write a complete commented config (0600) and create or adopt the schema.",
+    ),
+    "config": ("mailctl.cli.commands.init:config", "Inspect the configuration."),
+    "db": ("mailctl.cli.commands.db:db", "Database schema: migrate, adopt, inspect."),
+    "domain": ("mailctl.cli.commands.domain:domain", "Hosted mail domains."),
+    "user": ("mailctl.cli.commands.user:user", "Mailboxes (virtual_users) and their passwords."),
+    "alias": (
+        "mailctl.cli.commands.alias:alias",
+        "Aliases, catch-alls (@domain) and alias domains (@a.tld -> @b.tld).",
+    ),
+    "sender": (
+        "mailctl.cli.commands.sender:sender",
+        "Send-as: the addresses (or @domains) a login may send as beyond its own.",
+    ),
+    "report": (
+        "mailctl.cli.commands.report:report",
+        "Reports over every mailbox, from what Dovecot records (usage, last login).",
+    ),
+    "sync": (
+        "mailctl.cli.commands.sync:sync",
+        "Render KeyTable, SigningTable, SNI map, HELO checks and Dovecot SNI from the database.",
+    ),
+    "setup": (
+        "mailctl.cli.commands.setup:setup",
+        "One-time server setup: SQL accounts and the read-only SQL config files.",
+    ),
+    "dns": (
+        "mailctl.cli.commands.dns:dns",
+        "DNS records to publish, MTA-STS policy and client autoconfiguration.",
+    ),
+    "dkim": ("mailctl.cli.commands.dkim:dkim", "DKIM keys: show, rotate, activate, retire."),
+    "doctor": (
+        "mailctl.cli.commands.doctor:doctor",
+        "Check database, managed files, keys, certificates and role aliases.",
+    ),
+    "export": (
+        "mailctl.cli.commands.transfer:export",
+        "Write domains, DKIM key data, mailboxes with their hashes and aliases.",
+    ),
+    "import": (
+        "mailctl.cli.commands.transfer:import_",
+        "Create or update domains, mailboxes and aliases from FILE ('-': stdin).",
+    ),
+    "completion": (
+        "mailctl.cli.commands.completion:completion",
+        "Print the TAB completion script for SHELL (bash, zsh or fish).",
+    ),
 }
 
 
@@ -39,12 +73,21 @@ class MailctlGroup(click.Group):
         return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
-        if target is None:
+        if cmd_name not in COMMANDS:
             return None
-        module, _, attribute = target.partition(":")
+        module, _, attribute = COMMANDS[cmd_name][0].partition(":")
         command: click.Command = getattr(importlib.import_module(module), attribute)
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from COMMANDS, without importing every command's module."""
+        limit = formatter.width - 6 - max(map(len, COMMANDS))
+        rows = [  # click's own shortening, as it would list the real commands
+            (name, click.Command(name, help=COMMANDS[name][1]).get_short_help_str(limit))
+            for name in sorted(COMMANDS)
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         # Only MailctlError is the user's to fix (database errors included: the db

@@ -187,3 +187,15 @@ def test_readme_is_the_short_front_door() -> None:
     readme = (REPO_ROOT / "README.md").read_bytes()
     assert len(readme) < README_LIMIT, f"README.md is {len(readme)} bytes; keep it under 8 KB"
     assert b"scripts/test" in readme
+
+
+def test_the_command_table_lists_each_commands_own_help() -> None:
+    """`mailctl --help` prints COMMANDS' lines without importing the commands."""
+    import importlib
+
+    from mailctl.cli.root import COMMANDS
+
+    for name, (target, summary) in COMMANDS.items():
+        module, _, attribute = target.partition(":")
+        command = getattr(importlib.import_module(module), attribute)
+        assert summary == command.get_short_help_str(10_000), name
