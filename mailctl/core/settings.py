@@ -287,8 +287,25 @@ class SetupSettings:
     )
     dovecot_sql_conf: str = _opt(
         "/etc/dovecot/dovecot-sql.conf.ext",
-        "where `setup render` writes Dovecot's SQL passdb",
+        "where `setup render` writes Dovecot's SQL passdb and userdb",
         check=checks.unquoted_path,
+    )
+    dovecot_dict_conf: str = _opt(
+        "/etc/dovecot/dovecot-dict-sql.conf.ext",
+        "where `setup render` writes Dovecot 2.3's SQL dict (quota usage, last login)",
+        check=checks.unquoted_path,
+    )
+    dovecot_policy_conf: str = _opt(
+        "/etc/dovecot/conf.d/90-mailctl-policy.conf",
+        "where `setup render` writes Dovecot's quota, quota-status, quota_clone and"
+        " last_login settings",
+        check=checks.unquoted_path,
+    )
+    quota_status_port: int = _opt(
+        12340,
+        "loopback port of Dovecot's quota-status policy service (Postfix check_policy_service)",
+        min=1,
+        max=65535,
     )
 
 

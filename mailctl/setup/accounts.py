@@ -1,8 +1,13 @@
 """`mailctl setup sql`: the guide's two SQL accounts, with least privilege.
 
 The read-only account (guide §4/§8.1: `mailuser`) is what Postfix's maps and
-Dovecot's passdb log in as: SELECT on the three guide tables and nothing else,
-so neither daemon can change mail routing or read mailctl's own tables.
+Dovecot's passdb, userdb and dict log in as: SELECT on the three guide tables
+and on the policy tables the rendered queries join (mailctl_user_policy,
+mailctl_domain_policy, mailctl_sender_grants), and SELECT/INSERT/UPDATE on the
+two tables Dovecot itself fills (mailctl_quota_usage by quota_clone,
+mailctl_last_login by last_login); nothing else, so neither daemon can change
+mail routing or policy, delete a row, or read mailctl's other tables (DKIM keys,
+audit). "Read-only" is the guide's name; those two writes are all it may do.
 
 mailctl's own account gets what its commands and migrations need:
 
@@ -42,9 +47,12 @@ from mailctl.errors import ConfigError, MailctlError, UsageError
 from mailctl.setup.privileges import refuse_weak_admin, regrant, run_statements
 from mailctl.setup.sqlmaps import PASSWORD_CHARS
 from mailctl.setup.sqlscript import (
+    DOVECOT_WRITES,
     MARIADB_MAILCTL_PRIVILEGES,
     NAME,
+    READONLY_SELECT,
     Account,
+    Statement,
     Target,
     mariadb_account,
     mariadb_database,
@@ -55,6 +63,7 @@ from mailctl.setup.sqlscript import (
     postgres_login,
     postgres_mailctl_grants,
     postgres_readonly_grants,
+    readonly_privileges,
 )
 
 if TYPE_CHECKING:
@@ -240,11 +249,10 @@ def _postgres_secret(conn: Connection, user: str, password: str) -> str:
     return hashed.decode("ascii")
 
 
-def _guide_tables_present(conn: Connection, schema: str | None) -> bool:
+def _tables_present(conn: Connection, schema: str | None) -> set[str]:
     from sqlalchemy import inspect
 
-    present = set(inspect(conn).get_table_names(schema=schema))
-    return all(t in present for t in GUIDE_TABLES)
+    return set(inspect(conn).get_table_names(schema=schema))
 
 
 def migrate_as_mailctl(settings: Settings) -> str:
@@ -309,19 +317,20 @@ def _provision_account(
         raise MailctlError(
             f"{exc}; rolled back: the {account.role} account {account.user} is as it was"
         ) from None
-    if done:
+    if done is not None:
         report.lines.append(
             _mailctl_privileges(target)
             if mailctl
-            else f"read-only account {_who(target, account)}: SELECT on {', '.join(GUIDE_TABLES)}"
+            else f"read-only account {_who(target, account)}: {readonly_privileges(done)}"
         )
 
 
 def _login_and_grant(
     conn: Connection, target: Target, account: Account, passwords: dict[str, str], report: Report
-) -> bool:
-    """Set the account's password and reset its grants; False when the guide's
-    tables are missing, so the read-only account gets its login only."""
+) -> set[str] | None:
+    """Set the account's password and reset its grants; return the tables present
+    (None when the guide's tables are missing, so the read-only account gets its
+    login only)."""
     maria = target.backend == "mysql"
     secret = passwords[account.user]
     if maria:
@@ -329,21 +338,30 @@ def _login_and_grant(
     else:
         secret = _postgres_secret(conn, account.user, secret)
         run_statements(conn, postgres_login(account, secret))
+    present = _tables_present(conn, target.dbname if maria else None)
+    statements: list[Statement]
     if account is target.mailctl:
-        grants = mariadb_mailctl_grants if maria else postgres_mailctl_grants
-    elif _guide_tables_present(conn, target.dbname if maria else None):
-        grants = mariadb_readonly_grants if maria else postgres_readonly_grants
+        statements = (mariadb_mailctl_grants if maria else postgres_mailctl_grants)(target)
+    elif all(t in present for t in GUIDE_TABLES):
+        statements = (mariadb_readonly_grants if maria else postgres_readonly_grants)(
+            target, present
+        )
+        if not all(t in present for t in (*READONLY_SELECT, *DOVECOT_WRITES)):
+            report.notes.append(
+                f"the account policy's tables do not exist yet, so {account.user} reads the"
+                " guide's tables only: run 'mailctl db upgrade', then 'mailctl setup sql' again"
+            )
     else:
         report.notes.append(
             f"the guide's tables do not exist yet, so {account.user} has no"
             " SELECT grants: run 'mailctl db upgrade', then 'mailctl setup sql' again"
         )
-        return False
+        return None
     if maria:
-        regrant(conn, account, mariadb_account(account), grants(target))
+        regrant(conn, account, mariadb_account(account), statements)
     else:
-        run_statements(conn, grants(target))
-    return True
+        run_statements(conn, statements)
+    return present
 
 
 def _who(target: Target, account: Account) -> str:

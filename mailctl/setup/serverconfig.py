@@ -1,7 +1,8 @@
-"""`mailctl setup render`: the Postfix map files and Dovecot's SQL passdb, written from
-the configuration with the read-only account's password (see render/sqlmaps.py).
+"""`mailctl setup render`: the Postfix map files and Dovecot's SQL passdb, userdb and
+dict, and its quota/quota-status/quota_clone/last_login fragment, written from the
+configuration with the read-only account's password (see setup/sqlmaps.py).
 
-These files are mailctl's whole (no managed block): they hold a password, so
+These files are mailctl's whole (no managed block): most hold a password, so
 they are written atomically with their final mode, 0640, group postfix or
 dovecot (root owns them), which is how Postfix and Dovecot read them.
 """
@@ -16,9 +17,12 @@ from mailctl.errors import ConfigError, MailctlError
 from mailctl.model.servers import POSTFIX_MAP_TYPES
 from mailctl.setup.sqlmaps import (
     SqlSource,
+    Vmail,
     map_file_name,
     map_stems,
     postfix_main_cf,
+    render_dovecot_dict_23,
+    render_dovecot_policy,
     render_dovecot_sql,
     render_postfix_map,
 )
@@ -55,7 +59,8 @@ class SqlFiles:
     source: SqlSource
     files: tuple[SqlFile, ...]
     main_cf: tuple[str, ...]
-    dovecot_usage: str
+    dovecot_usage: tuple[str, ...]
+    notes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -108,7 +113,8 @@ def source_from(settings: Settings) -> SqlSource:
 
 def plan(settings: Settings, *, dovecot_version: str, catchall_fix: bool) -> SqlFiles:
     source = source_from(settings)
-    map_dir = Path(settings.setup.postfix_map_dir)
+    setup = settings.setup
+    map_dir = Path(setup.postfix_map_dir)
     files = [
         _file(
             map_dir / map_file_name(source.backend, stem),
@@ -117,24 +123,67 @@ def plan(settings: Settings, *, dovecot_version: str, catchall_fix: bool) -> Sql
         )
         for stem in map_stems(catchall_fix=catchall_fix)
     ]
-    dovecot_path = Path(settings.setup.dovecot_sql_conf)
+    sql_path, dict_path = Path(setup.dovecot_sql_conf), Path(setup.dovecot_dict_conf)
+    policy_path = Path(setup.dovecot_policy_conf)
+    vmail_user, notes = vmail_user_name(settings.vmail.uid)
     try:
-        dovecot_text = render_dovecot_sql(
-            source, dovecot_version, settings.passwords.default_scheme
+        vmail = Vmail(settings.vmail.uid, settings.vmail.gid, settings.vmail.home, vmail_user)
+        files.append(
+            _file(
+                sql_path,
+                render_dovecot_sql(
+                    source, dovecot_version, settings.passwords.default_scheme, vmail
+                ),
+                "dovecot",
+            )
+        )
+        if dovecot_version == "2.3":  # 2.4 keeps the dict in the SQL fragment
+            files.append(_file(dict_path, render_dovecot_dict_23(source), "dovecot"))
+        policy = render_dovecot_policy(
+            dovecot_version, source.backend, str(dict_path), setup.quota_status_port, vmail_user
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    files.append(_file(dovecot_path, dovecot_text, "dovecot"))
+    files.append(_file(policy_path, policy, "dovecot"))
     if dovecot_version == "2.3":
-        usage = f"passdb {{ driver = sql  args = {dovecot_path} }}"
+        usage: tuple[str, ...] = (
+            f"passdb {{ driver = sql  args = {sql_path} }}",
+            f"userdb {{ driver = sql  args = {sql_path} }}  (instead of the static userdb)",
+            f"!include {policy_path}  (unless conf.d/*.conf already includes it)",
+        )
     else:
-        usage = f"!include {dovecot_path}"
+        usage = (
+            f"!include {sql_path}  (instead of the passdb and the static userdb)",
+            f"!include {policy_path}  (unless conf.d/*.conf already includes it)",
+        )
     return SqlFiles(
         source=source,
         files=tuple(files),
-        main_cf=tuple(postfix_main_cf(source.backend, str(map_dir), catchall_fix=catchall_fix)),
+        main_cf=tuple(
+            postfix_main_cf(
+                source.backend,
+                str(map_dir),
+                catchall_fix=catchall_fix,
+                quota_status_port=setup.quota_status_port,
+            )
+        ),
         dovecot_usage=usage,
+        notes=tuple(notes),
     )
+
+
+def vmail_user_name(uid: int) -> tuple[str, list[str]]:
+    """The system user that owns the mail processes (vmail.uid), for the dict socket:
+    Dovecot names a listener's owner, it takes no number."""
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name, []
+    except KeyError:
+        return "vmail", [
+            f"vmail.uid {uid} has no user name here: Dovecot's dict socket is given to"
+            " 'vmail' (guide section 5); create that user before Dovecot reads the file"
+        ]
 
 
 def _file(path: Path, text: str, group: str) -> SqlFile:

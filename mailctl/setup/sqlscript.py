@@ -11,6 +11,7 @@ from pathlib import Path
 
 from mailctl.core.tables import GUIDE_TABLES
 from mailctl.errors import ConfigError
+from mailctl.setup.sqlmaps import LAST_LOGIN_TABLE, QUOTA_USAGE_TABLE
 
 MASK = "********"
 MARIADB_MAILCTL_PRIVILEGES = (
@@ -24,6 +25,14 @@ MARIADB_MAILCTL_PRIVILEGES = (
     "REFERENCES",
     "DROP",
 )
+# What the read-only account (Postfix's maps, Dovecot's passdb, userdb and dict)
+# may do: read the guide's tables and the policy the rendered queries join, and
+# write the two tables Dovecot itself fills (quota_clone, last_login: INSERT or
+# UPDATE one row per login; neither ever deletes). Nothing else.
+POLICY_TABLES = ("mailctl_user_policy", "mailctl_domain_policy", "mailctl_sender_grants")
+READONLY_SELECT = (*GUIDE_TABLES, *POLICY_TABLES)
+DOVECOT_WRITES = (QUOTA_USAGE_TABLE, LAST_LOGIN_TABLE)
+DOVECOT_WRITE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE")
 NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
 _HOST = re.compile(r"[A-Za-z0-9.:%_-]{1,255}")
 
@@ -120,13 +129,28 @@ def mariadb_mailctl_grants(target: Target) -> list[Statement]:
     ]
 
 
-def mariadb_readonly_grants(target: Target) -> list[Statement]:
+def readonly_tables(present: set[str] | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The tables the read-only account reads and those it writes, of those `present`
+    (None: all of them). Without the policy tables (a schema before migration 0003)
+    it gets the guide's tables only, as before."""
+    if present is None or all(t in present for t in (*READONLY_SELECT, *DOVECOT_WRITES)):
+        return READONLY_SELECT, DOVECOT_WRITES
+    return GUIDE_TABLES, ()
+
+
+def mariadb_readonly_grants(target: Target, present: set[str] | None = None) -> list[Statement]:
     who = mariadb_account(target.readonly)
+    reads, writes = readonly_tables(present)
+    privileges = ", ".join(DOVECOT_WRITE_PRIVILEGES)
     return [
         Statement.plain(f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {who}"),
         *(
             Statement.plain(f"GRANT SELECT ON `{target.dbname}`.`{table}` TO {who}")
-            for table in GUIDE_TABLES
+            for table in reads
+        ),
+        *(
+            Statement.plain(f"GRANT {privileges} ON `{target.dbname}`.`{table}` TO {who}")
+            for table in writes
         ),
     ]
 
@@ -170,15 +194,32 @@ def postgres_mailctl_grants(target: Target) -> list[Statement]:
     ]
 
 
-def postgres_readonly_grants(target: Target) -> list[Statement]:
+def postgres_readonly_grants(target: Target, present: set[str] | None = None) -> list[Statement]:
     role = f'"{target.readonly.user}"'
-    tables = ", ".join(f"public.{t}" for t in GUIDE_TABLES)
-    return [
+    reads, writes = readonly_tables(present)
+    statements = [
         Statement.plain(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}"),
         Statement.plain(f'GRANT CONNECT ON DATABASE "{target.dbname}" TO {role}'),
         Statement.plain(f"GRANT USAGE ON SCHEMA public TO {role}"),
-        Statement.plain(f"GRANT SELECT ON {tables} TO {role}"),
+        Statement.plain(f"GRANT SELECT ON {', '.join(f'public.{t}' for t in reads)} TO {role}"),
     ]
+    if writes:
+        statements.append(
+            Statement.plain(
+                f"GRANT {', '.join(DOVECOT_WRITE_PRIVILEGES)} ON"
+                f" {', '.join(f'public.{t}' for t in writes)} TO {role}"
+            )
+        )
+    return statements
+
+
+def readonly_privileges(present: set[str] | None = None) -> str:
+    """What the read-only account may do, in words (setup sql's report line)."""
+    reads, writes = readonly_tables(present)
+    text = f"SELECT on {', '.join(reads)}"
+    if writes:
+        text += f"; {'/'.join(DOVECOT_WRITE_PRIVILEGES)} on {', '.join(writes)}"
+    return text
 
 
 def script(target: Target) -> str:

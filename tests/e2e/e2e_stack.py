@@ -244,6 +244,7 @@ class Ports:
     submission: int = field(default_factory=free_port)
     imaps: int = field(default_factory=free_port)
     milter: int = field(default_factory=free_port)
+    quota_status: int = field(default_factory=free_port)
 
 
 @dataclass
@@ -389,6 +390,11 @@ class Stack:
                     "readonly_password_file": str(etc / "mailuser.password"),
                     "postfix_map_dir": str(self.postfix_dir),
                     "dovecot_sql_conf": str(self.dovecot_sql_conf),
+                    "dovecot_dict_conf": str(self.root / "dovecot" / "dovecot-dict-sql.conf.ext"),
+                    "dovecot_policy_conf": str(
+                        self.root / "dovecot" / "conf.d" / "90-mailctl-policy.conf"
+                    ),
+                    "quota_status_port": self.ports.quota_status,
                 },
                 "commands": commands,
             },

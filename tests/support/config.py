@@ -63,6 +63,8 @@ def layout(root: Path) -> dict[str, dict[str, Any]]:
             "readonly_password_file": str(root / "mailuser.password"),
             "postfix_map_dir": str(root / "postfix"),
             "dovecot_sql_conf": str(root / "dovecot" / "dovecot-sql.conf.ext"),
+            "dovecot_dict_conf": str(root / "dovecot" / "dovecot-dict-sql.conf.ext"),
+            "dovecot_policy_conf": str(root / "dovecot" / "conf.d" / "90-mailctl-policy.conf"),
         },
         "commands": dict(COMMANDS_OFF),
     }

@@ -208,6 +208,9 @@ WRONG_VALUES: dict[str, Any] = {
     "setup.account_host": "127.0.0.1 localhost",
     "setup.postfix_map_dir": "/etc/postfix maps",
     "setup.dovecot_sql_conf": "/etc/dovecot/dovecot-sql.conf.ext;",
+    "setup.dovecot_dict_conf": "dovecot-dict-sql.conf.ext",
+    "setup.dovecot_policy_conf": "/etc/dovecot/conf.d/90 policy.conf",
+    "setup.quota_status_port": 0,
 }
 # true and false are both valid for these switches: no wrong value of the right type.
 NO_WRONG_VALUE = ["vmail.create_maildirs", "dkim.ed25519", "dns.dane", "dns.smtps"]

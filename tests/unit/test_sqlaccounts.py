@@ -47,6 +47,15 @@ def test_mariadb_script_golden() -> None:
         "GRANT SELECT ON `mailserver`.`virtual_domains` TO 'mailuser'@'127.0.0.1';\n"
         "GRANT SELECT ON `mailserver`.`virtual_users` TO 'mailuser'@'127.0.0.1';\n"
         "GRANT SELECT ON `mailserver`.`virtual_aliases` TO 'mailuser'@'127.0.0.1';\n"
+        # the policy the rendered queries join: read only
+        "GRANT SELECT ON `mailserver`.`mailctl_user_policy` TO 'mailuser'@'127.0.0.1';\n"
+        "GRANT SELECT ON `mailserver`.`mailctl_domain_policy` TO 'mailuser'@'127.0.0.1';\n"
+        "GRANT SELECT ON `mailserver`.`mailctl_sender_grants` TO 'mailuser'@'127.0.0.1';\n"
+        # what Dovecot's quota_clone and last_login write: no DELETE
+        "GRANT SELECT, INSERT, UPDATE ON `mailserver`.`mailctl_quota_usage`"
+        " TO 'mailuser'@'127.0.0.1';\n"
+        "GRANT SELECT, INSERT, UPDATE ON `mailserver`.`mailctl_last_login`"
+        " TO 'mailuser'@'127.0.0.1';\n"
     )
 
 
@@ -76,9 +85,32 @@ def test_postgres_script_golden() -> None:
         'REVOKE ALL ON ALL TABLES IN SCHEMA public FROM "postfixdovecot";',
         'GRANT CONNECT ON DATABASE "mailserver" TO "postfixdovecot";',
         'GRANT USAGE ON SCHEMA public TO "postfixdovecot";',
-        "GRANT SELECT ON public.virtual_domains, public.virtual_users, public.virtual_aliases"
+        "GRANT SELECT ON public.virtual_domains, public.virtual_users, public.virtual_aliases,"
+        " public.mailctl_user_policy, public.mailctl_domain_policy, public.mailctl_sender_grants"
+        ' TO "postfixdovecot";',
+        "GRANT SELECT, INSERT, UPDATE ON public.mailctl_quota_usage, public.mailctl_last_login"
         ' TO "postfixdovecot";',
     ]
+
+
+def test_the_read_only_accounts_tables_are_the_schemas() -> None:
+    """A renamed policy table fails here, not as a GRANT on a table that does not exist."""
+    from mailctl.core.tables import Base
+    from mailctl.setup.sqlscript import DOVECOT_WRITES, READONLY_SELECT
+
+    assert set(READONLY_SELECT) | set(DOVECOT_WRITES) <= set(Base.metadata.tables)
+
+
+def test_a_schema_before_the_policy_gets_the_guide_grants_only() -> None:
+    from mailctl.setup.sqlscript import mariadb_readonly_grants, readonly_privileges
+
+    target = target_from(settings(MARIA))  # type: ignore[arg-type]
+    present = {"virtual_domains", "virtual_users", "virtual_aliases", "mailctl_dkim_keys"}
+    grants = [g.sql for g in mariadb_readonly_grants(target, present)]
+    assert len(grants) == 4 and not any("mailctl_" in g for g in grants)
+    assert readonly_privileges(present) == (
+        "SELECT on virtual_domains, virtual_users, virtual_aliases"
+    )
 
 
 def test_statements_carry_the_secret_but_show_a_mask() -> None:

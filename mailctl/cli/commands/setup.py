@@ -105,11 +105,17 @@ def sql(
 @mutating
 @pass_app
 def render(a: App, dovecot_version: str | None, catchall_fix: bool) -> None:
-    """Write the guide §8.1 Postfix SQL maps and Dovecot's SQL passdb (read-only account).
+    """Write the Postfix SQL maps and Dovecot's SQL config, enforcing the account policy.
 
-    Files go to setup.postfix_map_dir and setup.dovecot_sql_conf, mode 0640,
-    group postfix / dovecot; the map type (mysql:, pgsql:, sqlite:) follows
-    database.url. Prints the main.cf lines that use them.
+    The guide §8.1 maps (a mailbox that does not receive is left out; send-as
+    grants join the sender-login map) go to setup.postfix_map_dir; Dovecot's
+    SQL passdb (suspension, per-service flags) and userdb (quota) to
+    setup.dovecot_sql_conf; with 2.3 its SQL dict to setup.dovecot_dict_conf;
+    the quota, quota-status, quota_clone and last_login settings to
+    setup.dovecot_policy_conf. Mode 0640, group postfix / dovecot, as the
+    read-only account; the map type (mysql:, pgsql:, sqlite:) follows
+    database.url. Prints the main.cf lines (check_policy_service included) and
+    the Dovecot lines that use them.
     """
     from mailctl.serverfiles.managed import dovecot_version as detect_version
     from mailctl.setup import serverconfig as sqlconfig
@@ -131,7 +137,7 @@ def render(a: App, dovecot_version: str | None, catchall_fix: bool) -> None:
                 click.echo(item.masked_diff(planned.source.password), nl=False)
         a.note("dry run: nothing was written", force=True)
     else:
-        for note in written.notes:
+        for note in (*planned.notes, *written.notes):
             a.warn(note)
         for path in written.changed:
             click.echo(f"wrote {path}")
@@ -141,4 +147,5 @@ def render(a: App, dovecot_version: str | None, catchall_fix: bool) -> None:
     click.echo("# Postfix main.cf:")
     for line in planned.main_cf:
         click.echo(line)
-    click.echo(f"# Dovecot {version}: {planned.dovecot_usage}")
+    for line in planned.dovecot_usage:
+        click.echo(f"# Dovecot {version}: {line}")
