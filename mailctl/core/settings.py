@@ -307,6 +307,11 @@ class SetupSettings:
         min=1,
         max=65535,
     )
+    send_as_alias: bool = _opt(
+        False,
+        "let a login also send as each alias whose only destination is that login"
+        " (the rendered sender-login map)",
+    )
 
 
 @dataclass(frozen=True)

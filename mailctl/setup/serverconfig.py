@@ -118,7 +118,7 @@ def plan(settings: Settings, *, dovecot_version: str, catchall_fix: bool) -> Sql
     files = [
         _file(
             map_dir / map_file_name(source.backend, stem),
-            render_postfix_map(source, stem),
+            render_postfix_map(source, stem, send_as_alias=setup.send_as_alias),
             "postfix",
         )
         for stem in map_stems(catchall_fix=catchall_fix)

@@ -79,11 +79,26 @@ QUERIES: dict[str, str] = {
         " JOIN virtual_users u ON u.id = g.user_id"
         " WHERE g.address='%s' OR g.address='@%d'"
     ),
+    # (setup.send_as_alias adds SENDER_VIA_ALIAS below)
     # The catch-all fix: a mailbox maps to itself, so a lookup of its full
     # address ends there before Postfix falls back to the `@domain` catch-all.
     # A mailbox that does not receive is left out, or it would be accepted here.
     EMAIL2EMAIL: f"SELECT u.email {_JOIN_USER_POLICY} WHERE u.email='%s' AND {_RECEIVES}",
 }
+
+# setup.send_as_alias: a login may also send as an alias whose only destination is
+# that login (a destination list holds a comma, so it cannot equal an email).
+SENDER_VIA_ALIAS = (
+    " UNION SELECT u.email FROM virtual_aliases a"
+    " JOIN virtual_users u ON u.email = a.destination WHERE a.source='%s'"
+)
+
+
+def map_query(stem: str, *, send_as_alias: bool = False) -> str:
+    """The query of one Postfix map file."""
+    query = QUERIES[stem]
+    return query + SENDER_VIA_ALIAS if send_as_alias and stem == SENDER_LOGIN_MAPS else query
+
 
 # Dovecot's variables in its two syntaxes: the login, the service (imap, pop3,
 # smtp for Postfix's SASL, submission, ...), and the login's two halves.
@@ -198,9 +213,9 @@ def _postfix_hosts(source: SqlSource) -> str:
     return source.host if source.port is None else f"{source.host}:{source.port}"
 
 
-def render_postfix_map(source: SqlSource, stem: str) -> str:
+def render_postfix_map(source: SqlSource, stem: str, *, send_as_alias: bool = False) -> str:
     """One Postfix SQL map file (mysql_table(5), pgsql_table(5) or sqlite_table(5))."""
-    query = QUERIES[stem]
+    query = map_query(stem, send_as_alias=send_as_alias)
     header = f"# {map_file_name(source.backend, stem)}: written by mailctl setup render\n"
     if source.backend == "sqlite":
         return f"{header}dbpath = {source.dbname}\nquery = {query}\n"

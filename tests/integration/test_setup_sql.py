@@ -1091,3 +1091,29 @@ def test_dovecot_queries_answer_on_every_backend(policy_setup: Setup) -> None:
     assert found is not None and found[3] is None
     assert userdb("suspended@example.nl") is not None  # LMTP still delivers
     assert userdb("nobody@example.nl") is None
+
+
+def test_send_as_alias_lets_a_login_use_an_alias_of_its_own(
+    tmp_path: Path, mail_config: MailConfig
+) -> None:
+    """setup.send_as_alias: an alias whose only destination is the login; a shared
+    alias (two destinations) stays out of reach."""
+    s = Setup(tmp_path, "sqlite", "mail.sqlite3", "unused", "mailuser", mail_config)
+    s("db", "upgrade")
+    s("domain", "add", "example.nl", "--no-postmaster")
+    for email in ("anna@example.nl", "ben@example.nl"):
+        s("user", "add", email, "--password-stdin", input=PASSWORD + "\n")
+    s("alias", "add", "sales@example.nl", "anna@example.nl")
+    s("alias", "add", "team@example.nl", "anna@example.nl", "ben@example.nl")
+    maps = s.root / "postfix"
+
+    def logins(address: str) -> str | None:
+        return s.mail.postmap_query(address, f"sqlite:{maps}/sqlite-sender-login-maps.cf")
+
+    s("setup", "render", "--dovecot-version", "2.3")
+    assert logins("sales@example.nl") is None  # off by default
+    s.mailctl.reconfigure(setup={"send_as_alias": True})
+    s("setup", "render", "--dovecot-version", "2.3")
+    assert logins("sales@example.nl") == "anna@example.nl"
+    assert logins("team@example.nl") is None
+    assert logins("anna@example.nl") == "anna@example.nl"

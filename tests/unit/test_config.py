@@ -213,7 +213,9 @@ WRONG_VALUES: dict[str, Any] = {
     "setup.quota_status_port": 0,
 }
 # true and false are both valid for these switches: no wrong value of the right type.
-NO_WRONG_VALUE = ["vmail.create_maildirs", "dkim.ed25519", "dns.dane", "dns.smtps"]
+NO_WRONG_VALUE = [
+    "vmail.create_maildirs", "dkim.ed25519", "dns.dane", "dns.smtps", "setup.send_as_alias"
+]
 
 
 def all_keys() -> list[str]:
