@@ -482,6 +482,86 @@ def database_tls(db: Db, settings: Settings) -> Iterator[Result]:
         yield Result("database tls", "OK", f"{url.host}: TLS")
 
 
+def account_policy(db: Db, settings: Settings) -> Iterator[Result]:
+    """Each kind of policy the database holds, and whether the running Postfix and
+    Dovecot are configured to enforce it (the files `setup render` writes, read
+    through `postconf` and `doveconf`, on the directories commands.* name)."""
+    from mailctl.store import policy
+
+    used = policy.in_use(db)
+    if not any(used.values()):
+        return
+    postfix = _postconf(settings)
+    dovecot = _doveconf(settings)
+    maps, port = settings.setup.postfix_map_dir, settings.setup.quota_status_port
+    wants = [
+        # (kind, server, its config or None, what must be there, what is lost without it)
+        ("receive", "Postfix", postfix and postfix.get("virtual_mailbox_maps"), maps,
+         "virtual_mailbox_maps does not read setup render's map: mailboxes and domains set"
+         " not to receive still get mail"),
+        ("grants", "Postfix", postfix and postfix.get("smtpd_sender_login_maps"), maps,
+         "no smtpd_sender_login_maps reads setup render's map: send-as grants are ignored"),
+        ("quota", "Postfix", postfix and postfix.get("smtpd_recipient_restrictions"),
+         f"check_policy_service inet:127.0.0.1:{port}",
+         "smtpd_recipient_restrictions lacks check_policy_service inet:127.0.0.1:"
+         f"{port}: mail over quota is accepted and bounces later"),
+        ("suspended", "Dovecot", dovecot, settings.setup.dovecot_sql_conf,
+         "its passdb does not read setup render's SQL file: suspended logins still work"),
+        ("services", "Dovecot", dovecot, settings.setup.dovecot_sql_conf,
+         "its passdb does not read setup render's SQL file: turned-off services still work"),
+        ("quota", "Dovecot", dovecot, "quota-status",
+         "no quota-status service: setup render's policy file is not included"),
+    ]
+    for kind, server, config, needle, lost in wants:
+        if not used[kind]:
+            continue
+        name = f"policy {kind} ({server})"
+        if config is None:
+            yield Result(name, "WARN", f"{used[kind]} row(s) set; {server}'s config not read")
+        elif needle in config:
+            yield Result(name, "OK", f"{used[kind]} row(s) set, enforced")
+        else:
+            yield Result(name, "FAIL", f"{used[kind]} row(s) set, but {server}'s {lost}")
+
+
+def _postconf(settings: Settings) -> dict[str, str] | None:
+    """main.cf's and master.cf's settings (service overrides flattened), or None."""
+    from mailctl.system import process as system
+
+    directory = system.postfix_config_dir(settings.commands.postmap or ["postmap"])
+    program = system.find_program("postconf")
+    if directory is None or program is None or not Path(directory, "main.cf").is_file():
+        return None
+    try:
+        main = system.run([program, "-c", directory], timeout=30).stdout
+    except MailctlError:
+        return None
+    try:
+        services = system.run([program, "-c", directory, "-P"], timeout=30).stdout
+    except MailctlError:
+        services = ""  # no master.cf: main.cf's settings are all there is
+    found: dict[str, str] = {}
+    for line in (main + services).splitlines():
+        key, sep, value = line.partition("=")  # "name = value", "name =" when empty
+        if sep:
+            name = key.strip().rsplit("/", 1)[-1]  # submission/inet/smtpd_sender_login_maps
+            found[name] = f"{found.get(name, '')} {value.strip()}".strip()
+    return found
+
+
+def _doveconf(settings: Settings) -> str | None:
+    """`doveconf -n` as commands.check_dovecot runs it, or None."""
+    from mailctl.system import process as system
+
+    argv = settings.commands.check_dovecot
+    if not argv or not argv[0].endswith("doveconf") or system.find_program(argv[0]) is None:
+        return None
+    try:
+        return system.run(argv, timeout=30).stdout
+    except MailctlError:
+        return None
+
+
 CHECKS: list[Check] = [
     database_tls,
     postfix_config,
@@ -493,4 +573,5 @@ CHECKS: list[Check] = [
     role_aliases,
     maildir_root,
     postfix_maps,
+    account_policy,
 ]

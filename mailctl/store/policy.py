@@ -229,3 +229,21 @@ def user_rows(
         sql + " JOIN virtual_domains d ON d.id = u.domain_id WHERE d.name = ? ORDER BY u.email",
         (domain,),
     )
+
+
+def in_use(db: Db) -> dict[str, int]:
+    """How many rows use each kind of policy: what the server must then enforce."""
+    row = db.row(
+        "SELECT"
+        " (SELECT COUNT(*) FROM mailctl_user_policy WHERE suspended = 1)"
+        " + (SELECT COUNT(*) FROM mailctl_domain_policy WHERE suspended = 1),"
+        " (SELECT COUNT(*) FROM mailctl_user_policy WHERE imap = 0 OR pop3 = 0 OR smtp = 0),"
+        " (SELECT COUNT(*) FROM mailctl_user_policy WHERE receive = 0)"
+        " + (SELECT COUNT(*) FROM mailctl_domain_policy WHERE receive = 0),"
+        " (SELECT COUNT(*) FROM mailctl_user_policy WHERE quota_bytes > 0)"
+        " + (SELECT COUNT(*) FROM mailctl_domain_policy WHERE default_quota_bytes > 0),"
+        " (SELECT COUNT(*) FROM mailctl_sender_grants)"
+    )
+    assert row is not None  # noqa: S101 - a SELECT of counts returns one row
+    names = ("suspended", "services", "receive", "quota", "grants")
+    return {name: int(count) for name, count in zip(names, row, strict=True)}

@@ -109,3 +109,30 @@ def test_servers_that_do_not_answer_are_not_checked_and_not_failed(healthy: Mail
             f" checked (tls.{key}, tls.probe_host)"
         )
     assert not [k for k in found if k.startswith(("tls dovecot ", "tls postfix "))]
+
+
+def test_a_policy_the_servers_do_not_enforce_is_named(healthy: Mailctl, tmp_path) -> None:
+    """A quota with no quota-status in Postfix's restrictions, a suspension while
+    Dovecot does not read setup render's passdb: FAIL, each; fixed: OK."""
+    import subprocess
+
+    from support.mailconfig import private_mail_config
+
+    private = private_mail_config(tmp_path / "policy-mail")  # this test's own main.cf
+    healthy.reconfigure(commands={"postmap": private.postmap,
+                                  "check_dovecot": private.dovecot("doveconf") + ["-n"]})
+    found = rows(healthy, 0)
+    assert not [k for k in found if k.startswith("policy")]  # no policy set: nothing to say
+    healthy("user", "set", "joe@example.nl", "--quota", "1G")
+    healthy("user", "suspend", "joe@example.nl")
+    found = rows(healthy, 1)
+    postfix, dovecot = found["policy quota (Postfix)"], found["policy suspended (Dovecot)"]
+    assert postfix["status"] == "FAIL" and "check_policy_service" in postfix["detail"]
+    assert dovecot["status"] == "FAIL" and "suspended logins still work" in dovecot["detail"]
+    subprocess.run(  # noqa: S603 - the admin's fix, on the private main.cf
+        [*private.postfix("postconf"), "-e",
+         "smtpd_recipient_restrictions = permit_mynetworks,"
+         " check_policy_service inet:127.0.0.1:12340, reject_unauth_destination"],
+        check=True,
+    )
+    assert rows(healthy, 1)["policy quota (Postfix)"]["status"] == "OK"
