@@ -36,3 +36,13 @@ def format_size(value: int | None) -> str:
             shown = value / scale
             return f"{shown:.0f}{unit}" if value % scale == 0 else f"{shown:.1f}{unit}"
     return f"{value}B"
+
+
+def exact_size(value: int) -> str:
+    """The largest unit that holds `value` whole (`1536M` where format_size shows
+    `1.5G`), so that parse_size reads back the very same bytes; plain bytes else."""
+    for unit in ("T", "G", "M", "K"):
+        scale = UNITS[unit]
+        if value >= scale and value % scale == 0:
+            return f"{value // scale}{unit}"
+    return str(value)

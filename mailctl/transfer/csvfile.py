@@ -1,16 +1,28 @@
 """CSV: one table with a `kind` column (domain, dkim, user, alias) and the columns
-in CSV_COLUMNS. A dkim row belongs to the domain row of the same `domain`,
-wherever it stands; destinations are comma-separated in one cell. A row's
-location is its line number (a quoted cell may span lines)."""
+in CSV_COLUMNS, then those of CSV_POLICY_COLUMNS that some row has a value for
+(a file without policy reads as before). A dkim row belongs to the domain row of
+the same `domain`, wherever it stands; destinations and send_as are
+comma-separated in one cell, flags `true` or `false`. A row's location is its
+line number (a quoted cell may span lines)."""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from typing import Any
 
 from mailctl.model.rules import join_destinations, split_destinations
-from mailctl.transfer.records import DKIM_FIELDS, DkimRecord, Document, DomainRecord, RowError
+from mailctl.transfer.records import (
+    DKIM_FIELDS,
+    DOMAIN_POLICY_FIELDS,
+    USER_POLICY_FIELDS,
+    DkimRecord,
+    Document,
+    DomainRecord,
+    RowError,
+    UserRecord,
+)
 from mailctl.transfer.rows import (
     BadRow,
     Collector,
@@ -18,6 +30,7 @@ from mailctl.transfer.rows import (
     dkim_fields,
     dkim_from,
     domain_from,
+    policy_fields,
     user_from,
 )
 
@@ -30,8 +43,11 @@ CSV_COLUMNS = (
     "destinations",
     *DKIM_FIELDS,
 )
+# Written when some row has a value for them: suspended, suspend_reason and receive
+# serve domain and user rows alike.
+CSV_POLICY_COLUMNS = tuple(dict.fromkeys((*USER_POLICY_FIELDS, *DOMAIN_POLICY_FIELDS)))
 # Accepted on import only: a password to hash (never exported, mailctl has none).
-CSV_IMPORT_COLUMNS = (*CSV_COLUMNS, "plaintext")
+CSV_IMPORT_COLUMNS = (*CSV_COLUMNS, *CSV_POLICY_COLUMNS, "plaintext")
 
 _DkimRows = list[tuple[str, tuple[int, int], dict[str, str]]]
 
@@ -60,10 +76,15 @@ def parse_csv(text: str) -> tuple[Document, list[RowError]]:
     if "kind" not in columns or unknown:
         why = f"unknown column(s) {', '.join(unknown)}" if unknown else "no 'kind' column"
         out.errors.append(
-            RowError("line 1", f"{why}; the header names columns from: {', '.join(CSV_COLUMNS)}")
+            RowError(
+                "line 1",
+                f"{why}; the header names columns from:"
+                f" {', '.join((*CSV_COLUMNS, *CSV_POLICY_COLUMNS))}",
+            )
         )
         return out.doc, out.errors
     dkim_rows: _DkimRows = []
+    refused: set[str] = set()  # domain rows with an error: their dkim rows say nothing more
     start = reader.line_num + 1
     while True:
         try:
@@ -91,18 +112,25 @@ def parse_csv(text: str) -> tuple[Document, list[RowError]]:
         def one(row: dict[str, str] = row, kind: str = kind, where: str = where) -> None:
             _row(out.doc, row, kind, where)
 
+        errors, name = len(out.errors), row.get("domain", "").strip().lower()
         out.add(where, order, one)
-    _attach_dkim(out, dkim_rows)
+        if kind == "domain" and len(out.errors) > errors:
+            refused.add(name)
+    _attach_dkim(out, dkim_rows, refused)
     return out.doc, out.errors
 
 
 def _row(doc: Document, row: dict[str, str], kind: str, where: str) -> None:
     if kind == "domain":
-        _only(row, {"domain"}, kind)
-        doc.domains.append(domain_from({"name": row.get("domain")}, where))
+        _only(row, {"domain", *DOMAIN_POLICY_FIELDS}, kind)
+        name = row.pop("domain", None)
+        doc.domains.append(domain_from({**row, "name": name}, where))
     elif kind == "user":
-        _only(row, {"email", "password", "plaintext"}, kind)
-        doc.users.append(user_from(row, where))
+        _only(row, {"email", "password", "plaintext", *USER_POLICY_FIELDS}, kind)
+        fields: dict[str, Any] = dict(row)
+        if "send_as" in row:
+            fields["send_as"] = split_destinations(row["send_as"])
+        doc.users.append(user_from(fields, where))
     elif kind == "alias":
         _only(row, {"source", "destinations"}, kind)
         if "destinations" in row:
@@ -113,7 +141,7 @@ def _row(doc: Document, row: dict[str, str], kind: str, where: str) -> None:
         raise BadRow(f"kind {kind!r}; expected domain, dkim, user or alias")
 
 
-def _attach_dkim(out: Collector, rows: _DkimRows) -> None:
+def _attach_dkim(out: Collector, rows: _DkimRows, refused: set[str]) -> None:
     """CSV dkim rows join the domain row of the same name, wherever they stand."""
     by_name = {d.name.strip().lower(): i for i, d in enumerate(out.doc.domains)}
     extra: dict[int, list[DkimRecord]] = {}
@@ -121,6 +149,8 @@ def _attach_dkim(out: Collector, rows: _DkimRows) -> None:
 
         def one(row: dict[str, str] = row, where: str = where) -> None:
             name = row.pop("domain", "").strip().lower()
+            if name in refused:
+                return
             _only(row, set(DKIM_FIELDS), "dkim")
             if name not in by_name:
                 raise BadRow(f"dkim row for {name or '(no domain)'} without a domain row for it")
@@ -129,7 +159,7 @@ def _attach_dkim(out: Collector, rows: _DkimRows) -> None:
         out.add(where, order, one)
     for index, keys in extra.items():
         domain = out.doc.domains[index]
-        out.doc.domains[index] = DomainRecord(domain.name, domain.dkim + tuple(keys), domain.where)
+        out.doc.domains[index] = dataclasses.replace(domain, dkim=domain.dkim + tuple(keys))
 
 
 def _only(row: dict[str, str], allowed: set[str], kind: str) -> None:
@@ -146,20 +176,35 @@ def _only(row: dict[str, str], allowed: set[str], kind: str) -> None:
 # --------------------------------------------------------------------------
 
 
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return join_destinations(value)
+    return value
+
+
 def render_csv(doc: Document) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    records: list[DomainRecord | UserRecord] = [*doc.domains, *doc.users]
+    policies = [policy_fields(record) for record in records]
+    used = {key for fields in policies for key in fields}
+    columns = (*CSV_COLUMNS, *(c for c in CSV_POLICY_COLUMNS if c in used))
+    writer.writerow(columns)
 
     def row(**cells: Any) -> None:
-        writer.writerow(["" if cells.get(c) is None else cells[c] for c in CSV_COLUMNS])
+        writer.writerow([_cell(cells.get(c)) for c in columns])
 
-    for d in doc.domains:
-        row(kind="domain", domain=d.name)
+    domain_policies, user_policies = policies[: len(doc.domains)], policies[len(doc.domains) :]
+    for d, policy in zip(doc.domains, domain_policies, strict=True):
+        row(kind="domain", domain=d.name, **policy)
         for k in d.dkim:
             row(kind="dkim", domain=d.name, **dkim_fields(k))
-    for u in doc.users:
-        row(kind="user", email=u.email, password=u.password)
+    for u, policy in zip(doc.users, user_policies, strict=True):
+        row(kind="user", email=u.email, password=u.password, **policy)
     for a in doc.aliases:
         row(kind="alias", source=a.source, destinations=join_destinations(a.destinations))
     return buffer.getvalue()

@@ -11,20 +11,26 @@ JSON, one row per line so a file diffs and greps well:
     {
       "version": 1,
       "domains": [
-        {"name": "example.nl", "dkim": [{"selector": "mail", "algorithm": "rsa", ...}]}
+        {"name": "example.nl", "max_users": 50, "dkim": [{"selector": "mail", ...}]}
       ],
       "users": [
-        {"email": "joe@example.nl", "password": "{SHA512-CRYPT}$6$..."}
+        {"email": "joe@example.nl", "password": "{SHA512-CRYPT}$6$...", "quota": "2G",
+         "send_as": ["@example.nl"]}
       ],
       "aliases": [
         {"source": "info@example.nl", "destinations": ["joe@example.nl"]}
       ]
     }
 
+Account policy (records.DOMAIN_POLICY_FIELDS, USER_POLICY_FIELDS) is written
+only where it differs from the default, so a file without it reads as before;
+a field a row leaves out is left as it is by an import.
+
 JSON Lines: the same objects one per line, each with a "kind" (domain, user,
 alias) first. CSV: one table with a `kind` column (domain, dkim, user, alias)
-and the columns in CSV_COLUMNS; a dkim row belongs to the domain row of the
-same `domain`, destinations are comma-separated in one cell.
+and the columns in CSV_COLUMNS, then the policy columns in use; a dkim row
+belongs to the domain row of the same `domain`, destinations and send_as are
+comma-separated in one cell.
 
 The formats live in `jsonfile` and `csvfile`, the records in `records`; this
 module picks the format and is what callers import.
@@ -37,11 +43,19 @@ from collections.abc import Callable
 
 from mailctl.errors import InvalidInput
 from mailctl.transfer import FORMATS
-from mailctl.transfer.csvfile import CSV_COLUMNS, CSV_IMPORT_COLUMNS, parse_csv, render_csv
+from mailctl.transfer.csvfile import (
+    CSV_COLUMNS,
+    CSV_IMPORT_COLUMNS,
+    CSV_POLICY_COLUMNS,
+    parse_csv,
+    render_csv,
+)
 from mailctl.transfer.jsonfile import parse_json, parse_jsonl, render_json, render_jsonl
 from mailctl.transfer.records import (
     DKIM_FIELDS,
+    DOMAIN_POLICY_FIELDS,
     MAX_ERRORS_SHOWN,
+    USER_POLICY_FIELDS,
     VERSION,
     AliasRecord,
     DkimRecord,
@@ -55,9 +69,12 @@ from mailctl.transfer.records import (
 __all__ = [
     "CSV_COLUMNS",
     "CSV_IMPORT_COLUMNS",
+    "CSV_POLICY_COLUMNS",
     "DKIM_FIELDS",
+    "DOMAIN_POLICY_FIELDS",
     "FORMATS",
     "MAX_ERRORS_SHOWN",
+    "USER_POLICY_FIELDS",
     "VERSION",
     "AliasRecord",
     "DkimRecord",

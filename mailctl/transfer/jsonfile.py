@@ -2,8 +2,10 @@
 
 JSON is one document with a section per kind, one row per line so a file
 diffs and greps well; JSON Lines is the same objects one per line, each with
-its "kind" (domain, user, alias) first. A row's location is an index path such
-as `users[17]` in JSON, a line number in JSON Lines.
+its "kind" (domain, user, alias) first. Policy fields appear where they differ
+from the default, between a domain's name and its keys, after a user's
+password. A row's location is an index path such as `users[17]` in JSON, a
+line number in JSON Lines.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from mailctl.transfer.rows import (
     dkim_fields,
     domain_from,
     object_of,
+    policy_fields,
     user_from,
 )
 
@@ -130,9 +133,10 @@ def parse_jsonl(text: str) -> tuple[Document, list[RowError]]:
 
 def _objects(doc: Document) -> Iterator[tuple[str, dict[str, Any]]]:
     for d in doc.domains:
-        yield "domains", {"name": d.name, "dkim": [dkim_fields(k) for k in d.dkim]}
+        keys = [dkim_fields(k) for k in d.dkim]
+        yield "domains", {"name": d.name, **policy_fields(d), "dkim": keys}
     for u in doc.users:
-        yield "users", {"email": u.email, "password": u.password}
+        yield "users", {"email": u.email, "password": u.password, **policy_fields(u)}
     for a in doc.aliases:
         yield "aliases", {"source": a.source, "destinations": list(a.destinations)}
 

@@ -18,6 +18,30 @@ DKIM_FIELDS = (
     "retired_at",
     "private_key",
 )
+# Account policy (migration 0003), in the order a row writes them. A field a row
+# leaves out keeps the stored value on import (a new account: the default), and
+# export writes only what differs from the default.
+DOMAIN_POLICY_FIELDS = (
+    "suspended",
+    "suspend_reason",
+    "receive",
+    "default_quota",
+    "max_quota",
+    "max_users",
+    "max_aliases",
+)
+USER_POLICY_FIELDS = (
+    "suspended",
+    "suspend_reason",
+    "imap",
+    "pop3",
+    "smtp",
+    "receive",
+    "quota",
+    "send_as",
+)
+FLAG_FIELDS = ("suspended", "imap", "pop3", "smtp", "receive")  # true or false
+COUNT_FIELDS = ("max_users", "max_aliases")  # a number in JSON, or "none"
 MAX_ERRORS_SHOWN = 20
 
 
@@ -38,21 +62,37 @@ class DkimRecord:
 
 @dataclass(frozen=True)
 class DomainRecord:
-    """A domain in an export file, with its keys."""
+    """A domain in an export file, with its keys and its policy (None: not given).
+    Sizes and counts are the file's text (`500M`, `none`), read by the import."""
 
     name: str
     dkim: tuple[DkimRecord, ...] = ()
     where: str = field(default="", compare=False)
+    suspended: bool | None = None
+    suspend_reason: str | None = None
+    receive: bool | None = None
+    default_quota: str | None = None
+    max_quota: str | None = None
+    max_users: str | None = None
+    max_aliases: str | None = None
 
 
 @dataclass(frozen=True)
 class UserRecord:
-    """A mailbox in an export file."""
+    """A mailbox in an export file, with its policy and send-as grants."""
 
     email: str
     password: str | None = None  # a Dovecot hash, stored as is
     plaintext: str | None = field(default=None, repr=False)  # import only: hashed first
     where: str = field(default="", compare=False)
+    suspended: bool | None = None  # policy: None is not given
+    suspend_reason: str | None = None
+    imap: bool | None = None
+    pop3: bool | None = None
+    smtp: bool | None = None
+    receive: bool | None = None
+    quota: str | None = None  # `500M`, `unlimited` or `default`
+    send_as: tuple[str, ...] = ()  # addresses and @domains this login may send as
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from mailctl.transfer.records import (
+    COUNT_FIELDS,
     DKIM_FIELDS,
+    DOMAIN_POLICY_FIELDS,
+    FLAG_FIELDS,
+    USER_POLICY_FIELDS,
     AliasRecord,
     DkimRecord,
     Document,
@@ -75,8 +79,50 @@ def _keys(row: dict[str, Any], allowed: Iterable[str]) -> None:
         raise BadRow(f"unknown field(s) {', '.join(unknown)}")
 
 
+def _flag(value: Any, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+        return value.lower() in ("true", "1")  # a CSV cell
+    raise BadRow(f"'{key}' must be true or false")
+
+
+def _amount(value: Any, key: str) -> str:
+    """A size or a count as the file has it (a CSV cell, `500M`, or a JSON number);
+    what it says is the import's to check."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        raise BadRow(f"'{key}' must be a string or a whole number")
+    return value
+
+
+def _addresses(value: Any, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BadRow(f"'{key}' must be a list of addresses")
+    return tuple(value)
+
+
+def _policy(row: dict[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    """The policy fields a row gives (null or absent: not given), read by kind."""
+    found: dict[str, Any] = {}
+    for key in names:
+        value = row.get(key)
+        if value is None:
+            continue
+        if key in FLAG_FIELDS:
+            found[key] = _flag(value, key)
+        elif key == "send_as":
+            found[key] = _addresses(value, key)
+        elif key == "suspend_reason":
+            found[key] = _text(row, key)
+        else:
+            found[key] = _amount(value, key)
+    return found
+
+
 def domain_from(row: dict[str, Any], where: str) -> DomainRecord:
-    _keys(row, ("name", "dkim"))
+    _keys(row, ("name", "dkim", *DOMAIN_POLICY_FIELDS))
     name = _required(row, "name")
     keys = row.get("dkim", [])
     if not isinstance(keys, list):
@@ -87,7 +133,7 @@ def domain_from(row: dict[str, Any], where: str) -> DomainRecord:
             dkim.append(dkim_from(object_of(key), f"{where}.dkim[{i}]"))
         except BadRow as exc:
             raise BadRow(str(exc), f".dkim[{i}]") from None
-    return DomainRecord(name, tuple(dkim), where)
+    return DomainRecord(name, tuple(dkim), where, **_policy(row, DOMAIN_POLICY_FIELDS))
 
 
 def dkim_from(row: dict[str, Any], where: str) -> DkimRecord:
@@ -111,13 +157,13 @@ def dkim_from(row: dict[str, Any], where: str) -> DkimRecord:
 
 
 def user_from(row: dict[str, Any], where: str) -> UserRecord:
-    _keys(row, ("email", "password", "plaintext"))
+    _keys(row, ("email", "password", "plaintext", *USER_POLICY_FIELDS))
     email = _required(row, "email")
     password = _text(row, "password", required=False)
     plaintext = _text(row, "plaintext", required=False)
     if (password is None) == (plaintext is None):
         raise BadRow("give either 'password' (a Dovecot hash) or 'plaintext', not both or neither")
-    return UserRecord(email, password, plaintext, where)
+    return UserRecord(email, password, plaintext, where, **_policy(row, USER_POLICY_FIELDS))
 
 
 def alias_from(row: dict[str, Any], where: str) -> AliasRecord:
@@ -151,4 +197,18 @@ def dkim_fields(key: DkimRecord) -> dict[str, Any]:
     }
     if key.private_key is not None:
         fields["private_key"] = key.private_key
+    return fields
+
+
+def policy_fields(record: DomainRecord | UserRecord) -> dict[str, Any]:
+    """The policy fields a record gives, in file order; a count as a number."""
+    names = DOMAIN_POLICY_FIELDS if isinstance(record, DomainRecord) else USER_POLICY_FIELDS
+    fields: dict[str, Any] = {}
+    for key in names:
+        value = getattr(record, key)
+        if value is None or value == ():
+            continue
+        if key in COUNT_FIELDS and re.fullmatch(r"[0-9]{1,18}", value):
+            value = int(value)
+        fields[key] = list(value) if isinstance(value, tuple) else value
     return fields

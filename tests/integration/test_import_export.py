@@ -1,5 +1,7 @@
 """`mailctl export` / `mailctl import`: round trips across backends, idempotent
-upserts, and all-or-nothing imports that name the bad row."""
+upserts, all-or-nothing imports that name the bad row, and the account policy
+(quotas, suspension, services, domain limits, send-as grants) carried along and
+its limits enforced."""
 
 from __future__ import annotations
 
@@ -16,6 +18,9 @@ from pathlib import Path
 import pytest
 from support.cli import Mailctl, make_mailctl
 from support.files import snapshot
+
+from mailctl.transfer import fileformat
+from mailctl.transfer.records import AliasRecord, Document, DomainRecord, UserRecord
 
 PASSWORDS = {
     "joe@example.nl": ("SHA512-CRYPT", "correct horse battery"),
@@ -39,6 +44,33 @@ def populate(m: Mailctl) -> None:
     m("domain", "add", "alias.example", "--no-postmaster")
     m("alias", "add", "@alias.example", "@example.nl")  # alias domain
     m("dkim", "rotate", "example.nl")  # a second (pending) key
+    # Account policy: every field away from its default somewhere.
+    m("domain", "set", "example.nl", "--default-quota", "1G", "--max-quota", "2G",
+      "--max-users", "10", "--max-aliases", "20")
+    m("domain", "suspend", "alias.example", "--no-receive", "--reason", "moved away")
+    m("user", "set", "joe@example.nl", "--quota", "1536M", "--no-imap", "--no-pop3")
+    m("user", "set", "bob@xn--bcher-kva.example", "--quota", "unlimited", "--no-smtp",
+      "--no-receive")
+    m("user", "suspend", "ann@example.nl", "--reason", "left, mail kept")
+    m("sender", "allow", "joe@example.nl", "info@example.nl")
+    m("sender", "allow", "joe@example.nl", "@alias.example")
+
+
+# The policy `populate` gives, as an export writes it (sizes whole: 1536M, not 1.5G).
+POLICY = {
+    "alias.example": {"suspended": True, "suspend_reason": "moved away", "receive": False},
+    "example.nl": {"default_quota": "1G", "max_quota": "2G", "max_users": 10,
+                   "max_aliases": 20},
+    "xn--bcher-kva.example": {},
+    "ann@example.nl": {"suspended": True, "suspend_reason": "left, mail kept"},
+    "bob@xn--bcher-kva.example": {"smtp": False, "receive": False, "quota": "unlimited"},
+    "joe@example.nl": {"imap": False, "pop3": False, "quota": "1536M",
+                       "send_as": ["@alias.example", "info@example.nl"]},
+}
+
+
+def policy_of(row: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in row.items() if k not in ("name", "dkim", "email", "password")}
 
 
 def test_round_trip_mariadb_to_postgresql_and_sqlite(
@@ -58,6 +90,8 @@ def test_round_trip_mariadb_to_postgresql_and_sqlite(
     assert all("PRIVATE KEY" in k["private_key"] for d in document["domains"] for k in d["dkim"])
     hashes = {u["email"]: u["password"] for u in document["users"]}
     assert set(hashes) == set(PASSWORDS)
+    rows = document["domains"] + document["users"]
+    assert {r.get("name") or r["email"]: policy_of(r) for r in rows} == POLICY
 
     assert maria.mail is not None
     doveadm = maria.mail.doveadm
@@ -97,10 +131,17 @@ def test_csv_and_jsonl_round_trip(maria: Mailctl, sqlite_url: str, tmp_path: Pat
         )
         target("import", str(path))
         assert target("export", "--format", fmt, "--with-keys").stdout == exported
+        assert target.dump(policy=True)["mailctl_sender_grants"] != []
     rows = list(csv.DictReader(io.StringIO(maria("export", "-f", "csv").stdout)))
     assert {r["kind"] for r in rows} == {"domain", "dkim", "user", "alias"}
     info = next(r for r in rows if r["source"] == "info@example.nl")
     assert info["destinations"] == "joe@example.nl,ann@example.nl"
+    # The policy columns in use follow the fixed ones; flags are true/false.
+    joe = next(r for r in rows if r["email"] == "joe@example.nl")
+    assert (joe["imap"], joe["quota"], joe["send_as"]) == (
+        "false", "1536M", "@alias.example,info@example.nl"
+    )
+    assert next(r for r in rows if r["domain"] == "example.nl")["max_users"] == "10"
 
 
 def test_without_keys_imported_domains_get_new_keys(maria: Mailctl, sqlite_url: str,
@@ -152,14 +193,14 @@ def test_import_is_idempotent_and_merges(maria: Mailctl, tmp_path: Path) -> None
     populate(maria)
     path = tmp_path / "export.json"
     maria("export", "-o", str(path))
-    before = maria.dump()
+    before = maria.dump(policy=True)
     result = maria("import", str(path))
     assert result.stdout.splitlines() == [
         "domains: 0 created, 0 updated, 3 unchanged",
         "users: 0 created, 0 updated, 3 unchanged",
         "aliases: 0 created, 0 updated, 8 unchanged",
     ]
-    assert maria.dump() == before
+    assert maria.dump(policy=True) == before
 
     document = json.loads(path.read_text())
     document["users"][0]["password"] = HASH  # a changed hash: updated
@@ -172,7 +213,7 @@ def test_import_is_idempotent_and_merges(maria: Mailctl, tmp_path: Path) -> None
         "users: 1 to create, 1 to update, 2 unchanged",
         "aliases: 0 to create, 1 to update, 0 unchanged",
     ]
-    assert maria.dump() == before
+    assert maria.dump(policy=True) == before
     maria("import", str(path))
     assert maria.query("SELECT password FROM virtual_users WHERE email = :e",
                        e=document["users"][0]["email"]) == [(HASH,)]
@@ -329,3 +370,152 @@ def test_keys_on_disk_are_reused_or_refused(maria: Mailctl, tmp_path: Path) -> N
     refused = maria("import", str(path), code=1)
     assert f"domains[0].dkim[0]: {key} exists and holds another key" in refused.stderr
     assert maria.dump() == before and key.read_bytes() == pem
+
+
+# --- account policy ---------------------------------------------------------------
+
+
+def test_policy_in_the_file_updates_and_what_it_leaves_out_is_kept(
+    maria: Mailctl, tmp_path: Path
+) -> None:
+    populate(maria)
+    path = tmp_path / "export.json"
+    maria("export", "-o", str(path))
+    document = json.loads(path.read_text())
+    users = {u["email"]: u for u in document["users"]}
+    # joe: a new quota, IMAP back on, one more grant (the two he has are not listed).
+    users["joe@example.nl"].update(quota="2G", imap=True, send_as=["ann@example.nl"])
+    # ann: a row without any policy field, as an older mailctl wrote it: kept suspended.
+    users["ann@example.nl"] = {"email": "ann@example.nl",
+                               "password": users["ann@example.nl"]["password"]}
+    domains = {d["name"]: d for d in document["domains"]}
+    domains["example.nl"]["max_users"] = "none"  # lifted
+    domains["alias.example"]["suspended"] = False  # resumed: the reason goes with it
+    del domains["alias.example"]["suspend_reason"]
+    path.write_text(json.dumps(document))
+    dry = maria("import", str(path), "--dry-run")
+    assert "  UPDATE mailctl_user_policy: joe@example.nl (imap on, quota 2G)" in dry.stdout
+    assert "  INSERT INTO mailctl_sender_grants: joe@example.nl (may send as ann@example.nl)" in (
+        dry.stdout
+    )
+    assert maria("import", str(path)).stdout.splitlines() == [
+        "domains: 0 created, 2 updated, 1 unchanged",
+        "users: 0 created, 1 updated, 2 unchanged",
+        "aliases: 0 created, 0 updated, 8 unchanged",
+    ]
+    after = json.loads(maria("export").stdout)
+    policy = {r.get("name") or r["email"]: policy_of(r) for r in after["domains"] + after["users"]}
+    assert policy == {
+        **POLICY,
+        "alias.example": {"receive": False},
+        "example.nl": {"default_quota": "1G", "max_quota": "2G", "max_aliases": 20},
+        "joe@example.nl": {"pop3": False, "quota": "2G",
+                           "send_as": ["@alias.example", "ann@example.nl", "info@example.nl"]},
+    }
+
+
+def test_a_file_without_policy_leaves_the_policy_alone(maria: Mailctl, tmp_path: Path) -> None:
+    populate(maria)
+    document = json.loads(maria("export").stdout)
+    for row in document["domains"] + document["users"]:
+        for key in policy_of(row):
+            del row[key]
+    for fmt in ("json", "csv"):
+        records, errors = fileformat.parse(json.dumps(document), "json")
+        assert errors == []
+        path = tmp_path / f"old.{fmt}"
+        path.write_text(fileformat.render(records, fmt))
+        before = maria.dump(policy=True)
+        assert maria("import", str(path)).stdout.splitlines() == [
+            "domains: 0 created, 0 updated, 3 unchanged",
+            "users: 0 created, 0 updated, 3 unchanged",
+            "aliases: 0 created, 0 updated, 8 unchanged",
+        ]
+        assert maria.dump(policy=True) == before
+
+
+def _limited(m: Mailctl) -> None:
+    """example.nl (its postmaster@ and abuse@: 2 aliases) with joe@ and every limit."""
+    m("domain", "add", "example.nl")
+    m("user", "add", "joe@example.nl", "--password-stdin", input="correct horse battery\n")
+    m("domain", "set", "example.nl", "--max-users", "3", "--max-aliases", "4",
+      "--max-quota", "1G", "--default-quota", "100M")
+
+
+def _users(domain: str, count: int, quota: str | None = None) -> list[UserRecord]:
+    return [UserRecord(f"u{i}@{domain}", HASH, quota=quota) for i in range(count)]
+
+
+LIMITS = [
+    # (id, the file, the one line that refuses it)
+    ("max-users", Document(users=_users("example.nl", 3)),
+     "example.nl has 1 of its max-users 3: the import would add 3; nothing was imported"
+     " (raise it: mailctl domain set example.nl --max-users N, or max_users in the file's"
+     " row for example.nl)"),
+    ("max-users-the-file-sets", Document(
+        domains=[DomainRecord("new.example", max_users="1")], users=_users("new.example", 2)),
+     "new.example has 0 of its max-users 1: the import would add 2; nothing was imported"),
+    ("max-users-the-file-lowers", Document(
+        domains=[DomainRecord("example.nl", max_users="1")], users=_users("example.nl", 1)),
+     "example.nl has 1 of its max-users 1: the import would add 1"),
+    ("max-aliases", Document(aliases=[
+        AliasRecord(f"a{i}@example.nl", ("joe@example.nl",)) for i in range(3)]),
+     "example.nl has 2 of its max-aliases 4: the import would add 3; nothing was imported"),
+    ("max-quota", Document(users=_users("example.nl", 1, quota="2G")),
+     "u0@example.nl: quota 2G exceeds the max-quota 1G of example.nl; nothing was imported"),
+    ("max-quota-unlimited", Document(users=_users("example.nl", 1, quota="unlimited")),
+     "u0@example.nl: quota unlimited exceeds the max-quota 1G of example.nl"),
+    ("max-quota-the-file-lowers", Document(
+        domains=[DomainRecord("example.nl", max_quota="50M", default_quota="none")],
+        users=_users("example.nl", 1)),
+     "u0@example.nl: quota the domain's default exceeds the max-quota 50M of example.nl"),
+    ("quota-of-an-existing-user", Document(users=[UserRecord("joe@example.nl", HASH,
+                                                             quota="3G")]),
+     "joe@example.nl: quota 3G exceeds the max-quota 1G of example.nl"),
+]
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
+@pytest.mark.parametrize(
+    ("document", "says"), [pytest.param(*case[1:], id=case[0]) for case in LIMITS]
+)
+def test_an_import_past_a_domain_limit_is_refused_whole(
+    maria: Mailctl, tmp_path: Path, fmt: str, document: Document, says: str
+) -> None:
+    _limited(maria)
+    path = tmp_path / f"import.{fmt}"
+    path.write_text(fileformat.render(document, fmt))
+    before, files = maria.dump(policy=True), snapshot(maria.root)
+    for dry in ((), ("--dry-run",)):
+        result = maria("import", str(path), *dry, code=1)
+        [line] = result.stderr.splitlines()
+        assert line.startswith("mailctl: error: ") and says in line, result.stderr
+        assert result.stdout == ""
+        assert maria.dump(policy=True) == before
+        assert snapshot(maria.root) == files
+
+
+def test_limits_count_the_whole_file_and_its_own_limits(maria: Mailctl, tmp_path: Path) -> None:
+    _limited(maria)
+    path = tmp_path / "import.csv"
+    # Two more mailboxes fit max-users 3; a quota at max-quota fits; a row that
+    # lifts the limit lets any number in.
+    fits = Document(users=[*_users("example.nl", 1), UserRecord("big@example.nl", HASH,
+                                                                 quota="1G")])
+    path.write_text(fileformat.render(fits, "csv"))
+    assert maria("import", str(path)).stdout.splitlines()[1] == (
+        "users: 2 created, 0 updated, 0 unchanged"
+    )
+    lifted = Document(domains=[DomainRecord("example.nl", max_users="none")],
+                      users=_users("example.nl", 5))
+    path.write_text(fileformat.render(lifted, "csv"))
+    assert maria("import", str(path)).stdout.splitlines()[:2] == [
+        "domains: 0 created, 1 updated, 0 unchanged",
+        "users: 4 created, 0 updated, 1 unchanged",
+    ]
+    # Over a limit set below what the domain has: a file that adds nothing still imports.
+    maria("domain", "set", "example.nl", "--max-users", "2")
+    path.write_text(fileformat.render(Document(users=_users("example.nl", 5)), "csv"))
+    assert maria("import", str(path)).stdout.splitlines()[1] == (
+        "users: 0 created, 0 updated, 5 unchanged"
+    )

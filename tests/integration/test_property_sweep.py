@@ -116,9 +116,17 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, mail_config: MailConfig) ->
                 for k in json.loads(m("dkim", "show", "example.nl", "-f", "json").stdout)}
         exported, _ = fileformat.parse(m("export", "--with-keys").stdout, "json")
         nl = next(d for d in exported.domains if d.name == "example.nl")
+        # Every field of the records set, the account policy's too.
         document = fileformat.Document(
-            domains=[DomainRecord("fresh.nl", nl.dkim)],
-            users=[UserRecord("ann@example.nl", exported.users[0].password)],
+            domains=[DomainRecord(
+                "fresh.nl", nl.dkim, suspended=True, suspend_reason="not yet", receive=True,
+                default_quota="100M", max_quota="1G", max_users="10", max_aliases="10",
+            )],
+            users=[UserRecord(
+                "ann@example.nl", exported.users[0].password, suspended=True,
+                suspend_reason="left", imap=False, pop3=False, smtp=False, receive=True,
+                quota="200M", send_as=("info@example.nl",),
+            )],
             aliases=[AliasRecord("sales@example.nl", ("joe@example.nl",))],
         )
         backup = base / "backup"
@@ -389,6 +397,13 @@ def test_a_control_character_in_a_name_is_refused(site: Site, param: str, tmp_pa
 # Record field -> None: swept like a name; else why not.
 IMPORT_FIELDS: dict[str, str | None] = {
     "DomainRecord.name": None,
+    "DomainRecord.suspended": None,  # a flag: true or false, as a CSV cell has it
+    "DomainRecord.suspend_reason": None,
+    "DomainRecord.receive": None,
+    "DomainRecord.default_quota": None,
+    "DomainRecord.max_quota": None,
+    "DomainRecord.max_users": None,  # a number in JSON; text there once it holds one
+    "DomainRecord.max_aliases": None,
     "DkimRecord.selector": None,
     "DkimRecord.algorithm": None,
     "DkimRecord.state": None,
@@ -399,6 +414,14 @@ IMPORT_FIELDS: dict[str, str | None] = {
     "UserRecord.email": None,
     "UserRecord.password": None,
     "UserRecord.plaintext": "a password: the policy, not a name rule, says what it holds",
+    "UserRecord.suspended": None,
+    "UserRecord.suspend_reason": None,
+    "UserRecord.imap": None,
+    "UserRecord.pop3": None,
+    "UserRecord.smtp": None,
+    "UserRecord.receive": None,
+    "UserRecord.quota": None,
+    "UserRecord.send_as": None,
     "AliasRecord.source": None,
     "AliasRecord.destinations": None,
 }
@@ -419,19 +442,22 @@ def _with_field(document: fileformat.Document, field: str, value: str) -> filefo
     """The document with `field` (of its first record that has one) set to `value`."""
     kind, name = field.split(".")
     domain, user, alias = document.domains[0], document.users[0], document.aliases[0]
+
+    def put(record: Any) -> Any:  # a list field gets the value as its only item
+        given = (value,) if isinstance(getattr(record, name), tuple) else value
+        return dataclasses.replace(record, **{name: given})
+
     if kind == "DkimRecord":
         at = next(i for i, k in enumerate(domain.dkim) if getattr(k, name) is not None)
         keys = list(domain.dkim)
-        keys[at] = dataclasses.replace(keys[at], **{name: value})
+        keys[at] = put(keys[at])
         domain = dataclasses.replace(domain, dkim=tuple(keys))
     elif kind == "DomainRecord":
-        domain = dataclasses.replace(domain, name=value)
+        domain = put(domain)
     elif kind == "UserRecord":
-        user = dataclasses.replace(user, **{name: value})
-    elif name == "destinations":
-        alias = dataclasses.replace(alias, destinations=(value,))
+        user = put(user)
     else:
-        alias = dataclasses.replace(alias, **{name: value})
+        alias = put(alias)
     return fileformat.Document([domain], [user], [alias])
 
 

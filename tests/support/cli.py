@@ -12,6 +12,8 @@ from support.config import Sections, merge, write_config
 from support.mailconfig import MailConfig
 
 TABLES = ("virtual_domains", "virtual_users", "virtual_aliases")
+# Account policy (migration 0003): in a dump on request, for a schema that has them.
+POLICY_TABLES = ("mailctl_domain_policy", "mailctl_user_policy", "mailctl_sender_grants")
 
 
 @dataclass
@@ -60,11 +62,12 @@ class Mailctl:
             )
         return result
 
-    def dump(self) -> dict[str, list[tuple[Any, ...]]]:
-        """Every row of the guide's tables, to prove a failed command changed nothing."""
+    def dump(self, *, policy: bool = False) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of the guide's tables (and with `policy`, of the account policy's),
+        to prove a failed command changed nothing."""
         return {
             t: sorted(self.query(f"SELECT * FROM {t}"))  # noqa: S608 - fixed table names
-            for t in TABLES
+            for t in (*TABLES, *(POLICY_TABLES if policy else ()))
         }
 
     def execute(self, sql: str, **params: Any) -> None:

@@ -17,14 +17,16 @@ import pytest
 from mailctl.core import db as core_db
 from mailctl.core.config import Settings, build_settings
 from mailctl.dkim import keyfiles as dkim
-from mailctl.errors import MailctlError
+from mailctl.errors import LimitReached, MailctlError
 from mailctl.passwords.parallel import HashJob, HashParams, resolve
 from mailctl.services import Tx
 from mailctl.services import transfer as bulk
 from mailctl.services.aliases import add_alias
 from mailctl.services.domains import add_domain, find_domain
 from mailctl.services.users import add_user
+from mailctl.store import policy
 from mailctl.store.connection import Db, connect
+from mailctl.store.policy import DomainPolicy, UserPolicy
 from mailctl.transfer import fileformat as bulkfile
 from mailctl.transfer.fileformat import ImportRejected
 
@@ -415,6 +417,117 @@ def test_existing_domain_keeps_its_own_key(env: Env, pem: str) -> None:
     assert env.plan(text).warnings == []
 
 
+# ------------------------------------------------------------------ account policy
+
+
+POLICY_DOC = document(
+    domains=[
+        {"name": "example.nl", "max_users": 5, "default_quota": "1G"},
+        {"name": "new.example", "suspended": True, "suspend_reason": "not yet"},
+    ],
+    users=[
+        {"email": "joe@example.nl", "password": HASH, "imap": False,
+         "send_as": ["sales@example.nl", "@new.example", "SALES@example.nl"]},
+        {"email": "ann@new.example", "password": HASH, "quota": "500M", "suspended": False},
+        {"email": "bob@example.nl", "password": HASH},
+    ],
+)
+
+
+def test_policy_is_planned_applied_and_then_unchanged(env: Env) -> None:
+    plan = env.plan(POLICY_DOC)
+    tallies = {kind: (t.created, t.updated, t.unchanged) for kind, t in plan.tallies.items()}
+    assert tallies == {"domains": (1, 1, 0), "users": (2, 1, 0), "aliases": (0, 0, 0)}
+    assert [(c.key, c.stored, c.details()) for c in plan.domain_policies] == [
+        ("example.nl", False, "default-quota 1G, max-users 5"),
+        ("new.example", False, "suspended"),
+    ]
+    # ann's `suspended: false` is the default: only her quota makes a row.
+    assert [(c.key, c.stored, c.details()) for c in plan.user_policies] == [
+        ("joe@example.nl", False, "imap off"),
+        ("ann@new.example", False, "quota 500M"),
+    ]
+    assert plan.new_grants == [
+        ("joe@example.nl", "sales@example.nl"),
+        ("joe@example.nl", "@new.example"),
+    ]
+    assert plan.logins_to_kick == ["joe@example.nl"]  # IMAP off ends his open sessions
+    assert plan.writes == 1 + 2 + 2 + 2 + 2  # new domain, new users, policy rows, grants
+
+    tx = Tx(env.db, env.settings)
+    with env.db.transaction():
+        bulk.apply_import(tx, plan)
+    current = env.current()
+    joe_id, ann_id = current.users["joe@example.nl"][0], current.users["ann@new.example"][0]
+    assert current.user_policies == {
+        joe_id: UserPolicy(joe_id, imap=0),
+        ann_id: UserPolicy(ann_id, quota_bytes=500 * 2**20),
+    }
+    nl, new = current.domains["example.nl"], current.domains["new.example"]
+    assert current.domain_policies == {
+        nl: DomainPolicy(nl, default_quota_bytes=2**30, max_users=5),
+        new: DomainPolicy(new, suspended=1, suspend_reason="not yet"),
+    }
+    assert policy.grants(env.db) == [
+        ("joe@example.nl", "@new.example"),
+        ("joe@example.nl", "sales@example.nl"),
+    ]
+    assert "insert mailctl_sender_grants joe@example.nl" in " ".join(
+        f"{c.action} {c.table} {c.key}" for c in tx.changes
+    )
+    assert tx.logins_to_kick == ["joe@example.nl"]
+
+    again = env.plan(POLICY_DOC)
+    tallies = {kind: (t.created, t.updated, t.unchanged) for kind, t in again.tallies.items()}
+    assert tallies == {"domains": (0, 0, 2), "users": (0, 0, 3), "aliases": (0, 0, 0)}
+    assert again.writes == 0 and again.logins_to_kick == []
+
+
+def test_a_field_left_out_keeps_the_stored_value(env: Env) -> None:
+    joe_id = env.current().users["joe@example.nl"][0]
+    policy.save_user_policy(env.db, UserPolicy(joe_id, suspended=1, suspend_reason="why",
+                                               pop3=0, quota_bytes=2**30))
+    policy.add_grant(env.db, joe_id, "sales@example.nl")
+    plan = env.plan(document(users=[{"email": "joe@example.nl", "password": HASH,
+                                     "quota": "2G", "send_as": ["sales@example.nl"]}]))
+    [change] = plan.user_policies
+    assert change.stored and change.details() == "quota 2G"
+    assert change.row == UserPolicy(joe_id, suspended=1, suspend_reason="why", pop3=0,
+                                    quota_bytes=2 * 2**30)
+    assert plan.new_grants == [] and plan.logins_to_kick == []
+    # `suspended: false` resumes, and the reason goes with it.
+    plan = env.plan(document(users=[{"email": "joe@example.nl", "password": HASH,
+                                     "suspended": False}]))
+    [change] = plan.user_policies
+    assert (change.row.suspended, change.row.suspend_reason) == (0, None)
+    assert change.details() == "resumed"
+
+
+def test_limits_refuse_the_plan_in_one_line(env: Env) -> None:
+    nl = env.current().domains["example.nl"]
+    policy.save_domain_policy(env.db, DomainPolicy(nl, max_users=2, max_quota_bytes=2**30,
+                                                   default_quota_bytes=2**20))
+    two = [{"email": f"u{i}@example.nl", "password": HASH} for i in range(2)]
+    with pytest.raises(LimitReached) as info:
+        env.plan(document(users=two))
+    assert str(info.value) == (
+        "example.nl has 1 of its max-users 2: the import would add 2; nothing was imported"
+        " (raise it: mailctl domain set example.nl --max-users N, or max_users in the file's"
+        " row for example.nl)"
+    )
+    assert info.value.exit_code == 1
+    # The file's own limit counts: raised, the same rows fit; lowered, one does not.
+    raised = env.plan(document(domains=[{"name": "example.nl", "max_users": 3}], users=two))
+    assert raised.tallies["users"].created == 2
+    with pytest.raises(LimitReached, match="has 1 of its max-users 1: the import would add 1"):
+        env.plan(document(domains=[{"name": "example.nl", "max_users": "1"}], users=two[:1]))
+    with pytest.raises(LimitReached, match="u0@example.nl: quota 2G exceeds the max-quota 1G"):
+        env.plan(document(users=[{**two[0], "quota": "2G"}]))
+    # A bad row is reported as such first, with its place.
+    with pytest.raises(ImportRejected):
+        env.plan(document(users=[*two, {"email": "u9@example.nl", "password": HASH[:-1]}]))
+
+
 # ------------------------------------------------------------------ bad rows
 
 BASE: dict[str, list[dict[str, Any]]] = {
@@ -587,6 +700,96 @@ BAD_ROWS: list[tuple[str, str, dict[str, Any], str, str]] = [
         {"name": "new.example", "dkim": [key(selector="../mail")]},
         "domains[2].dkim[0]",
         "invalid selector for a key path: '../mail'",
+    ),
+    (
+        "quota-not-a-size",
+        "users",
+        {"email": "bob@example.org", "password": HASH, "quota": "lots"},
+        "users[1]",
+        "bob@example.org: quota: invalid size 'lots': a whole number with K, M, G or T"
+        " (1024-based), e.g. 500M",
+    ),
+    (
+        "quota-of-nothing",
+        "users",
+        {"email": "bob@example.org", "password": HASH, "quota": "0"},
+        "users[1]",
+        "bob@example.org: quota: a quota of 0 bytes: use 'unlimited' for no quota",
+    ),
+    (
+        "max-users-not-a-count",
+        "domains",
+        {"name": "new.example", "max_users": "lots"},
+        "domains[2]",
+        "new.example: max_users: invalid count 'lots': a whole number, or 'none'",
+    ),
+    (
+        "max-aliases-a-digit-int-refuses",
+        "domains",
+        {"name": "new.example", "max_aliases": "\u00b2"},
+        "domains[2]",
+        "new.example: max_aliases: invalid count '\u00b2': a whole number, or 'none'",
+    ),
+    (
+        "max-quota-not-whole",
+        "domains",
+        {"name": "new.example", "max_quota": "1.5G"},
+        "domains[2]",
+        "new.example: max_quota: invalid size '1.5G': a whole number with K, M, G or T"
+        " (1024-based), e.g. 500M",
+    ),
+    (
+        "default-quota-over-max-quota",
+        "domains",
+        {"name": "new.example", "default_quota": "2G", "max_quota": "1536M"},
+        "domains[2]",
+        "new.example: default_quota 2G exceeds max_quota 1536M",
+    ),
+    (
+        "reason-without-suspension",
+        "users",
+        {"email": "bob@example.org", "password": HASH, "suspend_reason": "why"},
+        "users[1]",
+        "bob@example.org: suspend_reason: only with suspended: true",
+    ),
+    (
+        "reason-not-printable",
+        "domains",
+        {"name": "new.example", "suspended": True, "suspend_reason": "two\nlines"},
+        "domains[2]",
+        "new.example: suspend_reason: at most 255 printable characters",
+    ),
+    (
+        "reason-too-long",
+        "users",
+        {"email": "bob@example.org", "password": HASH, "suspended": True,
+         "suspend_reason": "x" * 256},
+        "users[1]",
+        "bob@example.org: suspend_reason: at most 255 printable characters",
+    ),
+    (
+        "send-as-not-an-address",
+        "users",
+        {"email": "bob@example.org", "password": HASH, "send_as": ["not an address"]},
+        "users[1]",
+        "bob@example.org: send_as: invalid address: 'not an address' (expected user@domain or"
+        " @domain)",
+    ),
+    (
+        "send-as-itself",
+        "users",
+        {"email": "bob@example.org", "password": HASH, "send_as": ["BOB@example.org"]},
+        "users[1]",
+        "bob@example.org: send_as: bob@example.org may always send as itself",
+    ),
+    (
+        "send-as-unhosted",
+        "users",
+        {"email": "bob@example.org", "password": HASH, "send_as": ["@unhosted.example"]},
+        "users[1]",
+        "bob@example.org: send_as @unhosted.example: domain unhosted.example is not hosted here"
+        " (add it first: mailctl domain add unhosted.example, or give it a domain row in the"
+        " file)",
     ),
     (
         "dkim-no-active-key",

@@ -43,7 +43,9 @@ def export(a: App, fmt: str | None, output: str | None, with_keys: bool) -> None
     """Write domains, DKIM key data, mailboxes with their hashes and aliases.
 
     The file is what `mailctl import` reads. Password hashes are exported as
-    stored; private keys only with --with-keys.
+    stored; private keys only with --with-keys. Account policy (suspension,
+    services, quotas, domain limits, send-as grants) is written where it
+    differs from the default.
     """
     from pathlib import Path
 
@@ -86,8 +88,11 @@ def import_(a: App, file: str, fmt: str | None) -> None:
     Idempotent: rows already in the database are left alone, a mailbox whose
     hash differs is updated, alias destinations are merged as by `alias add`.
     A user row carries a Dovecot hash ("password", stored as is) or a
-    "plaintext" password (hashed with passwords.scheme). All or nothing: any
-    bad row is reported with its location and nothing is written.
+    "plaintext" password (hashed with passwords.scheme). Policy fields a row
+    gives are set, those it leaves out kept; send-as grants are added. All or
+    nothing: any bad row is reported with its location, and a file that would
+    pass a domain's max-users, max-aliases or max-quota is refused, and
+    nothing is written.
     """
     from mailctl.services import transfer as bulk
     from mailctl.transfer import fileformat as bulkfile

@@ -1,12 +1,14 @@
 """Applying an import's plan in the caller's transaction: new domains through
 `domain add` (with the file's keys where it has them), users and aliases in bulk
-statements, each row recorded as the single-row services record it."""
+statements, then the account policy rows and send-as grants, each row recorded
+as the single-row services record it."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from mailctl.dkim.paths import NewKey
 from mailctl.model.dkimstates import DkimState
@@ -15,9 +17,11 @@ from mailctl.services import Tx, aliases, users
 from mailctl.services.domains import add_domain
 from mailctl.services.transfer.keys import KeyImport, parse_time
 from mailctl.services.transfer.plan import Plan
-from mailctl.store import dkimkeys, guide
+from mailctl.services.transfer.policy import PolicyChange
+from mailctl.store import dkimkeys, guide, policy
 from mailctl.store.dkimkeys import DkimKey
 from mailctl.store.guide import Domain
+from mailctl.store.policy import UserPolicy
 
 BATCH = 1000  # rows per bulk statement
 
@@ -56,8 +60,41 @@ def apply_import(tx: Tx, plan: Plan, progress: Progress | None = None) -> None:
         for _id, source, _text, added in extended:
             aliases.record_extended(tx, source, added)
         tick(len(extended))
+    _apply_policy(tx, plan, ids)
     for message in plan.warnings:
         tx.warn(message)
+
+
+def _apply_policy(tx: Tx, plan: Plan, domain_ids: dict[str, int]) -> None:
+    """Policy rows (a new mailbox's in bulk) and grants, once the rows they belong to exist."""
+    db = tx.db
+    for domain in plan.domain_policies:
+        policy.save_domain_policy(
+            db, dataclasses.replace(domain.row, domain_id=domain_ids[domain.key])
+        )
+        _record(tx, "mailctl_domain_policy", domain)
+    if not plan.user_policies and not plan.new_grants:
+        return
+    user_ids = {user.email: user.id for user in guide.users(db)}  # with the new ones
+    new_rows: list[UserPolicy] = []
+    for change in plan.user_policies:
+        row = dataclasses.replace(change.row, user_id=user_ids[change.key])
+        if change.stored:
+            policy.save_user_policy(db, row)
+        else:
+            new_rows.append(row)
+        _record(tx, "mailctl_user_policy", change)
+    for batch in _batches(new_rows):
+        policy.insert_user_policies(db, batch)
+    for grants in _batches(plan.new_grants):
+        policy.add_grants(db, [(user_ids[login], address) for login, address in grants])
+        for login, address in grants:
+            tx.record("insert", "mailctl_sender_grants", login, f"may send as {address}")
+    tx.logins_to_kick.extend(plan.logins_to_kick)
+
+
+def _record(tx: Tx, table: str, change: PolicyChange[Any]) -> None:
+    tx.record("update" if change.stored else "insert", table, change.key, change.details())
 
 
 def _import_keys(tx: Tx, domain: Domain, keys: Sequence[KeyImport]) -> None:

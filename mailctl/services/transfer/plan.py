@@ -1,6 +1,6 @@
 """The plan of an import: the checked rows compared with the database, with the
 rules of `domain add`, `user add` and `alias add` (model.rules), every problem
-collected with its row's location."""
+collected with its row's location; then the domain limits (transfer.policy)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ from mailctl.model.rules import (
 from mailctl.passwords.parallel import HashJob
 from mailctl.services.transfer.current import Current
 from mailctl.services.transfer.keys import KeyProblem, NewDomain, other_keys, plan_keys
+from mailctl.services.transfer.policy import PolicyChange, check_limits, plan_domain, plan_user
 from mailctl.services.transfer.rows import Checked, RowErrors
+from mailctl.store.policy import DomainPolicy, UserPolicy
 from mailctl.transfer.records import ImportRejected
 
 KINDS = ("domains", "users", "aliases")
@@ -51,6 +53,12 @@ class Plan:
     new_aliases: list[tuple[str, str, str]] = field(default_factory=list)  # source, domain, dest
     # row id, source, destination after the merge, destinations added
     extended_aliases: list[tuple[int, str, str, tuple[str, ...]]] = field(default_factory=list)
+    # Account policy rows (new or changed), send-as grants to add (login, address),
+    # and the sessions a suspension or a service turned off ends.
+    domain_policies: list[PolicyChange[DomainPolicy]] = field(default_factory=list)
+    user_policies: list[PolicyChange[UserPolicy]] = field(default_factory=list)
+    new_grants: list[tuple[str, str]] = field(default_factory=list)
+    logins_to_kick: list[str] = field(default_factory=list)
     # Users given a plaintext password whose hash is not known yet (email -> job).
     hash_jobs: dict[str, HashJob] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -63,6 +71,9 @@ class Plan:
             + len(self.changed_users)
             + len(self.new_aliases)
             + len(self.extended_aliases)
+            + len(self.domain_policies)
+            + len(self.user_policies)
+            + len(self.new_grants)
         )
 
 
@@ -72,7 +83,8 @@ def plan_import(
     settings: Settings,
     hashes: Mapping[str, str] | None = None,
 ) -> Plan:
-    """Compare the checked rows with the database; ImportRejected lists every bad row.
+    """Compare the checked rows with the database; ImportRejected lists every bad row,
+    LimitReached names the domain whose limit the file would pass.
 
     `hashes` holds the hash to store for each plaintext password (by address);
     a plaintext without one becomes a `hash_jobs` entry and counts as a change.
@@ -86,6 +98,7 @@ def plan_import(
     _warn_catchalls(current, plan)
     if errors:
         raise ImportRejected(errors)
+    check_limits(plan, current)
     return plan
 
 
@@ -95,8 +108,16 @@ def _plan_domains(
     kept_keys = 0
     tally = plan.tallies["domains"]
     for name, record in checked.domains:
+        try:
+            changed = plan_domain(plan, current, name, checked.domain_policies.get(name, {}))
+        except InvalidInput as exc:
+            errors.add(record.where, str(exc))
+            continue
         if name in current.domains:
-            tally.unchanged += 1
+            if changed:
+                tally.updated += 1
+            else:
+                tally.unchanged += 1
             kept_keys += other_keys(settings, name, record)
             continue
         try:
@@ -134,6 +155,11 @@ def _plan_users(
         if user.domain not in hosted:
             errors.add(user.where, not_hosted_message(email, user.domain, in_file=True))
             continue
+        unhosted = next((t for t in user.send_as if t.domain not in hosted), None)
+        if unhosted is not None:
+            message = not_hosted_message(str(unhosted), unhosted.domain, in_file=True)
+            errors.add(user.where, f"{email}: send_as {message}")
+            continue
         existing = current.users.get(email)
         # An alias in the file is checked with the mailboxes in mind (_plan_aliases).
         if existing is None and email not in file_sources:
@@ -150,13 +176,17 @@ def _plan_users(
                 plan.hash_jobs[email] = HashJob(user.plaintext, existing[1] if existing else None)
         if existing is None:
             plan.new_users.append((email, user.domain, stored))
+            plan_user(plan, current, user, None)
             mailboxes.add(email)
             tally.created += 1
-        elif existing[1] == stored:
-            tally.unchanged += 1
-        else:
+            continue
+        policy_changed = plan_user(plan, current, user, existing[0])
+        if existing[1] != stored:
             plan.changed_users.append((existing[0], email, existing[1], stored))
+        if existing[1] != stored or policy_changed:
             tally.updated += 1
+        else:
+            tally.unchanged += 1
     return mailboxes
 
 
