@@ -8,24 +8,30 @@ from mailctl.model.sizes import format_size
 from mailctl.store import guide, policy
 from mailctl.store.connection import Db
 from mailctl.store.guide import Domain
+from mailctl.store.policy import DomainPolicy
 
 
 def describe_quota(quota: int | None) -> str:
     return "default" if quota is None else "unlimited" if quota == 0 else format_size(quota)
 
 
+def quota_problem(email: str, quota: int | None, limits: DomainPolicy | None) -> str | None:
+    """Why a mailbox's quota (None: the domain's default) breaks the domain's
+    max-quota; None when it fits. Unlimited is more than any max-quota."""
+    if limits is None or limits.max_quota_bytes is None:
+        return None
+    largest = limits.max_quota_bytes
+    effective = quota if quota is not None else limits.default_quota_bytes
+    if effective and effective <= largest:
+        return None
+    shown = describe_quota(quota) if quota is not None else "the domain's default"
+    return f"{email}: quota {shown} exceeds the domain's max-quota {format_size(largest)}"
+
+
 def check_quota(db: Db, domain_id: int, quota: int | None, email: str) -> None:
     """A user's quota must fit the domain's largest (max-quota)."""
-    domain = policy.domain_policy(db, domain_id)
-    largest = domain.max_quota_bytes
-    if largest is None:
-        return
-    effective = quota if quota is not None else domain.default_quota_bytes
-    if not effective or effective > largest:
-        shown = describe_quota(quota) if quota is not None else "the domain's default"
-        raise LimitReached(
-            f"{email}: quota {shown} exceeds the domain's max-quota {format_size(largest)}"
-        )
+    if problem := quota_problem(email, quota, policy.domain_policy(db, domain_id)):
+        raise LimitReached(problem)
 
 
 def check_room(db: Db, domain: Domain, table: str, adding: int = 1) -> None:

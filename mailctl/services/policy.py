@@ -50,7 +50,7 @@ def parse_limit(text: str, *, size: bool) -> int | None:
         return None
     if size:
         return parse_size(text)
-    if not text.isdigit() or len(text) > 9:
+    if not (text.isascii() and text.isdigit()) or len(text) > 9:
         raise InvalidInput(f"invalid count {text!r}: a whole number, or 'none'")
     return int(text)
 

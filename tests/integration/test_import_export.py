@@ -462,16 +462,17 @@ LIMITS = [
         AliasRecord(f"a{i}@example.nl", ("joe@example.nl",)) for i in range(3)]),
      "example.nl has 2 of its max-aliases 4: the import would add 3; nothing was imported"),
     ("max-quota", Document(users=_users("example.nl", 1, quota="2G")),
-     "u0@example.nl: quota 2G exceeds the max-quota 1G of example.nl; nothing was imported"),
+     "u0@example.nl: quota 2G exceeds the domain's max-quota 1G (example.nl);"
+     " nothing was imported"),
     ("max-quota-unlimited", Document(users=_users("example.nl", 1, quota="unlimited")),
-     "u0@example.nl: quota unlimited exceeds the max-quota 1G of example.nl"),
+     "u0@example.nl: quota unlimited exceeds the domain's max-quota 1G (example.nl)"),
     ("max-quota-the-file-lowers", Document(
         domains=[DomainRecord("example.nl", max_quota="50M", default_quota="none")],
         users=_users("example.nl", 1)),
-     "u0@example.nl: quota the domain's default exceeds the max-quota 50M of example.nl"),
+     "u0@example.nl: quota the domain's default exceeds the domain's max-quota 50M (example.nl)"),
     ("quota-of-an-existing-user", Document(users=[UserRecord("joe@example.nl", HASH,
                                                              quota="3G")]),
-     "joe@example.nl: quota 3G exceeds the max-quota 1G of example.nl"),
+     "joe@example.nl: quota 3G exceeds the domain's max-quota 1G (example.nl)"),
 ]
 
 

@@ -521,7 +521,9 @@ def test_limits_refuse_the_plan_in_one_line(env: Env) -> None:
     assert raised.tallies["users"].created == 2
     with pytest.raises(LimitReached, match="has 1 of its max-users 1: the import would add 1"):
         env.plan(document(domains=[{"name": "example.nl", "max_users": "1"}], users=two[:1]))
-    with pytest.raises(LimitReached, match="u0@example.nl: quota 2G exceeds the max-quota 1G"):
+    with pytest.raises(
+        LimitReached, match="u0@example.nl: quota 2G exceeds the domain's max-quota 1G"
+    ):
         env.plan(document(users=[{**two[0], "quota": "2G"}]))
     # A bad row is reported as such first, with its place.
     with pytest.raises(ImportRejected):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 from mailctl.errors import InvalidInput, LimitReached
 from mailctl.model.sizes import exact_size, format_size
-from mailctl.services.limits import describe_quota
+from mailctl.services.limits import describe_quota, quota_problem
 from mailctl.services.transfer.current import Current
 from mailctl.services.transfer.rows import Changes, CheckedUser
 from mailctl.store.policy import DomainPolicy, UserPolicy
@@ -160,14 +160,6 @@ def _quotas_to_check(plan: Plan) -> Iterable[tuple[str, str, int | None]]:
 
 
 def _check_quota(email: str, domain: str, quota: int | None, limits: DomainPolicy | None) -> None:
-    """services.limits.check_quota's rule, on the limits the domain will have."""
-    if limits is None or limits.max_quota_bytes is None:
-        return
-    largest = limits.max_quota_bytes
-    effective = quota if quota is not None else limits.default_quota_bytes
-    if not effective or effective > largest:
-        shown = describe_quota(quota) if quota is not None else "the domain's default"
-        raise LimitReached(
-            f"{email}: quota {shown} exceeds the max-quota {format_size(largest)} of {domain};"
-            " nothing was imported"
-        )
+    """services.limits' rule, on the limits the domain will have after the import."""
+    if problem := quota_problem(email, quota, limits):
+        raise LimitReached(f"{problem} ({domain}); nothing was imported")
