@@ -14,7 +14,6 @@ there too, and TLS options written in the URL itself win over both.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -42,8 +41,10 @@ def is_local(url: DbUrl) -> bool:
     """A Unix socket or a loopback host: nothing on the wire to protect."""
     if url.backend == "sqlite" or "unix_socket" in url.query or not url.host:
         return True
-    if url.host.startswith("/") or url.host == "localhost":  # libpq: a socket folder
-        return True
+    if url.host.startswith("/") or url.host in ("localhost", "127.0.0.1", "::1"):
+        return True  # (libpq takes a folder for a socket)
+    import ipaddress
+
     try:
         return ipaddress.ip_address(url.host).is_loopback
     except ValueError:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,7 +121,7 @@ def atomic_write(
     except MailctlError as exc:
         raise MailctlError(f"cannot write {path}: {exc}") from None
     try:
-        temp = directory / f".{path.name}.mailctl-{secrets.token_hex(6)}"
+        temp = directory / f".{path.name}.mailctl-{os.urandom(6).hex()}"  # not `secrets`: 5 ms
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     except OSError as exc:
         _discard(temp, created)
