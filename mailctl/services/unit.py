@@ -218,13 +218,18 @@ class Work:
                 )
 
 
+# `doveadm kick` exits EX_NOUSER ("no users kicked") when the login has no session:
+# the usual case, and what a suspension wants.
+KICK_NO_SESSIONS = 68
+
+
 def kick(settings: Settings, login: str) -> str:
     """End the IMAP/POP3 sessions of a login (or *@domain) with commands.kick; the
-    command as run, or "" when it is off."""
+    command as run, or "" when it is off or there was no session to end."""
     from mailctl.system.process import describe, run
 
     if not settings.commands.kick:
         return ""
     argv = [*settings.commands.kick, login]
-    run(argv, timeout=30)
-    return describe(argv)
+    ran = run(argv, timeout=30, ok=(0, KICK_NO_SESSIONS))
+    return "" if ran.returncode == KICK_NO_SESSIONS else describe(argv)

@@ -7,7 +7,7 @@ import os
 import shlex
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from mailctl.errors import MailctlError
@@ -68,8 +68,11 @@ def unconfigured_postfix(argv: Sequence[str], env: Mapping[str, str] | None = No
     return f"Postfix is not configured: {main_cf} does not exist"
 
 
-def run(argv: Sequence[str], *, timeout: float = 120, what: str = "") -> Ran:
-    """Run argv; raise CommandFailed with the program's first error line on failure."""
+def run(
+    argv: Sequence[str], *, timeout: float = 120, what: str = "", ok: Collection[int] = (0,)
+) -> Ran:
+    """Run argv; raise CommandFailed with the program's first error line when it exits
+    with a code not in `ok` (some programs say "nothing to do" with a code of their own)."""
     if not argv:
         raise CommandFailed(f"{what or 'command'}: empty command")
     program = find_program(argv[0]) if "/" not in argv[0] else argv[0]
@@ -90,7 +93,7 @@ def run(argv: Sequence[str], *, timeout: float = 120, what: str = "") -> Ran:
     except OSError as exc:
         raise CommandFailed(f"{label}cannot run {describe(argv)}: {exc.strerror}") from None
     ran = Ran(tuple(argv), done.returncode, done.stdout, done.stderr)
-    if done.returncode != 0:
+    if done.returncode not in ok:
         detail = (done.stderr.strip() or done.stdout.strip()).splitlines()
         first = detail[0] if detail else "no output"
         raise CommandFailed(f"{label}{describe(argv)} failed (exit {done.returncode}): {first}")

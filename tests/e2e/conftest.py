@@ -18,7 +18,9 @@ from support.databases import MARIADB_ADMIN_URL, drop_mariadb_database, mariadb_
 from support.env import need, program
 
 PROGRAMS = ("postfix", "postmap", "dovecot", "doveadm", "doveconf", "opendkim")
-ACCOUNTS = ("postfix", "dovecot", "dovenull", "opendkim")
+# vmail (uid 5000, guide section 5): the mail processes' user, who alone may open the
+# SQL dict's socket (quota_clone, last_login) in the policy fragment setup render writes.
+ACCOUNTS = ("postfix", "dovecot", "dovenull", "opendkim", "vmail")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -40,7 +42,7 @@ def stack() -> Iterator[Stack]:
         try:
             pwd.getpwnam(account)
         except KeyError:
-            need(False, f"system account {account!r} missing (Debian packages of scripts/test)")
+            need(False, f"system account {account!r} missing (made by scripts/test)")
     mariadb_admin().close()
     started = time.monotonic()
     with pytest.MonkeyPatch.context() as mp, private_root() as root:

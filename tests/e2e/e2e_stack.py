@@ -7,7 +7,9 @@ directory such as /tmp) holds everything:
     postfix/etc/     main.cf, master.cf and every map mailctl writes (config_directory)
     postfix/spool/   queue_directory; Dovecot's auth and LMTP sockets live in private/
     postfix/data/    data_directory (owned by postfix)
-    dovecot/         dovecot.conf, dovecot-sql.conf.ext (from setup render), SNI conf, run/
+    dovecot/         dovecot.conf; from setup render: dovecot-sql.conf.ext (SQL passdb
+                     and userdb), dovecot-dict-sql.conf.ext, conf.d/90-mailctl-policy.conf
+                     (quota, quota-status, quota_clone, last_login); SNI conf; run/
     opendkim/        signer config, KeyTable, SigningTable, keys/ (from mailctl)
     certs/           self-signed certificates: the server's and one per domain
     vmail/           maildirs (uid/gid 5000)
@@ -18,6 +20,11 @@ policyd-spf, Amavis and OpenDMARC. The OpenDKIM signer (§12) sits on the
 submission service directly (the guide puts it after Amavis), and relayhost is
 an SMTP sink in this process. Every port is a free high port on 127.0.0.1; the
 "outside" clients connect from 127.0.0.2, which is not in mynetworks.
+
+The account policy is enforced as `setup render` writes it: Dovecot's SQL passdb
+and userdb, the policy fragment and the SQL dict (its socket belongs to the vmail
+user, uid 5000, guide section 5), and the check_policy_service line render prints
+in smtpd_recipient_restrictions (Dovecot's quota-status at RCPT).
 
 Daemons are started with their output in log files (Dovecot keeps the
 caller's stderr open otherwise) and stopped by PID, waiting until /proc says
@@ -31,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import email
 import email.policy
+import email.utils
 import grp
 import imaplib
 import os
@@ -47,6 +55,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +65,15 @@ from support.files import make_cert
 MAILHOST = "mail.example.nl"
 OUTSIDE = "127.0.0.2"  # the address "other servers" connect from
 VMAIL_UID = 5000
+PASSWORD = "correct horse battery staple"
+DUMPED_TABLES = (
+    "virtual_domains",
+    "virtual_users",
+    "virtual_aliases",
+    "mailctl_domain_policy",
+    "mailctl_user_policy",
+    "mailctl_sender_grants",
+)
 
 
 # ------------------------------------------------------------------ processes
@@ -279,6 +297,14 @@ class Stack:
         return self.root / "dovecot" / "dovecot-sql.conf.ext"
 
     @property
+    def dovecot_dict_conf(self) -> Path:
+        return self.root / "dovecot" / "dovecot-dict-sql.conf.ext"
+
+    @property
+    def dovecot_policy_conf(self) -> Path:
+        return self.root / "dovecot" / "conf.d" / "90-mailctl-policy.conf"
+
+    @property
     def dovecot_sni_conf(self) -> Path:
         return self.root / "dovecot" / "conf.d" / "11-ssl-sni.conf"
 
@@ -350,6 +376,7 @@ class Stack:
             "reload_opendkim_ed25519": [],
             "check_postfix": [self.programs["postfix"], "-c", str(self.postfix_dir), "check"],
             "check_dovecot": [self.programs["doveconf"], "-c", str(self.dovecot_conf), "-n"],
+            "kick": [self.programs["doveadm"], "-c", str(self.dovecot_conf), "kick"],
         }
         reload_script = self.root / "bin" / "reload-opendkim"
         # The guide's ExecReload (kill -USR1 $MAINPID) for the private signer.
@@ -365,7 +392,7 @@ class Stack:
                 "server": {"hostname": MAILHOST, "primary_domain": "example.nl",
                            "admin_email": "hostmaster@admin.example"},
                 "passwords": {"min_length": None, "bcrypt_cost": None},
-                "vmail": {"home": str(self.vmail)},
+                "vmail": {"home": str(self.vmail), "uid": VMAIL_UID, "gid": VMAIL_UID},
                 "dkim": {
                     "bits": None,
                     "key_dir": str(self.odk / "keys"),
@@ -390,10 +417,8 @@ class Stack:
                     "readonly_password_file": str(etc / "mailuser.password"),
                     "postfix_map_dir": str(self.postfix_dir),
                     "dovecot_sql_conf": str(self.dovecot_sql_conf),
-                    "dovecot_dict_conf": str(self.root / "dovecot" / "dovecot-dict-sql.conf.ext"),
-                    "dovecot_policy_conf": str(
-                        self.root / "dovecot" / "conf.d" / "90-mailctl-policy.conf"
-                    ),
+                    "dovecot_dict_conf": str(self.dovecot_dict_conf),
+                    "dovecot_policy_conf": str(self.dovecot_policy_conf),
                     "quota_status_port": self.ports.quota_status,
                 },
                 "commands": commands,
@@ -457,7 +482,9 @@ smtpd_helo_restrictions = permit_mynetworks, permit_sasl_authenticated,
     check_helo_access pcre:{d / "helo_checks.pcre"},
     reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname
 smtpd_recipient_restrictions = permit_mynetworks, permit_sasl_authenticated,
-    reject_non_fqdn_recipient, reject_unlisted_recipient, reject_unauth_destination
+    reject_non_fqdn_recipient, reject_unlisted_recipient,
+    {{quota_policy}},
+    reject_unauth_destination
 smtpd_sender_restrictions = permit_mynetworks, permit_sasl_authenticated,
     reject_non_fqdn_sender
 smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated,
@@ -559,13 +586,21 @@ dnsblog unix - - n - 0 dnsblog
         """Fill in the map lines exactly as `mailctl setup render` printed them."""
         lines = [line for line in render_output.splitlines() if line.startswith("virtual_")]
         assert len(lines) == 3, render_output
+        (quota_policy,) = (
+            line for line in render_output.splitlines() if line.startswith("check_policy_service")
+        )
         sender = next(
             line.split("smtpd_sender_login_maps=", 1)[1]
             for line in render_output.splitlines()
             if "smtpd_sender_login_maps=" in line
         )
         d = self.postfix_dir
-        main = (d / "main.cf.in").read_text().replace("{maps}", "\n".join(lines))
+        main = (
+            (d / "main.cf.in")
+            .read_text()
+            .replace("{maps}", "\n".join(lines))
+            .replace("{quota_policy}", quota_policy)
+        )
         master = (d / "master.cf.in").read_text().replace("{sender_login_maps}", sender)
         (d / "main.cf").write_text(main)
         (d / "master.cf").write_text(master)
@@ -602,8 +637,8 @@ passdb {{
   args = {self.dovecot_sql_conf}
 }}
 userdb {{
-  driver = static
-  args = uid={VMAIL_UID} gid={VMAIL_UID} home={self.vmail}/%d/%n
+  driver = sql
+  args = {self.dovecot_sql_conf}
 }}
 service imap-login {{
   inet_listener imap {{
@@ -638,6 +673,7 @@ protocol lmtp {{
   auth_username_format = %{{user}}
 }}
 !include_try {self.dovecot_sni_conf}
+!include {self.dovecot_policy_conf}
 """
         self.dovecot_conf.write_text(conf)
 
@@ -758,6 +794,27 @@ OversignHeaders From
         if done.returncode not in (0, 77):  # 77: EX_NOPERM, authentication failed
             raise RuntimeError(f"doveadm auth test: exit {done.returncode}: {done.stderr}")
         return done.returncode == 0
+
+    def query(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
+        """Rows of the stack's database, read as MariaDB's root (mailctl's own account
+        has its password in a file the URL does not name)."""
+        from support.databases import mariadb_admin
+
+        conn = mariadb_admin(database=self.dbname)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, params)
+                return [tuple(row) for row in cur.fetchall()]
+        finally:
+            conn.close()
+
+    def dump(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of the guide's and the account policy's tables: to prove a refused
+        command changed nothing."""
+        return {
+            table: sorted(self.query(f"SELECT * FROM {table}"))  # noqa: S608 - fixed names
+            for table in DUMPED_TABLES
+        }
 
     def postmap_q(self, key: str, map_name: str) -> str | None:
         """`postmap -q` over a map file `setup render` wrote (None: not found)."""
@@ -886,3 +943,111 @@ def unique_names() -> tuple[str, str, str]:
 def add_domain_cert(stack: Stack, domain: str) -> None:
     """A certificate for the names mailctl's SNI entries use (before `domain add`)."""
     make_cert(stack.cert_dir(domain), [domain, f"imap.{domain}", f"smtp.{domain}"])
+
+
+# ------------------------------------------------------------------ what the tests do
+
+
+def add_domain(stack: Stack, domain: str, *, cert: bool = True) -> None:
+    if cert:
+        add_domain_cert(stack, domain)
+    stack.mailctl("domain", "add", domain)
+
+
+def add_user(
+    stack: Stack, address: str, scheme: str = "SHA512-CRYPT", password: str = PASSWORD
+) -> None:
+    stack.mailctl(
+        "user", "add", address, "--scheme", scheme, "--password-stdin", input=password + "\n"
+    )
+
+
+def message(sender: str, rcpt: str, marker: str, padding: int = 0) -> EmailMessage:
+    """A short message naming `marker`; `padding` adds about that many bytes of body."""
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = rcpt
+    msg["Subject"] = f"e2e {marker}"
+    msg["Date"] = email.utils.formatdate()
+    msg["Message-ID"] = email.utils.make_msgid(domain="e2e.invalid")
+    filler = ("x" * 76 + "\n") * (padding // 77)
+    msg.set_content(f"Hello from the e2e tier.\n{marker}\n{filler}")
+    return msg
+
+
+def inbound(stack: Stack, helo: str = "client.outside.example") -> smtplib.SMTP:
+    """A connection to the port-25 listener (postscreen) from an address outside mynetworks."""
+    return smtplib.SMTP(
+        "127.0.0.1", stack.ports.smtp, local_hostname=helo, source_address=(OUTSIDE, 0), timeout=30
+    )
+
+
+def send_inbound(stack: Stack, rcpt: str, marker: str, sender: str = "a@outside.example") -> None:
+    with inbound(stack) as smtp:
+        smtp.send_message(message(sender, rcpt, marker), from_addr=sender, to_addrs=[rcpt])
+
+
+def rcpt_reply(stack: Stack, rcpt: str, helo: str = "client.outside.example") -> tuple[int, str]:
+    """The server's answer to RCPT TO from the outside."""
+    with inbound(stack, helo) as smtp:
+        smtp.ehlo()
+        code, _ = smtp.mail("a@outside.example")
+        assert code == 250
+        reply, text = smtp.rcpt(rcpt)
+        return reply, text.decode()
+
+
+def submission(stack: Stack, server_name: str = MAILHOST) -> smtplib.SMTP:
+    """Port 587 with STARTTLS, asking for `server_name` by SNI."""
+    smtp = smtplib.SMTP(
+        "127.0.0.1", stack.ports.submission, local_hostname="laptop.example", timeout=30
+    )
+    smtp.ehlo()
+    smtp._host = server_name  # what starttls() sends as SNI
+    smtp.starttls(context=client_context())
+    smtp.ehlo()
+    return smtp
+
+
+def imap_login_works(stack: Stack, user: str, password: str = PASSWORD) -> bool:
+    """An IMAPS login (and SELECT INBOX): True, or False when Dovecot refuses it."""
+    try:
+        stack.imap_login(user, password, MAILHOST)
+    except imaplib.IMAP4.error as exc:
+        assert "AUTHENTICATIONFAILED" in str(exc), exc
+        return False
+    return True
+
+
+def smtp_auth_works(stack: Stack, user: str, password: str = PASSWORD) -> bool:
+    """SMTP AUTH PLAIN on the submission port (Postfix asks Dovecot, service smtp): True,
+    or False when it is refused with 535. (One mechanism: smtplib's login() would try
+    LOGIN after PLAIN, and Dovecot answers each failure only at its next 0.5 s tick.)"""
+    with submission(stack) as smtp:
+        smtp.user, smtp.password = user, password
+        try:
+            smtp.auth("PLAIN", smtp.auth_plain)
+        except smtplib.SMTPAuthenticationError as exc:
+            assert exc.smtp_code == 535, exc
+            return False
+    return True
+
+
+class ImapSession:
+    """An IMAPS session left open, to see whether the server ends it."""
+
+    def __init__(self, stack: Stack, user: str, password: str = PASSWORD) -> None:
+        self.client = SniIMAP4(stack.ports.imaps, MAILHOST)
+        self.client.login(user, password)
+        self.client.select("INBOX")
+
+    def alive(self) -> bool:
+        try:
+            typ, _ = self.client.noop()
+        except (imaplib.IMAP4.abort, OSError):
+            return False
+        return typ == "OK"
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.client.logout()

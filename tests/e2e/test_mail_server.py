@@ -8,85 +8,30 @@ uses its own domain, so the tests share one running stack but no state.
 
 from __future__ import annotations
 
-import email.utils
 import imaplib
 import json
 import smtplib
 import ssl
 import stat
-from email.message import EmailMessage
 from pathlib import Path
 
 import dkim as dkimpy
 import pytest
-from e2e_stack import MAILHOST, OUTSIDE, Stack, add_domain_cert, client_context, wait_for
+from e2e_stack import (
+    MAILHOST,
+    PASSWORD,
+    Stack,
+    add_domain,
+    add_domain_cert,
+    add_user,
+    message,
+    rcpt_reply,
+    send_inbound,
+    submission,
+    wait_for,
+)
 
 from mailctl.dkim import keyfiles as dkim
-
-PASSWORD = "correct horse battery staple"
-
-
-# ------------------------------------------------------------------ helpers
-
-
-def message(sender: str, rcpt: str, marker: str) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = rcpt
-    msg["Subject"] = f"e2e {marker}"
-    msg["Date"] = email.utils.formatdate()
-    msg["Message-ID"] = email.utils.make_msgid(domain="e2e.invalid")
-    msg.set_content(f"Hello from the e2e tier.\n{marker}\n")
-    return msg
-
-
-def inbound(stack: Stack, helo: str = "client.outside.example") -> smtplib.SMTP:
-    """A connection to the port-25 listener (postscreen) from an address outside mynetworks."""
-    return smtplib.SMTP(
-        "127.0.0.1", stack.ports.smtp, local_hostname=helo, source_address=(OUTSIDE, 0), timeout=30
-    )
-
-
-def send_inbound(stack: Stack, rcpt: str, marker: str, sender: str = "a@outside.example") -> None:
-    with inbound(stack) as smtp:
-        smtp.send_message(message(sender, rcpt, marker), from_addr=sender, to_addrs=[rcpt])
-
-
-def rcpt_reply(stack: Stack, rcpt: str, helo: str = "client.outside.example") -> tuple[int, str]:
-    """The server's answer to RCPT TO from the outside."""
-    with inbound(stack, helo) as smtp:
-        smtp.ehlo()
-        code, _ = smtp.mail("a@outside.example")
-        assert code == 250
-        reply, text = smtp.rcpt(rcpt)
-        return reply, text.decode()
-
-
-def submission(stack: Stack, server_name: str) -> smtplib.SMTP:
-    """Port 587 with STARTTLS, asking for `server_name` by SNI."""
-    smtp = smtplib.SMTP(
-        "127.0.0.1", stack.ports.submission, local_hostname="laptop.example", timeout=30
-    )
-    smtp.ehlo()
-    smtp._host = server_name  # what starttls() sends as SNI
-    smtp.starttls(context=client_context())
-    smtp.ehlo()
-    return smtp
-
-
-def add_domain(stack: Stack, domain: str, *, cert: bool = True) -> None:
-    if cert:
-        add_domain_cert(stack, domain)
-    stack.mailctl("domain", "add", domain)
-
-
-def add_user(
-    stack: Stack, address: str, scheme: str = "SHA512-CRYPT", password: str = PASSWORD
-) -> None:
-    stack.mailctl(
-        "user", "add", address, "--scheme", scheme, "--password-stdin", input=password + "\n"
-    )
-
 
 # ------------------------------------------------------------------ setup sql / setup render
 
@@ -102,7 +47,8 @@ def test_setup_render_files_are_private_to_postfix_and_dovecot(stack: Stack) -> 
         "mysql-virtual-mailbox-domains.cf",
         "mysql-virtual-mailbox-maps.cf",
     ]
-    for path, group in [*((m, "postfix") for m in maps), (stack.dovecot_sql_conf, "dovecot")]:
+    dovecot = [stack.dovecot_sql_conf, stack.dovecot_dict_conf]
+    for path, group in [*((m, "postfix") for m in maps), *((d, "dovecot") for d in dovecot)]:
         info = path.stat()
         assert stat.S_IMODE(info.st_mode) == 0o640, path
         assert (info.st_uid, info.st_gid) == (0, grp.getgrnam(group).gr_gid), path
@@ -154,7 +100,10 @@ def test_postmap_answers_what_the_database_holds(stack: Stack) -> None:
     for source, destinations in aliases.items():
         expected = ",".join(destinations) if isinstance(destinations, list) else destinations
         assert stack.postmap_q(source, "mysql-virtual-alias-maps.cf") == expected
-    assert set(aliases) == {f"info@{domain}", f"postmaster@{domain}", f"abuse@{domain}"}
+    assert set(aliases) == {  # info@, the role aliases and the report addresses
+        f"{local}@{domain}"
+        for local in ("info", "postmaster", "abuse", "dmarc-reports", "tls-report")
+    }
     assert stack.postmap_q(f"info@{domain}", "mysql-virtual-alias-maps.cf") == (
         f"ann@{domain},friend@outside.example"
     )
