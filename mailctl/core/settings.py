@@ -220,13 +220,19 @@ class DnsSettings:
     ttl: int = _opt(3600, "TTL of published records", min=60, max=TTL_MAX)
     spf: str = _opt("v=spf1 mx -all", "SPF record", check=recordchecks.spf)
     dmarc: str = _opt(
-        "v=DMARC1; p=reject; sp=reject; rua=mailto:dmarc-reports@{domain}; adkim=s; aspf=s;"
-        " pct=100; fo=0;",
-        "DMARC record",
+        "v=DMARC1; p=reject; sp=reject; np=reject; adkim=s; aspf=s; fo=0;"
+        " rua=mailto:dmarc-reports@{domain};",
+        "DMARC record (RFC 9989: no pct; np= for subdomains that do not exist)",
         check=recordchecks.dmarc,
     )
     tlsrpt_rua: str = _opt(
         "mailto:tls-report@{domain}", "TLS-RPT report address", check=recordchecks.tlsrpt_rua
+    )
+    reports_to: str = _opt(
+        "",
+        "where the report addresses domain add creates (DMARC rua/ruf, TLS-RPT rua) deliver;"
+        " empty: server.admin_email",
+        check=checks.address,
     )
     mta_sts_mode: str = _opt("enforce", "MTA-STS mode", choices=("enforce", "testing", "none"))
     mta_sts_max_age: int = _opt(604800, "MTA-STS max_age in seconds", min=1, max=31557600)

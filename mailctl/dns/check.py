@@ -21,7 +21,7 @@ from typing import Any
 from mailctl.dns import lookup as dnslookup
 from mailctl.dns.lookup import Lookup
 from mailctl.dns.names import absolute
-from mailctl.dns.records import Record, RecordKind
+from mailctl.dns.records import Record, RecordKind, dmarc_effective
 from mailctl.dns.spf import is_spf, spf_check
 
 WORKERS = 8
@@ -194,7 +194,8 @@ def _check_dmarc(c: _Checking, record: Record) -> Row:
     tags = _tags(dmarc[0])
     if len(tags) < 2 or tags[0][0] != "v" or tags[1][0] != "p":
         return c.row(record, "DIFFERENT", f"{dmarc[0]} (must start 'v=DMARC1; p=')")
-    same = sorted(tags) == sorted(_tags(record.value))
+    # RFC 7489 and RFC 9989 spellings of one policy are the same record
+    same = dmarc_effective(dmarc[0]) == dmarc_effective(record.value)
     return c.row(record, "OK" if same else "DIFFERENT", dmarc[0])
 
 

@@ -132,23 +132,69 @@ def _address(value: str, version: int, key: str) -> str:
 # ------------------------------------------------------------------ DMARC
 
 
-def dmarc_report_domains(dmarc: str) -> list[str]:
-    """Domains of the `mailto:` URIs in a DMARC record's rua= and ruf= tags."""
+def _mailto(uris: str) -> Iterator[str]:
+    """The addresses of the `mailto:` URIs in a comma-separated list."""
+    for uri in uris.split(","):
+        uri = uri.strip()
+        if uri.lower().startswith("mailto:"):
+            yield uri[len("mailto:") :].split("!", 1)[0]  # "!10m" is a size limit
+
+
+def dmarc_report_addresses(dmarc: str) -> list[str]:
+    """The `mailto:` addresses of a DMARC record's rua= and ruf= tags, in order."""
     found: list[str] = []
     for part in dmarc.split(";"):
         tag, sep, value = part.partition("=")
-        if not sep or tag.strip().lower() not in ("rua", "ruf"):
-            continue
-        for uri in value.split(","):
-            uri = uri.strip()
-            if not uri.lower().startswith("mailto:"):
-                continue
-            address = uri[len("mailto:") :].split("!", 1)[0]  # "!10m" is a size limit
-            _, at, host = address.rpartition("@")
-            host = bare(host)
-            if at and host and host not in found:
-                found.append(host)
+        if sep and tag.strip().lower() in ("rua", "ruf"):
+            found += [a for a in _mailto(value) if a not in found]
     return found
+
+
+def dmarc_report_domains(dmarc: str) -> list[str]:
+    """Domains of the `mailto:` URIs in a DMARC record's rua= and ruf= tags."""
+    found: list[str] = []
+    for address in dmarc_report_addresses(dmarc):
+        _, at, host = address.rpartition("@")
+        host = bare(host)
+        if at and host and host not in found:
+            found.append(host)
+    return found
+
+
+def report_addresses(domain: str, dmarc: str, tlsrpt_rua: str) -> list[str]:
+    """Every `mailto:` address a domain's DMARC and TLS-RPT records send reports
+    to ({domain} filled in), lower-cased, each once: they must exist."""
+    found = dmarc_report_addresses(dmarc.replace("{domain}", domain))
+    found += _mailto(tlsrpt_rua.replace("{domain}", domain))
+    return list(dict.fromkeys(a.lower() for a in found if "@" in a))
+
+
+# RFC 9989 (DMARCbis) dropped pct, rf and ri; a record is judged by what it asks
+# for, with each tag's default filled in, so an RFC 7489 record with pct=100 and
+# the same policy is the same record.
+_DMARC_DEFAULTS = {"adkim": "r", "aspf": "r", "fo": "0", "t": "n", "psd": "u"}
+_DMARC_GONE = {"pct": "100", "rf": "afrf", "ri": "86400"}
+
+
+def dmarc_effective(value: str) -> dict[str, str]:
+    """A DMARC record as the policy it states: tags lower-cased, defaults filled in
+    (sp from p, np from sp), the RFC 7489 tags RFC 9989 dropped left out when
+    they hold their old defaults (a pct below 100 still counts)."""
+    tags: dict[str, str] = {}
+    for part in value.split(";"):
+        tag, sep, tag_value = part.strip().partition("=")
+        if sep:
+            tags[tag.strip().lower()] = " ".join(tag_value.split())
+    lowered = {k: v.lower() if k not in ("rua", "ruf") else v for k, v in tags.items()}
+    for tag, default in _DMARC_GONE.items():
+        if lowered.get(tag, default) == default:
+            lowered.pop(tag, None)
+    for tag, default in _DMARC_DEFAULTS.items():
+        lowered.setdefault(tag, default)
+    if "p" in lowered:
+        lowered.setdefault("sp", lowered["p"])
+        lowered.setdefault("np", lowered["sp"])
+    return lowered
 
 
 def _external(report_domain: str, domain: str) -> bool:

@@ -482,6 +482,32 @@ def database_tls(db: Db, settings: Settings) -> Iterator[Result]:
         yield Result("database tls", "OK", f"{url.host}: TLS")
 
 
+def report_addresses(db: Db, settings: Settings) -> Iterator[Result]:
+    """Every mailto: the published DMARC and TLS-RPT records name in a hosted domain
+    must reach someone: a mailbox, an alias or the domain's catch-all."""
+    from mailctl.dns.records import report_addresses as addresses_of
+    from mailctl.services.domains import receives
+
+    dns = settings.dns
+    hosted = set(guide.domain_names(db))
+    target = dns.reports_to or settings.server.admin_email or "ADDRESS"
+    for domain in sorted(hosted):
+        lost = [
+            a
+            for a in addresses_of(domain, dns.dmarc, dns.tlsrpt_rua)
+            if a.rpartition("@")[2] in hosted and not receives(db, a)
+        ]
+        for address in lost:
+            yield Result(
+                f"reports {address}",
+                "FAIL",
+                f"{domain}'s DMARC or TLS-RPT record sends reports to {address}, which no"
+                f" mailbox or alias receives (mailctl alias add {address} {target})",
+            )
+        if not lost:
+            yield Result(f"reports {domain}", "OK", "every report address is received")
+
+
 def account_policy(db: Db, settings: Settings) -> Iterator[Result]:
     """Each kind of policy the database holds, and whether the running Postfix and
     Dovecot are configured to enforce it (the files `setup render` writes, read
@@ -571,6 +597,7 @@ CHECKS: list[Check] = [
     certificates,
     served_certificates,
     role_aliases,
+    report_addresses,
     maildir_root,
     postfix_maps,
     account_policy,

@@ -91,7 +91,43 @@ def add_domain(
             source = f"{role}@{name}"
             if source != admin_stored:  # the admin's own address is no alias of itself
                 aliases.add_alias(tx, source, [admin])
+    if role_aliases:
+        add_report_aliases(tx, name)
     return domain
+
+
+def add_report_aliases(tx: Tx, name: str) -> None:
+    """An alias for each address the domain's DMARC and TLS-RPT records send reports
+    to, when it lies in a hosted domain and nothing receives it yet: a report
+    address that bounces loses every aggregate report (the guide: "Use a report
+    address that exists"). Delivered to dns.reports_to, else server.admin_email."""
+    from mailctl.dns.records import report_addresses
+    from mailctl.services import aliases
+
+    dns = tx.settings.dns
+    target = dns.reports_to or tx.settings.server.admin_email
+    for address in report_addresses(name, dns.dmarc, dns.tlsrpt_rua):
+        try:
+            parsed = parse_address(address)
+        except InvalidName:
+            continue  # the config's check let it through as a URI: dns show names it
+        if find_domain(tx.db, parsed.domain) is None or receives(tx.db, str(parsed)):
+            continue  # hosted elsewhere (dns show prints its authorisation), or taken
+        if not target:
+            tx.warn(f"dns.reports_to and server.admin_email are empty: {parsed} receives nothing")
+        elif str(parsed) != _stored_address(target):
+            aliases.add_alias(tx, str(parsed), [target])
+
+
+def receives(db: Db, address: str) -> bool:
+    """Would Postfix accept mail for `address`: a mailbox, an alias, or the
+    domain's catch-all."""
+    domain = address.rpartition("@")[2]
+    return (
+        guide.is_mailbox(db, address)
+        or bool(guide.alias_rows(db, address))
+        or bool(guide.alias_rows(db, "@" + domain))
+    )
 
 
 def mixed_scripts(name: str) -> list[str]:

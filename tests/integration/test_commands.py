@@ -13,34 +13,39 @@ def test_domain_add_list_show_del(mailctl: Mailctl) -> None:
     mailctl("domain", "add", "Example.NL", "bücher.example")
     out = json.loads(mailctl("domain", "list", "--format", "json").stdout)
     assert out == [
-        {"domain": "example.nl", "unicode": "example.nl", "users": 0, "aliases": 2,
+        {"domain": "example.nl", "unicode": "example.nl", "users": 0, "aliases": 4,
          "dkim": "mail", "tls": "pending"},
         {"domain": "xn--bcher-kva.example", "unicode": "bücher.example", "users": 0,
-         "aliases": 2, "dkim": "mail", "tls": "pending"},
+         "aliases": 4, "dkim": "mail", "tls": "pending"},
     ]
     shown = json.loads(mailctl("domain", "show", "BÜCHER.example", "-f", "json").stdout)
     assert shown["domain"] == "xn--bcher-kva.example"
     mailctl("user", "add", "joe@example.nl", "--password-stdin", input=PW)
     # Without --yes and with "n" on stdin nothing is deleted.
     declined = mailctl("domain", "del", "example.nl", input="n\n", code=1)
-    assert "1 user(s) and 2 alias(es)" in declined.stderr
+    assert "1 user(s) and 4 alias(es)" in declined.stderr
     assert "aborted" in declined.stderr
     assert mailctl.query("SELECT name FROM virtual_domains WHERE name='example.nl'")
     mailctl("domain", "del", "example.nl", "--yes")
     assert mailctl.query("SELECT * FROM virtual_users") == []
     sources = {r[0] for r in mailctl.query("SELECT source FROM virtual_aliases")}
-    assert sources == {"postmaster@xn--bcher-kva.example", "abuse@xn--bcher-kva.example"}
+    assert sources == {
+        f"{role}@xn--bcher-kva.example"
+        for role in ("postmaster", "abuse", "dmarc-reports", "tls-report")
+    }
 
 
 def test_domain_add_creates_role_aliases_to_admin(mailctl: Mailctl) -> None:
     mailctl("domain", "add", "example2.nl")
     rows = mailctl.query("SELECT source, destination FROM virtual_aliases ORDER BY source")
-    assert rows == [
+    assert rows == [  # the role aliases, and the DMARC and TLS-RPT report addresses
         ("abuse@example2.nl", "admin@example.nl"),
+        ("dmarc-reports@example2.nl", "admin@example.nl"),
         ("postmaster@example2.nl", "admin@example.nl"),
+        ("tls-report@example2.nl", "admin@example.nl"),
     ]
     mailctl("domain", "add", "example3.nl", "--no-postmaster")
-    assert len(mailctl.query("SELECT * FROM virtual_aliases")) == 2
+    assert len(mailctl.query("SELECT * FROM virtual_aliases")) == 4
 
 
 def test_global_flags_work_before_and_after(mailctl: Mailctl) -> None:

@@ -63,8 +63,10 @@ def test_domains_and_addresses_complete_from_the_database(populated: Mailctl) ->
     ]
     assert complete(populated, ["user", "del"], "joe@") == ["joe@example.nl"]
     assert complete(populated, ["alias", "del"], "") == [
-        "abuse@example.nl", "abuse@example.org", "info@example.nl",
+        "abuse@example.nl", "abuse@example.org",
+        "dmarc-reports@example.nl", "dmarc-reports@example.org", "info@example.nl",
         "postmaster@example.nl", "postmaster@example.org",
+        "tls-report@example.nl", "tls-report@example.org",
     ]
     assert complete(populated, ["alias", "add", "info@example.nl"], "jo") == ["joe@example.nl"]
     assert complete(populated, ["alias", "add"], "i") == ["info@example.nl"]

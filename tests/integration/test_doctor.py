@@ -136,3 +136,18 @@ def test_a_policy_the_servers_do_not_enforce_is_named(healthy: Mailctl, tmp_path
         check=True,
     )
     assert rows(healthy, 1)["policy quota (Postfix)"]["status"] == "OK"
+
+
+def test_report_addresses_exist_and_a_lost_one_is_named(healthy: Mailctl) -> None:
+    aliases = healthy("alias", "list", "example.nl", "-f", "plain").stdout
+    for address in ("dmarc-reports@example.nl", "tls-report@example.nl"):  # domain add made them
+        assert f"{address}\tadmin@example.nl\n" in aliases
+    assert rows(healthy, 0)["reports example.nl"]["status"] == "OK"
+    healthy("alias", "del", "tls-report@example.nl")
+    lost = rows(healthy, 1)["reports tls-report@example.nl"]
+    assert lost["status"] == "FAIL"
+    assert "mailctl alias add tls-report@example.nl admin@example.nl" in lost["detail"]
+    healthy.reconfigure(dns={"reports_to": "reports@example.org"})
+    healthy("domain", "add", "example.com")
+    assert "tls-report@example.com\treports@example.org" in healthy(
+        "alias", "list", "example.com", "-f", "plain").stdout

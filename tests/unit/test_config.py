@@ -188,6 +188,7 @@ WRONG_VALUES: dict[str, Any] = {
     "dns.spf": "v=spf1 mx -al",
     "dns.dmarc": "v=DMARC1; p=rejct",
     "dns.tlsrpt_rua": "tls-report@{domain}",
+    "dns.reports_to": "reports at example.org",
     "dns.mta_sts_mode": "on",
     "dns.mta_sts_max_age": 0,
     "audit.log": "audit.log",

@@ -824,3 +824,41 @@ def test_named_checkzone_accepts_awkward_zone(tmp_path: Path) -> None:
 
 def ctx_with(base: DnsContext, owner: str) -> DnsContext:
     return dataclasses.replace(base, host_zone=owner)
+
+
+def test_rfc_7489_and_rfc_9989_spellings_of_one_policy_compare_equal() -> None:
+    from mailctl.dns.records import dmarc_effective
+
+    guide = ("v=DMARC1; p=reject; sp=reject; rua=mailto:dmarc-reports@example.nl; adkim=s;"
+             " aspf=s; pct=100; fo=0;")
+    current = ("v=DMARC1; p=reject; sp=reject; np=reject; adkim=s; aspf=s; fo=0;"
+               " rua=mailto:dmarc-reports@example.nl;")
+    assert dmarc_effective(guide) == dmarc_effective(current)
+    assert dmarc_effective("v=DMARC1; p=reject") == dmarc_effective(
+        "v=DMARC1; p=reject; sp=reject; np=reject; adkim=r; aspf=r; ri=86400; rf=afrf"
+    )
+    for different in (
+        guide.replace("pct=100", "pct=50"),  # still honoured by RFC 7489 readers
+        guide.replace("sp=reject", "sp=none"),  # np follows sp when absent
+        current.replace("np=reject", "np=none"),
+        current.replace("adkim=s", "adkim=r"),
+        current.replace("dmarc-reports@", "other@"),
+    ):
+        assert dmarc_effective(different) != dmarc_effective(current), different
+
+
+def test_report_addresses_of_both_records() -> None:
+    from mailctl.dns.records import report_addresses
+
+    assert report_addresses(
+        "example.nl",
+        "v=DMARC1; p=none; rua=mailto:DMARC@{domain}!10m,mailto:x@agency.example;"
+        " ruf=mailto:dmarc@{domain}",
+        "mailto:tls@{domain},https://tlsrpt.example.org/v1",
+    ) == ["dmarc@example.nl", "x@agency.example", "tls@example.nl"]
+
+
+def test_the_default_dmarc_record_has_no_pct() -> None:
+    from mailctl.core.settings import DnsSettings
+
+    assert "pct=" not in DnsSettings().dmarc and "np=reject" in DnsSettings().dmarc

@@ -27,7 +27,8 @@ def domain() -> None:
 @click.option(
     "--no-postmaster",
     is_flag=True,
-    help="Do not create postmaster@ and abuse@ aliases to server.admin_email.",
+    help="Do not create the postmaster@ and abuse@ aliases, nor those of the DMARC and"
+    " TLS-RPT report addresses.",
 )
 @mutating
 @pass_app
