@@ -508,6 +508,37 @@ def report_addresses(db: Db, settings: Settings) -> Iterator[Result]:
             yield Result(f"reports {domain}", "OK", "every report address is received")
 
 
+def rendered_files(db: Db, settings: Settings) -> Iterator[Result]:
+    """The files `setup render` wrote, as it would write them now: a file from an
+    older mailctl, or one edited back to the guide's plain query, enforces less."""
+    from mailctl.model.servers import POSTFIX_MAP_TYPES
+    from mailctl.serverfiles.managed import dovecot_version
+    from mailctl.setup import serverconfig
+    from mailctl.setup.sqlmaps import EMAIL2EMAIL, map_file_name
+
+    setup = settings.setup
+    if not Path(setup.dovecot_sql_conf).exists():
+        return  # setup render has not run here; postfix_maps says so
+    backend = POSTFIX_MAP_TYPES.get(db.backend, db.backend)
+    fix = Path(setup.postfix_map_dir, map_file_name(backend, EMAIL2EMAIL)).exists()
+    try:
+        version, _note = dovecot_version(settings)
+        planned = serverconfig.plan(settings, dovecot_version=version, catchall_fix=fix)
+    except MailctlError as exc:
+        yield Result("setup render files", "WARN", f"not compared: {exc}")
+        return
+    stale = [f for f in planned.files if f.old is not None and f.changed]
+    for item in stale:
+        yield Result(
+            f"render {item.path.name}",
+            "FAIL",
+            f"{item.path} differs from what setup render writes now (an older mailctl, or"
+            " edited by hand): the account policy may not be enforced (mailctl setup render)",
+        )
+    if not stale:
+        yield Result("setup render files", "OK", "as setup render writes them")
+
+
 def account_policy(db: Db, settings: Settings) -> Iterator[Result]:
     """Each kind of policy the database holds, and whether the running Postfix and
     Dovecot are configured to enforce it (the files `setup render` writes, read
@@ -600,5 +631,6 @@ CHECKS: list[Check] = [
     report_addresses,
     maildir_root,
     postfix_maps,
+    rendered_files,
     account_policy,
 ]

@@ -1117,3 +1117,29 @@ def test_send_as_alias_lets_a_login_use_an_alias_of_its_own(
     assert logins("sales@example.nl") == "anna@example.nl"
     assert logins("team@example.nl") is None
     assert logins("anna@example.nl") == "anna@example.nl"
+
+
+def test_doctor_names_a_rendered_file_that_no_longer_enforces_the_policy(
+    tmp_path: Path, mail_config: MailConfig
+) -> None:
+    import json
+
+    s = Setup(tmp_path, "sqlite", "mail.sqlite3", "unused", "mailuser", mail_config)
+    s("db", "upgrade")
+    s("domain", "add", "example.nl")
+    s("setup", "render", "--dovecot-version", "2.3")
+
+    def rows(code: int) -> dict[str, dict[str, str]]:
+        out = s("doctor", "-f", "json", code=code).stdout
+        return {r["check"]: r for r in json.loads(out)}
+
+    assert rows(0)["setup render files"]["status"] == "OK"
+    conf = s.root / "dovecot" / "dovecot-sql.conf.ext"
+    text = conf.read_text()
+    guide = "SELECT email AS user, password FROM virtual_users WHERE email='%u'"
+    start = text.index("password_query = ") + len("password_query = ")
+    conf.write_text(text[:start] + guide + text[text.index("\n", start):])  # back to §6
+    stale = rows(1)[f"render {conf.name}"]
+    assert stale["status"] == "FAIL" and "mailctl setup render" in stale["detail"]
+    s("setup", "render", "--dovecot-version", "2.3")
+    assert rows(0)["setup render files"]["status"] == "OK"
