@@ -101,6 +101,15 @@ def _isolated_user_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # nothing, so a developer machine with /etc/postfix/main.cf fails such a call
     # exactly as a fresh machine (no main.cf) does.
     monkeypatch.setenv("MAIL_CONFIG", str(tmp_path / "no-system-postfix-config"))
+    # Likewise mailctl's own default config: a machine with /etc/mailctl/config.toml
+    # (an installed mailctl, the package tier's own test) must not change what
+    # an in-process command without --config does.
+    from mailctl.cli import complete
+    from mailctl.core import config
+
+    absent = tmp_path / "no-system-mailctl-config.toml"
+    monkeypatch.setattr(config, "DEFAULT_CONFIG_PATH", absent)
+    monkeypatch.setattr(complete, "DEFAULT_CONFIG_PATH", str(absent))
 
 
 # ------------------------------------------------------------------ strict mode

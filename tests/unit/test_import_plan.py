@@ -158,8 +158,10 @@ def test_read_current_reads_every_row(env: Env) -> None:
     assert current.users["joe@example.nl"][1] == HASH
     assert sorted(current.aliases) == [
         "abuse@example.nl",
+        "dmarc-reports@example.nl",
         "postmaster@example.nl",
         "sales@example.nl",
+        "tls-report@example.nl",
     ]
     assert current.destinations("postmaster@example.nl") == ["admin@example.nl"]
     assert current.destinations("nobody@example.nl") == []

@@ -188,7 +188,7 @@ def test_domain_add_stores_idn_as_a_label(tx: Tx, db: Db) -> None:
         "xn--bcher-kva.example",
         "bücher.example",
         0,
-        2,
+        4,  # postmaster@, abuse@ and the DMARC and TLS-RPT report addresses
     )
 
 
@@ -222,9 +222,17 @@ def test_domain_add_invalid_name_refused(tx: Tx, db: Db, value: str, why: str) -
 
 def test_domain_add_creates_role_aliases(tx: Tx, db: Db) -> None:
     domains.add_domain(tx, "example.nl")
-    assert alias_map(db) == {"abuse@example.nl": (ADMIN,), "postmaster@example.nl": (ADMIN,)}
+    assert alias_map(db) == {
+        "abuse@example.nl": (ADMIN,),
+        "postmaster@example.nl": (ADMIN,),
+        "dmarc-reports@example.nl": (ADMIN,),  # the default DMARC record's rua=
+        "tls-report@example.nl": (ADMIN,),  # and TLS-RPT's
+    }
     inserted = [c.key for c in tx.changes if c.table == "virtual_aliases"]
-    assert inserted == ["postmaster@example.nl", "abuse@example.nl"]
+    assert inserted == [
+        "postmaster@example.nl", "abuse@example.nl", "dmarc-reports@example.nl",
+        "tls-report@example.nl",
+    ]
 
 
 def test_domain_add_without_role_aliases(tx: Tx, db: Db) -> None:
@@ -242,13 +250,19 @@ def test_domain_add_with_empty_admin_email_warns(db: Db, tmp_path: Path) -> None
 def test_domain_add_skips_the_role_alias_that_is_admin_email(db: Db, tmp_path: Path) -> None:
     tx = Tx(db, make_settings(tmp_path, server={"admin_email": "Postmaster@Example.NL"}))
     domains.add_domain(tx, "example.nl")
-    assert alias_map(db) == {"abuse@example.nl": ("postmaster@example.nl",)}
+    assert alias_map(db) == {
+        f"{local}@example.nl": ("postmaster@example.nl",)
+        for local in ("abuse", "dmarc-reports", "tls-report")
+    }
 
 
 def test_domain_add_skips_role_alias_equal_to_unicode_admin_email(db: Db, tmp_path: Path) -> None:
     tx = Tx(db, make_settings(tmp_path, server={"admin_email": "postmaster@bücher.example"}))
     domains.add_domain(tx, "bücher.example")
-    assert alias_map(db) == {"abuse@xn--bcher-kva.example": ("postmaster@xn--bcher-kva.example",)}
+    assert alias_map(db) == {
+        f"{local}@xn--bcher-kva.example": ("postmaster@xn--bcher-kva.example",)
+        for local in ("abuse", "dmarc-reports", "tls-report")
+    }
 
 
 def test_domain_add_records_a_new_dkim_key(tx: Tx, db: Db) -> None:
@@ -315,13 +329,15 @@ def test_domain_del_cascades_to_users_aliases_and_keys(tx: Tx, db: Db) -> None:
     add_user(tx, "c@example.com")
     aliases.add_alias(tx, "info@example.nl", ["a@example.nl"])
     info = domains.delete_domain(tx, "EXAMPLE.nl")
-    assert (info.name, info.users, info.aliases) == ("example.nl", 2, 3)
+    assert (info.name, info.users, info.aliases) == ("example.nl", 2, 5)
     assert tx.changes[-1] == Change(
-        "delete", "virtual_domains", "example.nl", "cascades to 2 user(s) and 3 alias(es)"
+        "delete", "virtual_domains", "example.nl", "cascades to 2 user(s) and 5 alias(es)"
     )
     assert column(db, "virtual_domains", "name") == ["example.com"]
     assert column(db, "virtual_users", "email") == ["c@example.com"]
-    assert sorted(alias_map(db)) == ["abuse@example.com", "postmaster@example.com"]
+    assert sorted(alias_map(db)) == [
+        f"{local}@example.com" for local in ("abuse", "dmarc-reports", "postmaster", "tls-report")
+    ]
     assert keys.active_selectors(db) == {"example.com": ["mail"]}
     assert domains.find_domain(db, "example.nl") is None
 
@@ -624,7 +640,9 @@ def test_alias_del_without_destinations_removes_every_row(tx: Tx, db: Db) -> Non
     assert tx.changes[-1] == Change(
         "delete", "virtual_aliases", "info@example.nl", "a@x.org, b@x.org"
     )
-    assert sorted(alias_map(db)) == ["abuse@example.nl", "postmaster@example.nl"]
+    assert sorted(alias_map(db)) == [
+        f"{local}@example.nl" for local in ("abuse", "dmarc-reports", "postmaster", "tls-report")
+    ]
 
 
 def test_alias_del_unknown_alias(tx: Tx) -> None:
