@@ -435,7 +435,8 @@ def test_a_file_without_policy_leaves_the_policy_alone(maria: Mailctl, tmp_path:
 
 
 def _limited(m: Mailctl) -> None:
-    """example.nl (its postmaster@ and abuse@: 2 aliases) with joe@ and every limit."""
+    """example.nl (postmaster@, abuse@ and its two report addresses: 4 aliases) with joe@
+    and every limit."""
     m("domain", "add", "example.nl")
     m("user", "add", "joe@example.nl", "--password-stdin", input="correct horse battery\n")
     m("domain", "set", "example.nl", "--max-users", "3", "--max-aliases", "6",
@@ -520,3 +521,20 @@ def test_limits_count_the_whole_file_and_its_own_limits(maria: Mailctl, tmp_path
     assert maria("import", str(path)).stdout.splitlines()[1] == (
         "users: 0 created, 0 updated, 5 unchanged"
     )
+
+
+def test_a_new_domain_from_a_file_gets_its_report_addresses(lite: Mailctl, tmp_path: Path) -> None:
+    """As with `domain add`: the file's own aliases first; a report address they leave
+    unreceived gets an alias to server.admin_email."""
+    path = tmp_path / "new.json"
+    document = Document(
+        domains=[DomainRecord("new.example")],
+        aliases=[AliasRecord("dmarc-reports@new.example", ("dmarc@example.org",))],
+    )
+    path.write_text(fileformat.render(document, "json"))
+    lite("import", str(path))
+    rows = dict(lite.query("SELECT source, destination FROM virtual_aliases"))
+    assert rows == {
+        "dmarc-reports@new.example": "dmarc@example.org",  # the file's, kept
+        "tls-report@new.example": "admin@example.nl",  # the one it lacked
+    }

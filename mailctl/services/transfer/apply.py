@@ -14,7 +14,7 @@ from mailctl.dkim.paths import NewKey
 from mailctl.model.dkimstates import DkimState
 from mailctl.model.rules import split_destinations, weak_key_warning
 from mailctl.services import Tx, aliases, users
-from mailctl.services.domains import add_domain
+from mailctl.services.domains import add_domain, add_report_aliases
 from mailctl.services.transfer.keys import KeyImport, parse_time
 from mailctl.services.transfer.plan import Plan
 from mailctl.services.transfer.policy import PolicyChange
@@ -61,6 +61,9 @@ def apply_import(tx: Tx, plan: Plan, progress: Progress | None = None) -> None:
             aliases.record_extended(tx, source, added)
         tick(len(extended))
     _apply_policy(tx, plan, ids)
+    for new in plan.new_domains:
+        # as `domain add` does: report addresses the file's aliases leave unreceived
+        add_report_aliases(tx, new.name)
     for message in plan.warnings:
         tx.warn(message)
 
