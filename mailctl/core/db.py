@@ -243,7 +243,7 @@ def upgrade(engine: Engine) -> tuple[SchemaStatus, bool]:
         adopted = False
         with translated(engine):
             if before.current is None and before.guide_tables:
-                _check_adoptable(before)
+                check_adoptable(before)
                 with engine.begin() as conn:
                     command.stamp(_alembic_config(conn), ADOPTED_REVISION)
                 adopted = True
@@ -300,7 +300,7 @@ def migration_lock(engine: Engine) -> Iterator[None]:
             conn.commit()
 
 
-def _check_adoptable(status: SchemaStatus) -> None:
+def check_adoptable(status: SchemaStatus) -> None:
     """Refuse, before anything is stamped, guide tables mailctl cannot work with: a
     difference found only by a later migration leaves the database stamped and stuck."""
     if status.adoption_problem is not None:

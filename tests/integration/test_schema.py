@@ -455,6 +455,8 @@ def test_a_guide_database_mailctl_cannot_use_is_refused_before_stamping(
     assert status["adoptable"] is False
     out = m("db", "upgrade", code=1)
     assert out.stderr.splitlines() == [f"mailctl: error: cannot adopt the database: {problem}"]
+    dry = m("db", "upgrade", "--dry-run", code=1)  # no "would upgrade" for a refused one
+    assert dry.stderr.splitlines() == out.stderr.splitlines()
     # Other commands name it too, rather than send the administrator to db upgrade.
     refused = m("domain", "list", code=1)
     assert refused.stderr.strip() == f"mailctl: error: cannot adopt the database: {problem}"

@@ -22,6 +22,8 @@ def upgrade(a: App) -> None:
     engine = a.engine(check_schema=False, create=not a.dry_run)
     status = database.schema_status(engine)
     if a.dry_run:
+        if status.current is None and status.guide_tables:
+            database.check_adoptable(status)  # what the real run would refuse, refused
         start = database.ADOPTED_REVISION if status.adoptable else status.current
         if status.adoptable:
             a.note(f"dry run: would adopt the guide's tables and stamp {start}", force=True)
