@@ -28,3 +28,17 @@ def test_every_dataclass_has_a_docstring() -> None:
         if isinstance(node, ast.ClassDef) and _is_dataclass(node) and not ast.get_docstring(node)
     ]
     assert missing == []
+
+
+def test_the_dns_records_load_no_network_or_xml_library() -> None:
+    """`domain add` prints its records: xml.sax.saxutils, for one escape(), used to
+    bring urllib.request along (30 ms)."""
+    import subprocess
+    import sys
+
+    probe = "import sys, mailctl.dns.records; print(sorted(m for m in sys.modules if m in {0!r}))"
+    heavy = {"urllib.request", "xml.sax", "http.client", "email"}
+    ran = subprocess.run(
+        [sys.executable, "-c", probe.format(heavy)], capture_output=True, text=True, check=True
+    )
+    assert ran.stdout.strip() == "[]"
