@@ -12,14 +12,17 @@ import dataclasses
 import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailctl.core.config import Settings
-from mailctl.dns.check import Row
 from mailctl.dns.records import DkimPublication, DnsContext, Record, host_zone
 from mailctl.errors import InvalidInput
 from mailctl.model.dkimstates import PUBLISHED
 from mailctl.store import guide
 from mailctl.store.connection import Db
+
+if TYPE_CHECKING:  # dns check's module (dnspython, threads) only when it runs
+    from mailctl.dns.check import Row
 
 Warn = Callable[[str], None]
 
