@@ -10,8 +10,6 @@ from mailctl.cli.app import App, emit_record, emit_rows, mutating, output_format
 from mailctl.cli.complete import complete_domains
 
 if TYPE_CHECKING:
-    from mailctl.core.config import Settings
-    from mailctl.services.domains import DomainInfo
     from mailctl.store.connection import Db
 
 CERT_NAMES = ("", "imap.", "smtp.", "autoconfig.", "autodiscover.", "mta-sts.")
@@ -100,25 +98,6 @@ def delete(a: App, name: str, purge_keys: bool, purge_maildirs: bool) -> None:
         a.note(f"deleted domain {info.name}")
 
 
-def _describe(db: Db, settings: Settings, info: DomainInfo) -> dict[str, Any]:
-    from mailctl.model.dkimstates import DkimState
-    from mailctl.serverfiles.tls import check_domain
-    from mailctl.services import dkim as keys
-
-    domain_id = keys.domain_id(db, info.name)
-    rows = keys.keys_of(db, domain_id)
-    active = [k.selector for k in rows if k.state == DkimState.ACTIVE]
-    tls = check_domain(settings, info.name)
-    return {
-        "domain": info.name,
-        "unicode": info.unicode,
-        "users": info.users,
-        "aliases": info.aliases,
-        "dkim": ",".join(active) or "none",
-        "tls": "ok" if tls.ready else "pending",
-    }
-
-
 @domain.command("list")
 @output_format
 @pass_app
@@ -150,20 +129,28 @@ def list_(a: App, fmt: str | None) -> None:
 @pass_app
 def show(a: App, name: str, fmt: str | None) -> None:
     """Show one domain: counts, DKIM keys and TLS status."""
+    from mailctl.model.dkimstates import DkimState
     from mailctl.serverfiles.tls import check_domain
-    from mailctl.services import dkim as keys
     from mailctl.services import domains
+    from mailctl.store.dkimkeys import keys_of
 
     with a.reading() as db:
-        info = domains.domain_info(db, domains.get_domain(db, name))
-        record = _describe(db, a.settings, info)
-        record["dkim_keys"] = [
-            f"{k.selector} {k.algorithm}-{k.bits} {k.state}"
-            for k in keys.keys_of(db, keys.domain_id(db, info.name))
-        ]
-        record.update(_policy(db, keys.domain_id(db, info.name)))
+        found = domains.get_domain(db, name)
+        info = domains.domain_info(db, found)
+        keys = keys_of(db, found.id)
+        policy = _policy(db, found.id)
     tls = check_domain(a.settings, info.name)
-    record["tls_detail"] = tls.reason
+    record: dict[str, Any] = {
+        "domain": info.name,
+        "unicode": info.unicode,
+        "users": info.users,
+        "aliases": info.aliases,
+        "dkim": ",".join(k.selector for k in keys if k.state == DkimState.ACTIVE) or "none",
+        "tls": "ok" if tls.ready else "pending",
+        "dkim_keys": [f"{k.selector} {k.algorithm}-{k.bits} {k.state}" for k in keys],
+        **policy,
+        "tls_detail": tls.reason,
+    }
     if tls.not_after is not None:
         record["tls_expires"] = tls.not_after.strftime("%Y-%m-%d")
     emit_record(record, fmt)
