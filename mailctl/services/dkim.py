@@ -10,7 +10,7 @@ from mailctl.core.config import Settings
 from mailctl.model.dkimstates import DkimState
 from mailctl.model.rules import weak_key_warning
 from mailctl.services import Tx
-from mailctl.store import dkimkeys, guide
+from mailctl.store import dkimkeys
 from mailctl.store.connection import Db
 from mailctl.store.dkimkeys import DkimKey
 from mailctl.store.guide import Domain
@@ -94,7 +94,7 @@ def ensure_domain_key(tx: Tx, domain: Domain) -> list[DkimKey]:
 def _dated_selector(tx: Tx, domain: Domain, algorithm: str) -> str:
     """`mail20261125`, then `mail20261125b`, ... : unique per domain, readable in DNS."""
     base = f"{selector_for(tx.settings, algorithm)}{now():%Y%m%d}"
-    taken = {k.selector for k in keys_of(tx.db, domain.id)}
+    taken = {k.selector for k in dkimkeys.keys_of(tx.db, domain.id)}
     for suffix in ["", *"bcdefghijklmnopqrstuvwxyz"]:
         candidate: str = base + suffix
         if candidate not in taken and not key_file(tx.settings, domain.name, candidate).exists():
@@ -123,7 +123,7 @@ def rotate(tx: Tx, domain: Domain, algorithm: str = "rsa") -> DkimKey:
     _signer_reads(tx.settings, algorithm)
     pending = [
         k
-        for k in keys_of(tx.db, domain.id)
+        for k in dkimkeys.keys_of(tx.db, domain.id)
         if k.state == DkimState.PENDING and k.algorithm == algorithm
     ]
     if pending:
@@ -138,7 +138,7 @@ def rotate(tx: Tx, domain: Domain, algorithm: str = "rsa") -> DkimKey:
 def find_key(tx: Tx, domain: Domain, selector: str | None, state: str) -> DkimKey:
     from mailctl.errors import Conflict, NotFound
 
-    rows = keys_of(tx.db, domain.id)
+    rows = dkimkeys.keys_of(tx.db, domain.id)
     if selector is not None:
         for row in rows:
             if row.selector == selector:
@@ -162,7 +162,7 @@ def activate(tx: Tx, row: DkimKey) -> list[DkimKey]:
     _signer_reads(tx.settings, row.algorithm)
     stamp = now()
     retired = []
-    for other in keys_of(tx.db, row.domain_id):
+    for other in dkimkeys.keys_of(tx.db, row.domain_id):
         if other.state == DkimState.ACTIVE and other.algorithm == row.algorithm:
             other.state = DkimState.RETIRED
             other.retired_at = stamp
@@ -243,10 +243,6 @@ def archive_key_files(settings: Settings, domain: str, selector: str) -> Path | 
     return target
 
 
-def keys_of(db: Db, domain_id: int) -> list[DkimKey]:
-    return dkimkeys.keys_of(db, domain_id)
-
-
 def purge_key_dir(settings: Settings, domain: str, *, check_only: bool = False) -> Path | None:
     """Delete key_dir/{domain} (after `domain del --purge-keys`), never via a symlink.
     `check_only`: refuse now what the removal would refuse, delete nothing."""
@@ -259,12 +255,6 @@ def purge_key_dir(settings: Settings, domain: str, *, check_only: bool = False) 
         check_tree_inside(path, key_dir)
         return None
     return remove_tree_inside(path, key_dir)
-
-
-def domain_id(db: Db, name: str) -> int:
-    found = guide.find_domain(db, name)
-    assert found is not None  # noqa: S101 - callers looked the domain up first
-    return found.id
 
 
 def active_selectors(db: Db) -> dict[str, list[str]]:

@@ -18,7 +18,7 @@ from mailctl.core.config import Settings
 from mailctl.dns.records import DkimPublication, DnsContext, Record, host_zone
 from mailctl.errors import InvalidInput
 from mailctl.model.dkimstates import PUBLISHED
-from mailctl.store import guide
+from mailctl.store import dkimkeys, guide
 from mailctl.store.connection import Db
 
 if TYPE_CHECKING:  # dns check's module (dnspython, threads) only when it runs
@@ -52,7 +52,6 @@ def base_context(settings: Settings) -> DnsContext:
 
 def context_for(db: Db, settings: Settings, domain: str, *, warn: Warn | None = None) -> DnsContext:
     """Everything `domain`'s records are computed from (NotFound if it is not hosted)."""
-    from mailctl.services import dkim as keys
     from mailctl.services.domains import get_domain
 
     warn = warn or _ignore
@@ -60,7 +59,7 @@ def context_for(db: Db, settings: Settings, domain: str, *, warn: Warn | None = 
     base = base_context(settings)
     hosted = guide.domain_names(db)
     owner = host_zone(base.hostname, settings.server.primary_domain, hosted)
-    published = [k for k in keys.keys_of(db, row.id) if k.state in PUBLISHED]
+    published = [k for k in dkimkeys.keys_of(db, row.id) if k.state in PUBLISHED]
     dkim = tuple(
         DkimPublication(k.selector, k.state, value)
         for k in published

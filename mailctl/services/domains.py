@@ -35,20 +35,16 @@ class DomainInfo:
     aliases: int
 
 
-def find_domain(db: Db, name: str) -> Domain | None:
-    return guide.find_domain(db, name)
-
-
 def get_domain(db: Db, value: str) -> Domain:
     try:
         name = normalize_domain(value)
     except InvalidName:
         # A row a hand-made database holds as it is ('bad domain.nl'): found by its
         # exact stored name, so `domain del` can remove it.
-        if (stored := find_domain(db, value)) is not None:
+        if (stored := guide.find_domain(db, value)) is not None:
             return stored
         raise
-    domain = find_domain(db, name)
+    domain = guide.find_domain(db, name)
     if domain is None:
         raise NotFound(not_hosted_message(None, name))
     return domain
@@ -56,7 +52,7 @@ def get_domain(db: Db, value: str) -> Domain:
 
 def hosted_domain(db: Db, address: Address) -> Domain:
     """The domain of an address to create (a mailbox or an alias); it must be hosted."""
-    domain = find_domain(db, address.domain)
+    domain = guide.find_domain(db, address.domain)
     if domain is None:
         raise DomainNotHosted(not_hosted_message(str(address), address.domain))
     return domain
@@ -70,7 +66,7 @@ def add_domain(
     from mailctl.services import aliases, dkim
 
     name = normalize_domain(value)
-    if find_domain(tx.db, name) is not None:
+    if guide.find_domain(tx.db, name) is not None:
         raise AlreadyExists(f"domain {name} exists already")
     check_record_names(tx.settings, name)
     if mixed := mixed_scripts(name):
@@ -111,7 +107,7 @@ def add_report_aliases(tx: Tx, name: str) -> None:
             parsed = parse_address(address)
         except InvalidName:
             continue  # the config's check let it through as a URI: dns show names it
-        if find_domain(tx.db, parsed.domain) is None or receives(tx.db, str(parsed)):
+        if guide.find_domain(tx.db, parsed.domain) is None or receives(tx.db, str(parsed)):
             continue  # hosted elsewhere (dns show prints its authorisation), or taken
         if not target:
             tx.warn(f"dns.reports_to and server.admin_email are empty: {parsed} receives nothing")

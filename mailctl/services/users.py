@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 
 from mailctl.core.config import Settings
 from mailctl.errors import AlreadyExists, Conflict, InvalidInput, NotFound
@@ -23,15 +22,6 @@ from mailctl.store.connection import Db
 from mailctl.store.guide import User
 
 
-@dataclass(frozen=True)
-class UserInfo:
-    """A mailbox as `user list` shows it."""
-
-    email: str
-    domain: str
-    scheme: str
-
-
 def check_new_password(settings: Settings, password: str, scheme: str | None = None) -> str:
     """Apply the password policy for the requested or configured scheme; returns the scheme."""
     from mailctl.passwords.hashing import check_password_policy
@@ -49,13 +39,9 @@ def hash_new_password(settings: Settings, password: str, scheme: str | None = No
     return hash_password(password, chosen, bcrypt_cost=settings.passwords.bcrypt_cost)
 
 
-def find_user(db: Db, email: str) -> User | None:
-    return guide.find_user(db, email)
-
-
 def get_user(db: Db, value: str) -> User:
     email = str(parse_address(value))
-    user = find_user(db, email)
+    user = guide.find_user(db, email)
     if user is None:
         raise NotFound(f"user {email} does not exist (see: mailctl user list)")
     return user
@@ -66,7 +52,7 @@ def check_new_user(db: Db, value: str, *, force: bool = False) -> tuple[str, int
     address = parse_address(value)
     email = str(address)
     domain = hosted_domain(db, address)
-    if find_user(db, email) is not None:
+    if guide.find_user(db, email) is not None:
         raise AlreadyExists(f"user {email} exists already")
     limits.check_room(db, domain, "virtual_users")
     limits.check_quota(db, domain.id, None, email)  # the default must fit max-quota
@@ -140,14 +126,6 @@ def delete_user(tx: Tx, value: str, *, purge_maildir: bool = False) -> list[Alia
     if purge_maildir:
         tx.maildirs_to_remove.append(user.email)
     return pointing
-
-
-def list_users(db: Db, settings: Settings, domain: str | None = None) -> list[UserInfo]:
-    default = settings.passwords.default_scheme
-    return [
-        UserInfo(email, email.rpartition("@")[2], scheme_label(prefix, default))
-        for email, prefix in guide.user_heads(db, domain)
-    ]
 
 
 def stored_scheme(settings: Settings, stored: str) -> str:

@@ -95,8 +95,7 @@ class Db:
             raise self._error(exc) from None
 
     def _error(self, exc: BaseException) -> DatabaseError:
-        lines = str(exc).strip().splitlines()
-        detail = lines[0] if lines else type(exc).__name__
+        detail = _first_line(exc)
         if _is_disconnect(exc):
             return DatabaseUnreachable(f"lost the connection to {self.shown}: {detail}")
         return DatabaseError(f"database error on {self.shown}: {detail}")

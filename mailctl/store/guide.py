@@ -49,10 +49,14 @@ class Alias:
         return [d.strip() for d in self.destination.split(",") if d.strip()]
 
 
+def like_literal(value: str) -> str:
+    """`value` for a LIKE pattern, its wildcards escaped (the query says ESCAPE '!')."""
+    return value.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+
+
 def contains(value: str) -> str:
-    """A LIKE pattern for `value` anywhere, its wildcards escaped (ESCAPE '!')."""
-    escaped = value.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-    return f"%{escaped}%"
+    """A LIKE pattern for `value` anywhere (ESCAPE '!')."""
+    return f"%{like_literal(value)}%"
 
 
 # ------------------------------------------------------------------ domains
@@ -128,18 +132,6 @@ def delete_user(db: Db, user: User) -> None:
 
 def is_mailbox(db: Db, email: str) -> bool:
     return db.row("SELECT 1 FROM virtual_users WHERE email = ?", (email,)) is not None
-
-
-def user_heads(db: Db, domain: str | None = None) -> list[tuple[str, str]]:
-    """(email, the hash's first 24 characters) by email: the scheme is all a listing
-    shows, and full hashes are most of the bytes of a 100,000-row listing."""
-    sql = "SELECT u.email, SUBSTR(u.password, 1, 24) FROM virtual_users u"
-    if domain is None:
-        return db.rows(sql + " ORDER BY u.email")
-    return db.rows(
-        sql + " JOIN virtual_domains d ON d.id = u.domain_id WHERE d.name = ? ORDER BY u.email",
-        (domain,),
-    )
 
 
 def users(db: Db) -> list[User]:

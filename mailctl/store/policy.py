@@ -9,6 +9,7 @@ from dataclasses import astuple, dataclass, fields
 from typing import Any
 
 from mailctl.store.connection import Db
+from mailctl.store.guide import like_literal
 
 COLUMNS = {
     "mailctl_user_policy": (
@@ -177,20 +178,9 @@ def forget_login(db: Db, email: str) -> None:
 
 def forget_domain_logins(db: Db, domain: str) -> None:
     """The same for every mailbox of a deleted domain."""
-    pattern = "%@" + domain.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    pattern = "%@" + like_literal(domain)
     for table in ("mailctl_quota_usage", "mailctl_last_login"):
         db.run(f"DELETE FROM {table} WHERE username LIKE ? ESCAPE '!'", (pattern,))  # noqa: S608
-
-
-def usage(db: Db, email: str) -> tuple[int, int] | None:
-    """(bytes, messages) as Dovecot last wrote them; None before its first write."""
-    row = db.row("SELECT bytes, messages FROM mailctl_quota_usage WHERE username = ?", (email,))
-    return (int(row[0]), int(row[1])) if row else None
-
-
-def last_login(db: Db, email: str) -> int | None:
-    value = db.value("SELECT last_login FROM mailctl_last_login WHERE username = ?", (email,))
-    return int(value) if value is not None else None
 
 
 # user_rows' flags: which of a mailbox's settings differ from the defaults.

@@ -22,10 +22,11 @@ from mailctl.passwords.parallel import HashJob, HashParams, resolve
 from mailctl.services import Tx
 from mailctl.services import transfer as bulk
 from mailctl.services.aliases import add_alias
-from mailctl.services.domains import add_domain, find_domain
+from mailctl.services.domains import add_domain
 from mailctl.services.users import add_user
 from mailctl.store import policy
 from mailctl.store.connection import Db, connect
+from mailctl.store.guide import find_domain
 from mailctl.store.policy import DomainPolicy, UserPolicy
 from mailctl.transfer import fileformat as bulkfile
 from mailctl.transfer.fileformat import ImportRejected

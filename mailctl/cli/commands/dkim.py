@@ -28,6 +28,7 @@ def show(a: App, domain: str, fmt: str | None) -> None:
     """List a domain's keys with their state and DNS record name."""
     from mailctl.services import dkim as keys
     from mailctl.services import domains
+    from mailctl.store import dkimkeys
 
     with a.reading() as db:
         found = domains.get_domain(db, domain)
@@ -41,7 +42,7 @@ def show(a: App, domain: str, fmt: str | None) -> None:
                 "record": f"{k.selector}._domainkey.{found.name}",
                 "file": str(keys.key_file(a.settings, found.name, k.selector)),
             }
-            for k in keys.keys_of(db, found.id)
+            for k in dkimkeys.keys_of(db, found.id)
         ]
     emit_rows(rows, ("selector", "algorithm", "bits", "state", "created", "record", "file"), fmt)
 
