@@ -12,12 +12,13 @@ import functools
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from mailctl.errors import Aborted, PasswordRejected, UsageError
+from mailctl.model.datarecord import datarecord
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -32,7 +33,7 @@ R = TypeVar("R")
 FORMATS = ("table", "json", "csv", "plain")
 
 
-@dataclass
+@datarecord
 class App:
     """Per-invocation state, built from the global options."""
 
@@ -83,7 +84,8 @@ class App:
 
             database = self.settings.database
             create = self.settings.sandbox_db
-            db = connect(self.url, tls=Tls(database.tls, database.tls_ca), create=create)
+            tls = Tls(database.tls, database.tls_ca)
+            db = connect(self.url, tls=tls, create=create, failover=database.failover)
             try:
                 if not schema.is_current(db):
                     self.engine()  # raises, or brings the sandbox's schema up to date
@@ -113,11 +115,12 @@ class App:
 
         return Work(self.settings, self, dry_run=self.dry_run, verbose=self.verbosity > 0)
 
-    @contextmanager
-    def changing(self) -> Iterator[Tx]:
-        """A write transaction in the unit of work: rows, managed files, commit, effects."""
-        with self.work().transaction(self.db()) as tx:
-            yield tx
+    def change(self, change: Callable[[Tx], R]) -> R:
+        """`change(tx)` as one write transaction of the unit of work (rows, managed files,
+        commit, effects), run again from the start if a database cluster refuses it for
+        a reason that passes (services.unit); its result. Every mutating command's
+        change goes through here, so none can forget the reruns."""
+        return self.work().run(self.db(), change)
 
     def echo(self, text: str, *, nl: bool = True) -> None:
         click.echo(text, nl=nl)
@@ -188,9 +191,7 @@ class WholeNumber(click.types.IntParamType):
     def __init__(self, low: int, high: int) -> None:
         self.low, self.high = low, high
 
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> Any:
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, int):
             return value
         text = str(value)
@@ -204,9 +205,7 @@ class FilePath(click.Path):
     """click.Path that refuses a NUL with one error line: no file name holds one, and
     the os.stat() in click's own check raises ValueError on it, which click lets pass."""
 
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> Any:
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and "\x00" in value:
             raise UsageError(f"invalid path {value!r}: a file name cannot hold NUL")
         return super().convert(value, param, ctx)

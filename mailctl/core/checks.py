@@ -201,6 +201,19 @@ def optional_database_url(value: str) -> str | None:
     return database_url(value) if value else None
 
 
+def failover_hosts(value: list[str]) -> str | None:
+    """host or host:port entries ([IPv6]:port), as store.url reads them."""
+    from mailctl.errors import DatabaseError
+    from mailctl.store.url import split_host_port
+
+    for entry in value:
+        try:
+            split_host_port(entry)
+        except DatabaseError as exc:
+            return str(exc)
+    return None
+
+
 def sql_name(value: str) -> str | None:
     if not re.fullmatch(r"[A-Za-z0-9_]{1,32}", value):
         return "must be 1-32 letters, digits or _ (an SQL account name)"

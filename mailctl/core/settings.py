@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from mailctl.core import checks, recordchecks
 from mailctl.errors import ConfigError
+from mailctl.model.datarecord import datarecord
 from mailctl.model.schemes import READ_SCHEMES, SCHEMES
 from mailctl.model.servers import DOVECOT_SNI_NAMES, DOVECOT_VERSIONS, POSTFIX_SNI_NAMES
 
@@ -30,7 +31,7 @@ def _opt(default: Any, doc: str, **rules: Any) -> Any:
     return field(default=default, metadata={"doc": doc, **rules})
 
 
-@dataclass(frozen=True)
+@datarecord(frozen=True)
 class DatabaseSettings:
     """[database]: where the guide's tables are and how to reach them."""
 
@@ -57,9 +58,16 @@ class DatabaseSettings:
         "PEM file of the CAs that verify the database server; empty: the system's CAs",
         check=checks.optional_path,
     )
+    failover: list[str] = _opt(
+        [],
+        "other servers of the same database (Galera nodes), host or host:port, tried in"
+        " order when url's host does not answer; with failover, reads wait for the"
+        " node to have applied what the cluster committed (wsrep_sync_wait)",
+        check=checks.failover_hosts,
+    )
 
 
-@dataclass(frozen=True)
+@datarecord(frozen=True)
 class ServerSettings:
     """[server]: the mail server's name, addresses and admin."""
 
@@ -82,7 +90,7 @@ class ServerSettings:
     )
 
 
-@dataclass(frozen=True)
+@datarecord(frozen=True)
 class VmailSettings:
     """[vmail]: the maildirs' owner and root."""
 
@@ -96,7 +104,7 @@ class VmailSettings:
     create_maildirs: bool = _opt(True, "create the maildir on user add")
 
 
-@dataclass(frozen=True)
+@datarecord(frozen=True)
 class PasswordSettings:
     """[passwords]: the hashes new passwords get."""
 
@@ -109,7 +117,7 @@ class PasswordSettings:
     min_length: int = _opt(12, "shortest password accepted", min=1, max=1024)
 
 
-@dataclass(frozen=True)
+@datarecord(frozen=True)
 class DkimSettings:
     """[dkim]: DKIM keys and OpenDKIM's tables."""
 
@@ -144,7 +152,7 @@ class DkimSettings:
     )
 
 
-@dataclass(frozen=True)
+@datarecord(frozen=True)
 class TlsSettings:
     """[tls]: certificates, and where doctor asks the running servers for them."""
 
@@ -176,7 +184,7 @@ class TlsSettings:
     )
 
 
-@dataclass(frozen=True)
+@datarecord(frozen=True)
 class PostfixSettings:
     """[postfix]: Postfix's SNI map and HELO checks."""
 
@@ -194,7 +202,7 @@ class PostfixSettings:
     )
 
 
-@dataclass(frozen=True)
+@datarecord(frozen=True)
 class DovecotSettings:
     """[dovecot]: Dovecot's SNI file and version."""
 
@@ -213,7 +221,7 @@ class DovecotSettings:
     )
 
 
-@dataclass(frozen=True)
+@datarecord(frozen=True)
 class DnsSettings:
     """[dns]: the records mailctl publishes."""
 
@@ -240,7 +248,38 @@ class DnsSettings:
     smtps: bool = _opt(True, "port 465 (implicit TLS submission) is offered")
 
 
-@dataclass(frozen=True)
+@datarecord(frozen=True)
+class WebSettings:
+    """[web]: the MTA-STS policy and client configuration files `sync` keeps, the nginx
+    server blocks `setup render --web nginx` writes, and where `doctor --web` asks."""
+
+    root: str = _opt(
+        "",
+        "directory `sync` keeps each domain's MTA-STS policy, autoconfig and autodiscover"
+        " files in, one directory per host name (mta-sts.DOMAIN/.well-known/mta-sts.txt);"
+        " empty: no web files",
+        check=checks.optional_path,
+    )
+    nginx_conf: str = _opt(
+        "/etc/nginx/sites-available/mailctl",
+        "the nginx server blocks `setup render --web nginx` writes",
+        check=checks.path,
+    )
+    probe_host: str = _opt(
+        "",
+        "where `doctor --web` connects to fetch https://mta-sts.DOMAIN/ (the name still goes"
+        " in SNI and Host); empty: the address DNS gives for the name",
+        check=checks.optional_host,
+    )
+    ca_file: str = _opt(
+        "",
+        "PEM file of the CAs that verify the certificates `doctor --web` is served;"
+        " empty: the system's CAs",
+        check=checks.optional_path,
+    )
+
+
+@datarecord(frozen=True)
 class AuditSettings:
     """[audit]: the audit log."""
 
@@ -249,7 +288,7 @@ class AuditSettings:
     )
 
 
-@dataclass(frozen=True)
+@datarecord(frozen=True)
 class LockSettings:
     """[lock]: the lock mutating commands hold."""
 
@@ -259,7 +298,7 @@ class LockSettings:
     timeout: int = _opt(60, "seconds to wait for another mailctl to finish", min=0, max=24 * 3600)
 
 
-@dataclass(frozen=True)
+@datarecord(frozen=True)
 class SetupSettings:
     """[setup]: SQL accounts and the rendered SQL maps."""
 
@@ -320,7 +359,7 @@ class SetupSettings:
     )
 
 
-@dataclass(frozen=True)
+@datarecord(frozen=True)
 class CommandSettings:
     """[commands]: the programs mailctl runs (argv lists, no shell)."""
 
@@ -354,7 +393,7 @@ class CommandSettings:
     )
 
 
-@dataclass(frozen=True)
+@datarecord(frozen=True)
 class Settings:
     """The whole configuration: one section each."""
 
@@ -367,6 +406,7 @@ class Settings:
     postfix: PostfixSettings = field(default_factory=PostfixSettings)
     dovecot: DovecotSettings = field(default_factory=DovecotSettings)
     dns: DnsSettings = field(default_factory=DnsSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
     lock: LockSettings = field(default_factory=LockSettings)
     commands: CommandSettings = field(default_factory=CommandSettings)

@@ -93,7 +93,7 @@ GUIDE_TABLES = ("virtual_domains", "virtual_users", "virtual_aliases")
 
 
 class DkimKey(Base):
-    """mailctl's record of a DKIM key; the key itself is a file in dkim.key_dir."""
+    """mailctl's record of a DKIM key; its private key is in mailctl_dkim_secrets."""
 
     __tablename__ = "mailctl_dkim_keys"
     __table_args__ = (
@@ -116,6 +116,26 @@ class DkimKey(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     activated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     retired_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class DkimSecret(Base):
+    """A DKIM key's private key (PEM), from which every host writes its key file
+    (migration 0004). A table of its own so that no grant on the key records
+    reaches it: only mailctl's account reads it."""
+
+    __tablename__ = "mailctl_dkim_secrets"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["key_id"],
+            ["mailctl_dkim_keys.id"],
+            name="fk_mailctl_dkim_secret_key",
+            ondelete="CASCADE",
+        ),
+        MYSQL_TABLE_ARGS,
+    )
+
+    key_id: Mapped[int] = mapped_column(UnsignedInt, primary_key=True, autoincrement=False)
+    private_key: Mapped[str] = mapped_column(Text, nullable=False)
 
 
 # --- account policy (migration 0003) -------------------------------------------

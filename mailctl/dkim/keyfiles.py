@@ -1,4 +1,4 @@
-"""DKIM key material: generate, load, publish (DNS value and opendkim-genkey's .txt), store.
+"""DKIM key material: generate, load, publish (DNS value and opendkim-genkey's .txt), write.
 
 Keys are made in-process with `cryptography` and stored as PKCS#8 PEM, which
 OpenDKIM reads exactly like opendkim-genkey's own output. The files follow the
@@ -6,7 +6,8 @@ guide (section 12): `<key_dir>/<domain>/<selector>.private` (0600, owner
 opendkim) next to `<selector>.txt` (0644, the BIND fragment opendkim-genkey
 writes, byte for byte) in a 0750 directory.
 
-No database here: the key records (selector, state) live elsewhere.
+No database here: the key records (selector, state) and the private keys every
+host writes its files from live in the database (dkim.stored, store.dkimkeys).
 """
 
 from __future__ import annotations
@@ -275,11 +276,13 @@ def write_key_pair(
     private_pem: bytes,
     *,
     owner: tuple[int, int] | None,
+    replace: bool = False,
 ) -> KeyFiles:
     """Write `<key_dir>/<domain>/<selector>.private` (0600) and `.txt` (0644).
 
-    The domain directory (and key_dir) is made 0750 when missing; an existing .private is never
-    overwritten (AlreadyExists). `owner` (uid, gid) applies to what is written.
+    The domain directory (and key_dir) is made 0750 when missing; an existing .private is
+    never overwritten (AlreadyExists) unless `replace` (the database's key over a file
+    that differs). `owner` (uid, gid) applies to what is written.
     """
     directory, private, txt = key_paths(key_dir, domain, selector)
     value = dns_value(private_pem)  # also proves the key parses before anything is written
@@ -288,7 +291,7 @@ def write_key_pair(
         raise InvalidInput(f"cannot create DKIM key directory {key_dir}: its parent is missing")
     ensure_dir(directory.parent, DIR_MODE, owner)  # key_dir itself, when missing
     ensure_dir(directory, DIR_MODE, owner)
-    atomic_write(private, private_pem, mode=PRIVATE_MODE, owner=owner, replace=False)
+    atomic_write(private, private_pem, mode=PRIVATE_MODE, owner=owner, replace=replace)
     try:
         atomic_write(txt, text, mode=TXT_MODE, owner=owner, replace=True)
     except BaseException:

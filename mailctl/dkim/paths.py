@@ -13,12 +13,16 @@ from mailctl.errors import InvalidInput
 
 @dataclass(frozen=True)
 class NewKey:
-    """A generated private key that the managed-files step writes (never under --dry-run)."""
+    """A private key that the managed-files step writes (never under --dry-run)."""
 
     domain: str
     selector: str
     pem: bytes
     existing: bool = False  # a key file that was there already: made whole, never replaced
+    # The database's key for a file this host lacks or holds otherwise: why it is
+    # (re)written ("missing", "another key", "mode 0644"); "" for a key just made.
+    restore: str = ""
+    algorithm: str = "rsa"  # whose signer reloads when a restored key changes
 
 
 def check_component(what: str, name: str) -> None:

@@ -29,12 +29,15 @@ import ipaddress
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from mailctl.dns.clientconfig import mta_sts_id, mta_sts_policy
 from mailctl.dns.names import absolute, bare, within
 from mailctl.errors import InvalidInput
 from mailctl.model.dkimstates import DkimState
+
+if TYPE_CHECKING:
+    from mailctl.core.config import Settings
 
 Status = Literal["required", "recommended", "optional"]
 MX_PREFERENCE = 10  # guide §15.2
@@ -96,6 +99,27 @@ class Record:
     status: Status
     why: str
     kind: RecordKind
+
+
+def base_context(settings: Settings) -> DnsContext:
+    """The config-only part of a domain's context: no keys, no certificate, no host
+    zone. Enough for the MTA-STS policy and the client configuration files, so the
+    files `sync` serves and the `_mta-sts` id `dns show` publishes share one source."""
+    dns = settings.dns
+    server = settings.server
+    return DnsContext(
+        hostname=server.hostname.strip().rstrip(".").lower(),
+        ipv4=server.ipv4.strip(),
+        ipv6=server.ipv6.strip(),
+        ttl=dns.ttl,
+        spf=dns.spf,
+        dmarc=dns.dmarc,
+        tlsrpt_rua=dns.tlsrpt_rua,
+        mta_sts_mode=dns.mta_sts_mode,
+        mta_sts_max_age=dns.mta_sts_max_age,
+        dane=dns.dane,
+        smtps=dns.smtps,
+    )
 
 
 def host_zone(hostname: str, primary_domain: str, domains: Iterable[str]) -> str:

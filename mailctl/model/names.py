@@ -9,11 +9,9 @@ the checks below also keep `/`, `..`, NUL and leading dots out of paths.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-
-import idna
 
 from mailctl.errors import InvalidName
+from mailctl.model.datarecord import datarecord
 
 MAX_DOMAIN = 253
 MAX_LABEL = 63
@@ -72,6 +70,8 @@ def _to_a_label(label: str, shown: str) -> str:
     if label.isascii():
         candidate = label.lower()
     else:
+        import idna  # its tables load in milliseconds: only for a name that needs them
+
         try:
             candidate = idna.alabel(label.lower()).decode("ascii")
         except idna.IDNAError as exc:
@@ -81,6 +81,8 @@ def _to_a_label(label: str, shown: str) -> str:
     if not _LDH_LABEL.fullmatch(candidate):
         raise _reject(shown, "domain (labels use letters, digits and inner hyphens only)")
     if candidate.startswith("xn--"):
+        import idna
+
         try:
             idna.ulabel(candidate)
         except idna.IDNAError:
@@ -90,13 +92,17 @@ def _to_a_label(label: str, shown: str) -> str:
 
 def display_domain(name: str) -> str:
     """The Unicode form of a stored domain, for output next to the A-label form."""
+    if "xn--" not in name.lower():
+        return name  # no A-label: nothing to decode
+    import idna
+
     try:
         return idna.decode(name)
     except idna.IDNAError:
         return name
 
 
-@dataclass(frozen=True)
+@datarecord(frozen=True)
 class Address:
     """A validated address in stored form; `localpart` is empty for `@domain`."""
 

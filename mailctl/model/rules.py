@@ -17,7 +17,8 @@ it read for the whole file. Pure: the callers read the database.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+
+from mailctl.model.datarecord import datarecord
 
 CATCHALL_FIX = (
     "mailctl setup render --catchall-fix writes the map that fixes it"
@@ -63,7 +64,7 @@ def stored_destinations(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(d for value in values for d in split_destinations(value)))
 
 
-@dataclass(frozen=True)
+@datarecord(frozen=True)
 class AliasMerge:
     """What adding destinations to a source does (`alias add` and import alike)."""
 

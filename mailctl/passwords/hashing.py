@@ -19,20 +19,17 @@ a label accepts any crypt format (``$6$``, ``$5$``, ``$1$``, DES, ``$2y$``...).
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import functools
-import hmac
 import importlib
-import secrets
+import os
 import string
 import threading
-import warnings
-from collections.abc import Callable
-from typing import Any
 
-import argon2
-import bcrypt
+# hmac.compare_digest itself; importing hmac (or secrets) loads OpenSSL's libcrypto,
+# a few milliseconds of every `user add` that SHA512-CRYPT through crypt(3) never uses.
+from _operator import _compare_digest as compare_digest
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from mailctl.errors import InvalidInput, PasswordRejected
 from mailctl.model import hashformats as formats
@@ -76,9 +73,28 @@ _KAT_RESULT = (
 )
 
 
-_argon2_hasher = argon2.PasswordHasher(
-    time_cost=3, memory_cost=65536, parallelism=1, hash_len=32, salt_len=16
-)
+if TYPE_CHECKING:
+    import ctypes
+
+    import argon2
+
+# argon2, bcrypt and ctypes load C libraries: each is imported when a hash needs it.
+
+
+@functools.cache
+def _argon2_hasher() -> argon2.PasswordHasher:
+    import argon2
+
+    return argon2.PasswordHasher(
+        time_cost=3, memory_cost=65536, parallelism=1, hash_len=32, salt_len=16
+    )
+
+
+def _salt(length: int) -> str:
+    """`length` characters of crypt(3)'s 64-character salt alphabet, from the kernel's
+    CSPRNG: 6 random bits each (256 is a multiple of 64, so no character is favoured)."""
+    return "".join(_SALT_ALPHABET[byte & 63] for byte in os.urandom(length))
+
 
 _CryptFunc = Callable[[str, str], str | None]
 
@@ -89,17 +105,23 @@ _CryptFunc = Callable[[str, str], str | None]
 
 
 def _crypt_module_func() -> _CryptFunc | None:
-    """The stdlib ``crypt.crypt`` (deprecated in 3.11, gone in 3.13), if any."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        try:
-            module = importlib.import_module("crypt")
-        except ImportError:
-            return None
+    """crypt(3) through the stdlib's C module `_crypt` (gone in 3.13), if any.
+
+    Not through `crypt`: on import it hashes a test password with each method it
+    knows (SHA-512, SHA-256, bcrypt, MD5, DES) to list the available ones, which
+    costs more than the one hash a command needs.
+    """
+    try:
+        module = importlib.import_module("_crypt")
+    except ImportError:
+        return None
     func: Callable[[str, str], Any] = module.crypt
 
     def call(password: str, setting: str) -> str | None:
-        result = func(password, setting)
+        try:
+            result = func(password, setting)
+        except OSError:  # libxcrypt refuses a setting with EINVAL
+            return None
         return result if isinstance(result, str) else None
 
     return call
@@ -109,6 +131,8 @@ class _LibXCrypt:
     """libcrypt loaded with ctypes; prefers libxcrypt's ``crypt_rn``."""
 
     def __init__(self, lib: ctypes.CDLL) -> None:
+        import ctypes
+
         self._lock = threading.Lock()
         self._func: Any
         self._size = 0
@@ -124,6 +148,8 @@ class _LibXCrypt:
         self._func.restype = ctypes.c_char_p
 
     def __call__(self, password: bytes, setting: bytes) -> bytes | None:
+        import ctypes
+
         if self._size == 0:
             with self._lock:  # crypt() uses a static buffer
                 result: bytes | None = self._func(password, setting)
@@ -136,6 +162,9 @@ class _LibXCrypt:
 
 @functools.cache
 def _load_libxcrypt() -> _LibXCrypt | None:
+    import ctypes
+    import ctypes.util
+
     name = ctypes.util.find_library("crypt")
     if name is None:
         return None
@@ -275,13 +304,15 @@ def hash_password(password: str, scheme: str = "SHA512-CRYPT", *, bcrypt_cost: i
         raise InvalidInput(f"bcrypt cost {bcrypt_cost} is out of range; accepted: 4 to 31")
     _check_basic(password, name)
     if name == "SHA512-CRYPT":
-        salt = "".join(secrets.choice(_SALT_ALPHABET) for _ in range(_SHA512_SALT_LEN))
+        salt = _salt(_SHA512_SALT_LEN)
         return "{SHA512-CRYPT}" + _sha512_crypt(password, salt)
     if name == "BLF-CRYPT":
+        import bcrypt
+
         salt_b = bcrypt.gensalt(rounds=bcrypt_cost, prefix=b"2b")
         hashed = bcrypt.hashpw(password.encode("utf-8"), salt_b).decode("ascii")
         return "{BLF-CRYPT}$2y$" + hashed.removeprefix("$2b$")
-    return "{ARGON2ID}" + _argon2_hasher.hash(password)
+    return "{ARGON2ID}" + _argon2_hasher().hash(password)
 
 
 # --------------------------------------------------------------------------
@@ -316,6 +347,8 @@ def _verify_bcrypt(password: str, hashed: str) -> bool:
     # Dovecot truncates at 72 bytes; bcrypt>=5 raises instead, so truncate here.
     secret = password.encode("utf-8")[:BCRYPT_MAX_BYTES]
     candidate = hashed.replace("$2y$", "$2b$", 1).encode("ascii")
+    import bcrypt
+
     try:
         return bcrypt.checkpw(secret, candidate)
     except ValueError as exc:
@@ -332,7 +365,7 @@ def _verify_crypt(password: str, hashed: str, scheme: str) -> bool:
     if c_crypt is not None:
         result = c_crypt[1](password, hashed)
         if result is not None and not result.startswith("*"):
-            return hmac.compare_digest(result.encode(), hashed.encode())
+            return compare_digest(result.encode(), hashed.encode())
     if known:
         handler = _passlib_handler(hashed)
         try:
@@ -345,8 +378,10 @@ def _verify_crypt(password: str, hashed: str, scheme: str) -> bool:
 def _verify_argon2(password: str, hashed: str, scheme: str) -> bool:
     if not formats.ARGON2.fullmatch(hashed):
         raise InvalidInput(f"malformed {scheme} hash: expected $argon2id$v=19$m=...,t=...,p=...$")
+    import argon2
+
     try:
-        return _argon2_hasher.verify(hashed, password)
+        return _argon2_hasher().verify(hashed, password)
     except argon2.exceptions.VerifyMismatchError:
         return False
     except (argon2.exceptions.InvalidHashError, argon2.exceptions.VerificationError) as exc:
@@ -386,4 +421,6 @@ def generate_password(length: int = 20) -> str:
     """A random password of ``length`` letters and digits (from ``secrets``)."""
     if length < 1:
         raise InvalidInput(f"password length {length} is too small; at least 1 required")
+    import secrets
+
     return "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(length))

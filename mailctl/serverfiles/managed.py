@@ -41,7 +41,7 @@ class Rendered:
 
     spec: Target
     old: str | None  # None: the file does not exist yet
-    new: str
+    new: str | None  # None: remove it (a whole file no longer wanted)
     duplicates: tuple[str, ...]
     stale: str | None = None  # why its unchanged text must be rebuilt and reloaded anyway
 
@@ -57,7 +57,7 @@ class Rendered:
     def diff(self) -> str:
         from mailctl.serverfiles.blocks import unified_diff
 
-        return unified_diff(self.old or "", self.new, str(self.spec.path))
+        return unified_diff(self.old or "", self.new or "", str(self.spec.path))
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,8 @@ class Plan:
     files: tuple[Rendered, ...]
     tls: tuple[TlsStatus, ...]
     notes: tuple[str, ...] = ()
+    # The database's keys whose file on this host is missing or differs (dkim.stored).
+    keys: tuple[NewKey, ...] = ()
 
     @property
     def changed(self) -> tuple[Rendered, ...]:
@@ -88,7 +90,7 @@ class Plan:
 
     def steps(self, settings: Settings) -> list[Step]:
         """The commands `apply` and then `reload` run for this plan, in order."""
-        return steps(settings, (r.spec for r in self.outdated))
+        return steps(settings, (*(r.spec for r in self.outdated), *signers(settings, self.keys)))
 
     def followups(self, settings: Settings) -> list[list[str]]:
         return [list(step.argv) for step in self.steps(settings)]
@@ -109,11 +111,13 @@ def dovecot_version(settings: Settings) -> tuple[str, str | None]:
 
 
 def plan(db: Db, settings: Settings, *, adopt: bool = False) -> Plan:
-    """Render every managed block from the database and merge it into the current files."""
+    """Render every managed block from the database and merge it into the current files;
+    render the web files whole (serverfiles.web)."""
     from mailctl.serverfiles.blocks import merge_block
     from mailctl.serverfiles.render.dovecot import render_dovecot_sni
     from mailctl.serverfiles.render.opendkim import render_key_table, render_signing_table
     from mailctl.serverfiles.render.postfix import render_helo_checks, render_sni_map
+    from mailctl.serverfiles.web import web_files
     from mailctl.store.guide import domain_names
 
     domains, invalid = usable_domains(domain_names(db))
@@ -140,6 +144,7 @@ def plan(db: Db, settings: Settings, *, adopt: bool = False) -> Plan:
         "HELO checks": render_helo_checks(domains, settings.server.hostname),
         "Dovecot SNI": render_dovecot_sni(ready, settings.dovecot.sni_names, version),
     }
+    restores = key_files(db, settings, invalid, notes)
     inputs = state.inputs_digest((t.domain, t.digest) for t in tls if t.ready)
     files = []
     for spec in targets(settings):
@@ -152,7 +157,27 @@ def plan(db: Db, settings: Settings, *, adopt: bool = False) -> Plan:
         if spec.certificates and old == merged.text:
             stale = state.staleness(spec, inputs, index_type(settings) if spec.indexed else None)
         files.append(Rendered(spec, old, merged.text, merged.duplicates, stale))
-    return Plan(tuple(files), tls, tuple(notes))
+    files += [
+        Rendered(spec, _read(spec.path), new, ()) for spec, new in web_files(settings, domains)
+    ]
+    return Plan(tuple(files), tls, tuple(notes), tuple(restores))
+
+
+def key_files(db: Db, settings: Settings, invalid: set[str], notes: list[str]) -> list[NewKey]:
+    """The published keys whose file on this host is not the database's: written by
+    `apply` like new keys, so that any host renders its keys from the database alone."""
+    from mailctl.dkim.stored import outdated_key_files
+    from mailctl.store.dkimkeys import stored_keys
+
+    keys = [k for k in stored_keys(db, PUBLISHED) if k.domain not in invalid]
+    return outdated_key_files(keys, settings.dkim.key_dir, notes)
+
+
+def signers(settings: Settings, keys: Iterable[NewKey]) -> list[Target]:
+    """The KeyTable targets whose signer must reload for these restored key files:
+    a rewritten key is read again only by a signer that reloads."""
+    wanted = {"Ed25519 KeyTable" if k.algorithm == "ed25519" else "KeyTable" for k in keys}
+    return [t for t in targets(settings) if t.key in wanted] if wanted else []
 
 
 def usable_domains(names: Iterable[str]) -> tuple[list[str], set[str]]:
@@ -223,6 +248,8 @@ class Applied:
     created_keys: list[Path] = field(default_factory=list)
     created_files: list[Path] = field(default_factory=list)  # a reused key's new .txt
     created_dirs: list[Path] = field(default_factory=list)
+    restored: list[NewKey] = field(default_factory=list)  # keys written from the database
+    replaced: list[Saved] = field(default_factory=list)  # their files as they were
     runner: Runner = system.run
     notes: list[str] = field(default_factory=list)
     recorded: list[tuple[Path, str | None]] = field(default_factory=list)  # state files, as before
@@ -241,6 +268,8 @@ class Applied:
             for file in (path, path.with_suffix(".txt")):
                 with contextlib.suppress(OSError):
                     file.unlink()
+        for saved in reversed(self.replaced):
+            saved.put_back()
         for file in self.created_files:
             with contextlib.suppress(OSError):
                 file.unlink()
@@ -249,7 +278,8 @@ class Applied:
                 directory.rmdir()
 
     def reload(self) -> None:
-        for step in steps(self.settings, (r.spec for r in (*self.written, *self.refreshed))):
+        changed = (r.spec for r in (*self.written, *self.refreshed))
+        for step in steps(self.settings, (*changed, *signers(self.settings, self.restored))):
             if not step.before_commit:
                 _run(step, self.settings, self.runner, self.notes)
 
@@ -266,6 +296,38 @@ class Applied:
             atomic_write(path, text, mode=0o600)
 
 
+@dataclass(frozen=True)
+class Saved:
+    """A key file as it was before a restore wrote over it, to put back on undo."""
+
+    path: Path
+    data: bytes | None  # None: absent (or a symlink, then `link` is its target)
+    mode: int = 0o600
+    owner: tuple[int, int] | None = None
+    link: str | None = None
+
+    @classmethod
+    def of(cls, path: Path) -> Saved:
+        try:
+            st = path.lstat()
+            if stat.S_ISLNK(st.st_mode):
+                return cls(path, None, link=str(path.readlink()))
+            data = read_regular(path)
+        except (OSError, MailctlError):
+            return cls(path, None)  # absent, or nothing mailctl could have read back
+        owner = (st.st_uid, st.st_gid) if as_root() else None
+        return cls(path, data, stat.S_IMODE(st.st_mode), owner)
+
+    def put_back(self) -> None:
+        with contextlib.suppress(OSError, MailctlError):
+            if self.data is not None:
+                atomic_write(self.path, self.data, mode=self.mode, owner=self.owner)
+                return
+            self.path.unlink(missing_ok=True)
+            if self.link is not None:
+                self.path.symlink_to(self.link)
+
+
 def _restore(rendered: Rendered) -> None:
     mode, owner = _mode_owner(rendered.spec)
     _put_back(rendered.spec.path, rendered.old, mode, owner)
@@ -277,6 +339,25 @@ def _put_back(path: Path, old: str | None, mode: int, owner: tuple[int, int] | N
             path.unlink()
         else:
             atomic_write(path, old, mode=mode, owner=owner)
+
+
+def _remove(spec: Target) -> None:
+    """Remove a whole file, and the directories of its tree it leaves empty (undo
+    writes it back, directories and all)."""
+    try:
+        spec.path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise MailctlError(f"cannot remove {spec.path}: {exc.strerror}") from None
+    tree = spec.tree or spec.path.parent
+    for directory in spec.path.parents:
+        if directory == tree or tree not in directory.parents:
+            break
+        try:
+            directory.rmdir()
+        except OSError:
+            break  # not empty: something else lives there
 
 
 def _mode_owner(spec: Target) -> tuple[int, tuple[int, int] | None]:
@@ -354,40 +435,33 @@ def apply(
     new_keys: Sequence[NewKey] = (),
     runner: Runner = system.run,
 ) -> Applied:
-    """Write new keys and changed files, then postmap and validate; undo all on failure."""
-    from mailctl.dkim import keyfiles as dkim
-
+    """Write new keys, the database's keys this host lacks (plan.keys) and changed
+    files, then postmap and validate; undo all on failure."""
     preflight(plan_, settings)
     applied = Applied(settings, runner=runner)
     owner, owner_note = resolve_owner(settings.dkim.owner, settings.dkim.group)
+    made = {(k.domain, k.selector) for k in new_keys}  # written below already
+    restores = [k for k in plan_.keys if (k.domain, k.selector) not in made]
     try:
         key_dir = Path(settings.dkim.key_dir)
-        if new_keys and not key_dir.is_dir():
+        if (new_keys or restores) and not key_dir.is_dir():
             applied.created_dirs += make_dirs(key_dir.parent)
             # Owned by the dkim account like the guide's `install -d`: OpenDKIM runs
             # as opendkim and must be able to enter it.
             ensure_dir(key_dir, 0o750, owner)
             applied.created_dirs.append(key_dir)
-        for key in new_keys:
-            if key.existing:  # reused: complete its .txt and owner, never replace it
-                txt = dkim.complete_key_pair(
-                    key_dir, key.domain, key.selector, key.pem, owner=owner
-                )
-                applied.created_files += [txt] if txt else []
-                continue
-            if not (key_dir / key.domain).exists():
-                applied.created_dirs.append(key_dir / key.domain)
-            files = dkim.write_key_pair(
-                Path(settings.dkim.key_dir), key.domain, key.selector, key.pem, owner=owner
-            )
-            applied.created_keys.append(files.private)
-        if new_keys and owner_note:
+        _write_keys(applied, key_dir, new_keys, owner)
+        _restore_keys(applied, key_dir, restores, owner)
+        if (new_keys or restores) and owner_note:
             applied.notes.append(owner_note)
         for rendered in plan_.changed:
-            mode, file_owner = _mode_owner(rendered.spec)
-            applied.created_dirs += atomic_write(
-                rendered.spec.path, rendered.new, mode=mode, owner=file_owner
-            )
+            if rendered.new is None:
+                _remove(rendered.spec)
+            else:
+                mode, file_owner = _mode_owner(rendered.spec)
+                applied.created_dirs += atomic_write(
+                    rendered.spec.path, rendered.new, mode=mode, owner=file_owner
+                )
             applied.written.append(rendered)
         applied.refreshed = [r for r in plan_.outdated if not r.changed]
         for step in plan_.steps(settings):
@@ -398,3 +472,39 @@ def apply(
         applied.undo()
         raise
     return applied
+
+
+def _write_keys(
+    applied: Applied, key_dir: Path, keys: Sequence[NewKey], owner: tuple[int, int] | None
+) -> None:
+    """Keys a command made (or an import brought): new files, never over another."""
+    from mailctl.dkim import keyfiles as dkim
+
+    for key in keys:
+        if key.existing:  # reused: complete its .txt and owner, never replace it
+            txt = dkim.complete_key_pair(key_dir, key.domain, key.selector, key.pem, owner=owner)
+            applied.created_files += [txt] if txt else []
+            continue
+        if not (key_dir / key.domain).exists():
+            applied.created_dirs.append(key_dir / key.domain)
+        files = dkim.write_key_pair(key_dir, key.domain, key.selector, key.pem, owner=owner)
+        applied.created_keys.append(files.private)
+
+
+def _restore_keys(
+    applied: Applied, key_dir: Path, keys: Sequence[NewKey], owner: tuple[int, int] | None
+) -> None:
+    """The database's keys over this host's missing or differing files (0600, the
+    dkim owner, atomic); what was there is kept in memory until the commit."""
+    if not keys:
+        return
+    from mailctl.dkim import keyfiles as dkim
+    from mailctl.dkim.paths import key_paths
+
+    for key in keys:
+        directory, private, txt = key_paths(key_dir, key.domain, key.selector)
+        if not directory.exists():
+            applied.created_dirs.append(directory)
+        applied.replaced += [Saved.of(private), Saved.of(txt)]
+        dkim.write_key_pair(key_dir, key.domain, key.selector, key.pem, owner=owner, replace=True)
+        applied.restored.append(key)

@@ -2,7 +2,9 @@
 
 Each target says what it is (merge style, mode, owner), whether Postfix must
 index it (`postmap -F`), which configuration check it affects and whose reload
-it triggers. `steps()` derives from that alone the commands that follow a
+it triggers. The server files below are managed blocks in shared files; the
+web files (serverfiles.web) are whole files, one set per domain, and need no
+step at all. `steps()` derives from that alone the commands that follow a
 change, so `--dry-run`'s "would run" list and the real apply are one list.
 """
 
@@ -21,13 +23,17 @@ class Target:
 
     key: str  # short name used in messages
     path: Path
-    kind: str  # merge style: "table" or "dovecot"
-    service: str  # whose reload it triggers: opendkim, opendkim-ed25519, postfix, dovecot
+    # "table" or "dovecot": a managed block merged into the file (its style);
+    # "whole": the file is all mailctl's, and goes when it is no longer wanted
+    kind: str
+    # whose reload it triggers: opendkim, opendkim-ed25519, postfix, dovecot; "" none
+    service: str
     mode: int  # for a new file; an existing file keeps its mode and owner
     owner: tuple[int, int] | None = None
     indexed: bool = False  # postmap -F builds the .db Postfix reads
     certificates: bool = False  # names certificate files whose contents the server loads
     check: str | None = None  # the configuration check it affects: "Postfix" or "Dovecot"
+    tree: Path | None = None  # a whole file's tree: removing it removes emptied dirs up to here
 
 
 @dataclass(frozen=True)

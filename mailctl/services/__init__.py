@@ -8,17 +8,18 @@ audit log and the managed-file step read after commit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING
 
 from mailctl.core.config import Settings
+from mailctl.model.datarecord import datarecord
 
 if TYPE_CHECKING:  # cryptography loads only for commands that make keys
     from mailctl.dkim.paths import NewKey
     from mailctl.store.connection import Db
 
 
-@dataclass(frozen=True)
+@datarecord(frozen=True)
 class Change:
     """One row inserted, updated or deleted, as --dry-run and the audit log show it."""
 
@@ -33,7 +34,7 @@ class Change:
         return f"{text} ({self.detail})" if self.detail else text
 
 
-@dataclass
+@datarecord
 class Tx:
     """One command's changes: the connection, the settings, and the effects to carry out."""
 

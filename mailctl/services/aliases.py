@@ -8,9 +8,9 @@ source `@alias.tld` with destination `@target.tld` makes an alias domain.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from mailctl.errors import AlreadyExists, Conflict, InvalidName, NotFound
+from mailctl.model.datarecord import datarecord
 from mailctl.model.names import Address, parse_address
 from mailctl.model.rules import (
     alias_problem,
@@ -27,7 +27,7 @@ from mailctl.store.connection import Db
 from mailctl.store.guide import Domain
 
 
-@dataclass(frozen=True)
+@datarecord(frozen=True)
 class AliasInfo:
     """An alias source and its destinations."""
 
@@ -35,7 +35,7 @@ class AliasInfo:
     destinations: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@datarecord(frozen=True)
 class AliasChange:
     """What `alias add` or `alias del` did to one source."""
 

@@ -1,8 +1,10 @@
-"""DKIM keys of a domain: metadata rows in mailctl_dkim_keys, key material in files."""
+"""DKIM keys of a domain: rows in mailctl_dkim_keys, private keys in
+mailctl_dkim_secrets, and each host's key files written from them."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -76,6 +78,8 @@ def _add_row(tx: Tx, domain: Domain, selector: str, algorithm: str, state: str) 
             activated_at=stamp if state == DkimState.ACTIVE else None,
         ),
     )
+    # The database is where every host takes the key from (dkim.stored).
+    dkimkeys.save_secret(tx.db, row.id, pem)
     tx.record(
         "insert", "mailctl_dkim_keys", f"{selector}._domainkey.{domain.name}", f"{state}, {detail}"
     )
@@ -186,21 +190,28 @@ def retire(tx: Tx, row: DkimKey, domain: str) -> None:
     tx.keys_to_archive.append((domain, row.selector))
 
 
-def complete_key_files(db: Db, settings: Settings) -> list[Path]:
+def complete_key_files(
+    db: Db, settings: Settings, skip: Iterable[tuple[str, str]] = ()
+) -> list[Path]:
     """Make the files of every published key that lacks its .txt whole (.txt, owner,
-    no leftovers): what `sync` repairs after a hand-placed key or an interrupted write."""
-    from mailctl.dkim import keyfiles
+    no leftovers): what `sync` repairs after an interrupted write. `skip`: the
+    (domain, selector) whose files the database's key replaces anyway."""
     from mailctl.model.dkimstates import PUBLISHED
     from mailctl.system.owners import resolve_owner
 
     owner, _ = resolve_owner(settings.dkim.owner, settings.dkim.group)
     written = []
+    skipped = set(skip)
     for domain, selector in dkimkeys.selectors(db, PUBLISHED):
+        if (domain, selector) in skipped:
+            continue
         path = key_file(settings, domain, selector)
         # Only a key without its .txt is opened: parsing every key on every sync would
         # cost seconds on a large server (doctor compares each .txt with its key).
         if not path.exists() or path.with_suffix(".txt").exists():
             continue
+        from mailctl.dkim import keyfiles  # cryptography: only for a key to complete
+
         pem = keyfiles.load_existing_key(path)
         txt = keyfiles.complete_key_pair(
             Path(settings.dkim.key_dir), domain, selector, pem, owner=owner
@@ -208,6 +219,26 @@ def complete_key_files(db: Db, settings: Settings) -> list[Path]:
         if txt is not None:
             written.append(txt)
     return written
+
+
+def archive_left_key_files(db: Db, settings: Settings) -> list[Path]:
+    """Archive, on this host, the files of keys retired elsewhere: `dkim retire`
+    moves the file only on the host it runs on (what `sync` does on the others)."""
+    from mailctl.dkim.paths import check_component
+    from mailctl.errors import InvalidInput
+
+    moved = []
+    for domain, selector in dkimkeys.selectors(db, (DkimState.ARCHIVED,)):
+        try:
+            check_component("domain", domain)
+            check_component("selector", selector)
+        except InvalidInput:
+            continue  # a hand-made row: no file of mailctl's can be there
+        if not key_file(settings, domain, selector).is_file():
+            continue
+        if (target := archive_key_files(settings, domain, selector)) is not None:
+            moved.append(target)
+    return moved
 
 
 def archive_folder(settings: Settings, domain: str) -> Path:

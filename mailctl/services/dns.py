@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from mailctl.core.config import Settings
 from mailctl.dns.records import DkimPublication, DnsContext, Record, host_zone
+from mailctl.dns.records import base_context as base_context  # `dns` commands use it here
 from mailctl.errors import InvalidInput
 from mailctl.model.dkimstates import PUBLISHED
 from mailctl.store import dkimkeys, guide
@@ -29,25 +30,6 @@ Warn = Callable[[str], None]
 
 def _ignore(_message: str) -> None:
     pass
-
-
-def base_context(settings: Settings) -> DnsContext:
-    """The config-only part: no keys, no certificate, no host zone."""
-    dns = settings.dns
-    server = settings.server
-    return DnsContext(
-        hostname=server.hostname.strip().rstrip(".").lower(),
-        ipv4=server.ipv4.strip(),
-        ipv6=server.ipv6.strip(),
-        ttl=dns.ttl,
-        spf=dns.spf,
-        dmarc=dns.dmarc,
-        tlsrpt_rua=dns.tlsrpt_rua,
-        mta_sts_mode=dns.mta_sts_mode,
-        mta_sts_max_age=dns.mta_sts_max_age,
-        dane=dns.dane,
-        smtps=dns.smtps,
-    )
 
 
 def context_for(db: Db, settings: Settings, domain: str, *, warn: Warn | None = None) -> DnsContext:
@@ -140,11 +122,77 @@ def check(
     from mailctl.dns import lookup as dnslookup
 
     server = dnslookup.parse_nameserver(nameserver) if nameserver else None
+    listed = listing(db, settings, names, warn)
     checks = [
         (name, records, ctx.hostname, [ip for ip in (ctx.ipv4, ctx.ipv6) if ip])
-        for name, ctx, records in listing(db, settings, names, warn)
+        for name, ctx, records in listed
     ]
-    return dnscheck.run(checks, server)
+    rows = dnscheck.run(checks, server)
+    wanted = [name for name, _ctx, _records in listed]
+    for domain, routes in report_routes(db, settings, wanted, every=True):
+        rows += [
+            dnscheck.Row(
+                domain,
+                address,
+                "mailto",
+                "OK" if problem is None else "MISSING",
+                "a mailbox or alias receives the reports",
+                "received" if problem is None else f"{problem} (fix: {fix})",
+                "required",
+            )
+            for address, problem, fix in routes
+        ]
+    return rows
+
+
+Route = tuple[str, str | None, str]  # report address, why it is not received (None: it is), fix
+
+
+def report_routes(
+    db: Db, settings: Settings, names: Sequence[str] = (), *, every: bool = False
+) -> list[tuple[str, list[Route]]]:
+    """Per hosted domain (the named ones, else all): the `mailto:` addresses in a
+    hosted domain that its DMARC and TLS-RPT records send reports to, with what
+    stops mail to each (services.routing) and the command that fixes it. Only the
+    unreceived ones unless `every`."""
+    from mailctl.dns.records import report_addresses
+    from mailctl.services.routing import undelivered
+
+    dns = settings.dns
+    hosted = set(guide.domain_names(db))
+    target = dns.reports_to or settings.server.admin_email or "ADDRESS"
+    found = []
+    for domain in names or sorted(hosted):
+        routes: list[Route] = []
+        for address in report_addresses(domain, dns.dmarc, dns.tlsrpt_rua):
+            if address.rpartition("@")[2] not in hosted:
+                continue  # another server's: dns check verifies its authorisation record
+            dead = undelivered(db, address)
+            if dead is None:
+                routes += [(address, None, "")] if every else []
+            elif dead.address == address:
+                routes.append((address, dead.why, _fix(db, address, f" {target}")))
+            else:
+                why = f"it leads to {dead.address}: {dead.why}"
+                routes.append((address, why, _fix(db, dead.address)))
+        found.append((domain, routes))
+    return found
+
+
+def _fix(db: Db, dead_end: str, alias_to: str = "") -> str:
+    """The command that lets mail for `dead_end` through: with `alias_to`, an alias
+    of a report address that nothing receives; else a mailbox that should exist."""
+    from mailctl.store import policy
+
+    domain = guide.find_domain(db, dead_end.rpartition("@")[2])
+    if domain is not None and not policy.domain_policy(db, domain.id).receive:
+        return f"mailctl domain resume {domain.name}"
+    user = guide.find_user(db, dead_end)
+    if user is not None and not policy.user_policy(db, user.id).receive:
+        return f"mailctl user set {dead_end} --receive"
+    if alias_to and not guide.alias_rows(db, dead_end):
+        return f"mailctl alias add {dead_end}{alias_to}"
+    return f"mailctl user add {dead_end}"
 
 
 def require_published_key(

@@ -49,12 +49,21 @@ def managed_files(db: Db, settings: Settings) -> Iterator[Result]:
     except MailctlError as exc:
         yield Result("managed files", "FAIL", str(exc))
         return
+    in_sync_web = 0  # web files: three a domain, one row for those in sync
     for rendered in plan.files:
-        if rendered.changed:
+        whole = rendered.spec.kind == "whole"
+        if whole and not rendered.changed:
+            in_sync_web += 1
+        elif rendered.changed:
+            differs = "differs from the database"
+            if whole and rendered.old is None:
+                differs = "is missing"
+            elif whole and rendered.new is None:
+                differs = "is left from a domain that is no longer hosted"
             yield Result(
                 f"file {rendered.spec.key}",
                 "FAIL",
-                f"{rendered.spec.path} differs from the database (run: mailctl sync --diff)",
+                f"{rendered.spec.path} {differs} (run: mailctl sync --diff)",
             )
         elif rendered.stale:
             yield Result(
@@ -71,6 +80,8 @@ def managed_files(db: Db, settings: Settings) -> Iterator[Result]:
             )
         else:
             yield Result(f"file {rendered.spec.key}", "OK", f"{rendered.spec.path} in sync")
+    if in_sync_web:
+        yield Result("web files", "OK", f"{in_sync_web} file(s) in {settings.web.root} in sync")
 
 
 def dkim_keys(db: Db, settings: Settings) -> Iterator[Result]:
@@ -443,6 +454,93 @@ def dns(
     return out
 
 
+def web(db: Db, settings: Settings, nameserver: str | None) -> list[Result]:
+    """`doctor --web`: each domain's MTA-STS policy as a sender fetches it (HTTPS, the
+    certificate verified), against what mailctl renders and what DNS announces."""
+    from mailctl.dns import clientconfig
+    from mailctl.dns import lookup as dnslookup
+    from mailctl.dns.records import base_context
+    from mailctl.serverfiles.managed import usable_domains
+
+    policy = clientconfig.mta_sts_policy(base_context(settings))
+    server = dnslookup.parse_nameserver(nameserver) if nameserver else None
+    res = dnslookup.resolver(server)
+    domains, _invalid = usable_domains(guide.domain_names(db))
+    return [_web_policy(settings, domain, policy, res) for domain in domains]
+
+
+def _web_policy(settings: Settings, domain: str, policy: str, res: object) -> Result:
+    """One domain's row of `doctor --web`."""
+    from mailctl.dns import clientconfig
+    from mailctl.dns import lookup as dnslookup
+    from mailctl.serverfiles.tls import check_domain
+    from mailctl.system import tlsprobe
+
+    name = f"mta-sts.{domain}"
+    url = clientconfig.MTA_STS_URL.format(domain=domain)
+    check = f"web {name}"
+    path = url.removeprefix(f"https://{name}")
+    try:
+        got = tlsprobe.https_get(
+            settings.web.probe_host or name, 443, name, path, cafile=settings.web.ca_file or None
+        )
+    except tlsprobe.Unreachable as exc:
+        return Result(check, "FAIL", f"{exc}: {url} cannot be fetched (web.probe_host)")
+    except tlsprobe.ProbeFailed as exc:
+        return Result(check, "FAIL", str(exc))
+    if got.status != 200:
+        return Result(check, "FAIL", f"{url} answers HTTP {got.status}, not 200")
+    problems = []
+    if got.content_type != "text/plain":
+        problems.append(f"served as {got.content_type or 'no media type'}, not text/plain")
+    served = got.body.decode("utf-8", "replace")
+    if served != policy:
+        problems.append(
+            f"serves another policy than mailctl's ({_first_difference(served, policy)};"
+            " run: mailctl sync)"
+        )
+    try:
+        announced = [
+            v.removeprefix("v=STSv1;").strip()
+            for v in dnslookup.txt_values(res, f"_mta-sts.{domain}")
+            if v.startswith("v=STSv1;")
+        ]
+    except dnslookup.LookupFailed as exc:
+        announced = []
+        problems.append(str(exc))
+    ids = {f.strip().removeprefix("id=") for a in announced for f in a.split(";") if "id=" in f}
+    served_id = clientconfig.mta_sts_id(served)
+    if not ids:
+        problems.append(f"DNS announces no policy at _mta-sts.{domain} (mailctl dns show {domain})")
+    elif ids != {served_id}:
+        problems.append(
+            f"DNS announces id={', '.join(sorted(ids))}, the served policy is"
+            f" id={served_id}: senders keep what they cached"
+        )
+    status = check_domain(settings, domain)
+    if status.entry is not None:
+        difference = _served_difference(got.certificate, Path(status.entry.cert).read_bytes(), name)
+        if difference is not None:
+            kind, detail = difference
+            problems.append(
+                f"the web server serves {kind} than {status.entry.cert} ({detail}): reload it"
+            )
+    if problems:
+        return Result(check, "FAIL", "; ".join(problems))
+    return Result(check, "OK", f"policy id={served_id}, as DNS announces; certificate verified")
+
+
+def _first_difference(served: str, policy: str) -> str:
+    """The first line where a served policy departs from mailctl's, for a message."""
+    have, want = served.splitlines(), policy.splitlines()
+    for mine, theirs in zip(have, want, strict=False):
+        if mine != theirs:
+            return f"{mine.strip()!r} where mailctl has {theirs.strip()!r}"
+    if len(have) != len(want):
+        return f"{len(have)} lines where mailctl has {len(want)}"
+    return "other line endings or spacing"
+
+
 def domain_names(db: Db, settings: Settings) -> Iterator[Result]:
     """Rows of virtual_domains that hold no domain name (a hand-made database)."""
     from mailctl.serverfiles.managed import usable_domains
@@ -484,25 +582,16 @@ def database_tls(db: Db, settings: Settings) -> Iterator[Result]:
 
 def report_addresses(db: Db, settings: Settings) -> Iterator[Result]:
     """Every mailto: the published DMARC and TLS-RPT records name in a hosted domain
-    must reach someone: a mailbox, an alias or the domain's catch-all."""
-    from mailctl.dns.records import report_addresses as addresses_of
-    from mailctl.services.domains import receives
+    must reach someone, judged with the rendered maps' queries (services.routing)."""
+    from mailctl.services.dns import report_routes
 
-    dns = settings.dns
-    hosted = set(guide.domain_names(db))
-    target = dns.reports_to or settings.server.admin_email or "ADDRESS"
-    for domain in sorted(hosted):
-        lost = [
-            a
-            for a in addresses_of(domain, dns.dmarc, dns.tlsrpt_rua)
-            if a.rpartition("@")[2] in hosted and not receives(db, a)
-        ]
-        for address in lost:
+    for domain, lost in report_routes(db, settings):
+        for address, problem, fix in lost:
             yield Result(
                 f"reports {address}",
                 "FAIL",
-                f"{domain}'s DMARC or TLS-RPT record sends reports to {address}, which no"
-                f" mailbox or alias receives (mailctl alias add {address} {target})",
+                f"{domain}'s DMARC or TLS-RPT record sends reports to {address}, but {problem}"
+                f" (fix: {fix})",
             )
         if not lost:
             yield Result(f"reports {domain}", "OK", "every report address is received")
@@ -553,21 +642,50 @@ def account_policy(db: Db, settings: Settings) -> Iterator[Result]:
     maps, port = settings.setup.postfix_map_dir, settings.setup.quota_status_port
     wants = [
         # (kind, server, its config or None, what must be there, what is lost without it)
-        ("receive", "Postfix", postfix and postfix.get("virtual_mailbox_maps"), maps,
-         "virtual_mailbox_maps does not read setup render's map: mailboxes and domains set"
-         " not to receive still get mail"),
-        ("grants", "Postfix", postfix and postfix.get("smtpd_sender_login_maps"), maps,
-         "no smtpd_sender_login_maps reads setup render's map: send-as grants are ignored"),
-        ("quota", "Postfix", postfix and postfix.get("smtpd_recipient_restrictions"),
-         f"check_policy_service inet:127.0.0.1:{port}",
-         "smtpd_recipient_restrictions lacks check_policy_service inet:127.0.0.1:"
-         f"{port}: mail over quota is accepted and bounces later"),
-        ("suspended", "Dovecot", dovecot, settings.setup.dovecot_sql_conf,
-         "its passdb does not read setup render's SQL file: suspended logins still work"),
-        ("services", "Dovecot", dovecot, settings.setup.dovecot_sql_conf,
-         "its passdb does not read setup render's SQL file: turned-off services still work"),
-        ("quota", "Dovecot", dovecot, "quota-status",
-         "no quota-status service: setup render's policy file is not included"),
+        (
+            "receive",
+            "Postfix",
+            postfix and postfix.get("virtual_mailbox_maps"),
+            maps,
+            "virtual_mailbox_maps does not read setup render's map: mailboxes and domains set"
+            " not to receive still get mail",
+        ),
+        (
+            "grants",
+            "Postfix",
+            postfix and postfix.get("smtpd_sender_login_maps"),
+            maps,
+            "no smtpd_sender_login_maps reads setup render's map: send-as grants are ignored",
+        ),
+        (
+            "quota",
+            "Postfix",
+            postfix and postfix.get("smtpd_recipient_restrictions"),
+            f"check_policy_service inet:127.0.0.1:{port}",
+            "smtpd_recipient_restrictions lacks check_policy_service inet:127.0.0.1:"
+            f"{port}: mail over quota is accepted and bounces later",
+        ),
+        (
+            "suspended",
+            "Dovecot",
+            dovecot,
+            settings.setup.dovecot_sql_conf,
+            "its passdb does not read setup render's SQL file: suspended logins still work",
+        ),
+        (
+            "services",
+            "Dovecot",
+            dovecot,
+            settings.setup.dovecot_sql_conf,
+            "its passdb does not read setup render's SQL file: turned-off services still work",
+        ),
+        (
+            "quota",
+            "Dovecot",
+            dovecot,
+            "quota-status",
+            "no quota-status service: setup render's policy file is not included",
+        ),
     ]
     for kind, server, config, needle, lost in wants:
         if not used[kind]:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from mailctl.core.config import Settings
 from mailctl.errors import AlreadyExists, DomainNotHosted, InvalidName, NotFound
+from mailctl.model.datarecord import datarecord
 from mailctl.model.names import (
     MAX_DOMAIN,
     Address,
@@ -25,7 +25,7 @@ ROLE_ALIASES = ("postmaster", "abuse")
 KeyMaker = Callable[[Tx, Domain], object]
 
 
-@dataclass(frozen=True)
+@datarecord(frozen=True)
 class DomainInfo:
     """A domain with its user and alias counts."""
 

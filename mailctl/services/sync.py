@@ -1,13 +1,19 @@
-"""`mailctl sync`: make every managed file what the database implies."""
+"""`mailctl sync`: make every managed file, and every key file, what the database implies."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING
 
 from mailctl.errors import MailctlError, SavedButIncomplete
 from mailctl.services.unit import Work
 from mailctl.store.connection import Db
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from mailctl.dkim.paths import NewKey
 
 
 def sync(
@@ -18,10 +24,11 @@ def sync(
     diff: bool = False,
     adopt: bool = False,
 ) -> list[str]:
-    """Render, write what changed, postmap/check/reload for just that; return the
-    paths written. `check` changes nothing and fails if anything would change."""
+    """Render, write what changed (key files from the database included),
+    postmap/check/reload for just that; return the paths written. `check` changes
+    nothing and fails if anything would change."""
     from mailctl.serverfiles import managed
-    from mailctl.services.dkim import complete_key_files
+    from mailctl.services.dkim import archive_left_key_files, complete_key_files
 
     out = work.out
     # --check only reads: no lock, no audit line.
@@ -30,22 +37,26 @@ def sync(
         with reading() as db:
             plan = managed.plan(db, work.settings, adopt=adopt)
             if not (check or work.dry_run):
-                for txt in complete_key_files(db, work.settings):
+                restoring = [(k.domain, k.selector) for k in plan.keys]
+                for txt in complete_key_files(db, work.settings, skip=restoring):
                     audited.append(f"wrote {txt}")
                     out.note(f"wrote {txt}: the key had no record file, or another key's")
+                for moved in archive_left_key_files(db, work.settings):
+                    audited.append(f"archived {moved}")
+                    out.note(f"archived {moved}: the key was retired")
         work.show_plan_warnings(plan)
         for status in plan.pending_tls:
             out.note(f"{status.domain}: {status.reason}")
-        if not plan.outdated:
+        if not (plan.outdated or plan.keys):
             out.note("all managed files are in sync")
             return []
         if check or work.dry_run:
+            _show_keys(work, plan.keys)
             work.show_plan(plan, diffs=diff or work.dry_run)
             if check:
-                raise MailctlError(
-                    f"{len(plan.outdated)} managed file(s) out of sync: "
-                    + ", ".join(str(r.spec.path) for r in plan.outdated)
-                )
+                paths = [str(_key_path(work, k)) for k in plan.keys]
+                paths += [str(r.spec.path) for r in plan.outdated]
+                raise MailctlError(f"{len(paths)} managed file(s) out of sync: " + ", ".join(paths))
             return []
         if diff:
             for rendered in plan.changed:
@@ -53,13 +64,31 @@ def sync(
         applied = managed.apply(plan, work.settings)
         for message in applied.notes:
             out.note(message)
-        audited.extend(str(r.spec.path) for r in applied.written)
+        audited.extend(
+            f"wrote {_key_path(work, k)} from the database ({k.restore})" for k in applied.restored
+        )
+        audited.extend(
+            f"removed {r.spec.path}" if r.new is None else str(r.spec.path) for r in applied.written
+        )
         audited.extend(f"rebuilt {r.spec.path}: {r.stale}" for r in applied.refreshed)
         try:
             applied.reload()
         except MailctlError as exc:
             raise SavedButIncomplete(f"files are written, but {exc}") from None
     for line in audited:
-        if not line.startswith("wrote "):
-            out.note(line if line.startswith("rebuilt ") else f"updated {line}")
+        if line.startswith(("wrote ", "archived ")) and "from the database" not in line:
+            continue  # noted when it happened
+        out.note(line if line.startswith(("rebuilt ", "wrote ", "removed ")) else f"updated {line}")
     return audited
+
+
+def _key_path(work: Work, key: NewKey) -> Path:
+    from mailctl.services.dkim import key_file
+
+    return key_file(work.settings, key.domain, key.selector)
+
+
+def _show_keys(work: Work, keys: tuple[NewKey, ...]) -> None:
+    """What --check and --dry-run say of the key files the database would write."""
+    for key in keys:
+        work.out.echo(f"would write {_key_path(work, key)} (0600) from the database: {key.restore}")

@@ -1,11 +1,19 @@
 """The unit of work: what every mutating command runs in, the same way.
 
 `Work.locked()` is the lock and the audit line around any mutating step (sync,
-setup, db upgrade, init). `Work.transaction()` adds the database transaction
-and its effects, in this order: rows, then the managed files rendered from
-them (written, postmap'd and checked; undone if anything fails), the commit,
-then what must wait for the commit (maildirs, key archive, reloads). Under
---dry-run everything is shown and nothing is written, locked or audited.
+setup, db upgrade, init). `Work.run(db, change)` adds the database transaction
+and its effects, in this order: the rows `change(tx)` writes, then the managed
+files rendered from them (written, postmap'd and checked; undone if anything
+fails), the commit, then what must wait for the commit (maildirs, key archive,
+reloads). Under --dry-run everything is shown and nothing is written, locked or
+audited.
+
+The change is a function of the Tx so that it can run again: when the database
+refuses the transaction for a reason that passes (a Galera certification
+conflict, a deadlock, a lock wait timeout, a node not ready, a connection lost
+before COMMIT: store.retry), the rows are rolled back, the files put back as
+they were, and the whole change runs again from the start, after a short random
+wait, on a new connection where the old one broke.
 
 Output goes through `Output`, so the services print nothing themselves and
 the CLI decides how notes, warnings and diffs look.
@@ -13,15 +21,15 @@ the CLI decides how notes, warnings and diffs look.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from mailctl.core import audit
 from mailctl.core.config import Settings
 from mailctl.errors import MailctlError, SavedButIncomplete
+from mailctl.model.datarecord import datarecord
 from mailctl.model.dkimstates import DkimState
 from mailctl.services import Tx
 
@@ -30,13 +38,16 @@ if TYPE_CHECKING:
     from mailctl.store.connection import Db
 
 
+R = TypeVar("R")
+
+
 class Output(Protocol):
     def note(self, message: str, *, force: bool = False) -> None: ...
     def warn(self, message: str) -> None: ...
     def echo(self, text: str, *, nl: bool = True) -> None: ...
 
 
-@dataclass
+@datarecord
 class Work:
     """How one command changes things: lock, audit, transaction, files, effects."""
 
@@ -73,31 +84,59 @@ class Work:
 
     # ------------------------------------------------------------ database changes
 
-    @contextmanager
-    def transaction(self, db: Db) -> Iterator[Tx]:
-        """Rows, managed files, commit, then maildirs, keys and reloads."""
+    def run(self, db: Db, change: Callable[[Tx], R]) -> R:
+        """`change(tx)` in one transaction: rows, managed files, commit, then maildirs,
+        keys and reloads; run again from the start (rows and files) while the database
+        refuses it for a reason that passes, up to store.retry.ATTEMPTS times."""
+        from mailctl.store import retry
+
         with self.locked() as audited:
-            tx: Tx | None = None
-            applied = None
-            try:
-                with db.transaction(dry_run=self.dry_run):
-                    tx = Tx(db, self.settings)
-                    yield tx
-                    self._check_effects(tx)
-                    applied = self._files(tx)
-            except BaseException:
-                if applied is not None:
-                    applied.undo()
-                if tx is not None:
-                    audited[:] = tx.described()
-                raise
-            self._report(tx)
-            if self.dry_run:
-                return
-            try:
-                self._after_commit(tx, applied)
-            finally:
+            attempt = 1
+            while True:
+                try:
+                    with self._attempt(db, audited) as tx:
+                        result = change(tx)
+                    return result
+                except (retry.WriteConflict, retry.ConnectionLost) as exc:
+                    if attempt >= retry.ATTEMPTS:
+                        raise retry.exhausted(exc, attempt) from None
+                    wait = retry.delay(attempt)
+                    self.out.note(
+                        f"the database refused the change ({exc.reason}); running it again"
+                        f" in {wait:.2f} s (attempt {attempt + 1} of {retry.ATTEMPTS})"
+                    )
+                    import time
+
+                    time.sleep(wait)
+                    if exc.needs_new_connection:
+                        db.reconnect()  # to the first node that answers, with failover
+                    attempt += 1
+
+    @contextmanager
+    def _attempt(self, db: Db, audited: list[str]) -> Iterator[Tx]:
+        """One try: the change runs in the block; files written before the commit are
+        put back if anything fails."""
+        tx: Tx | None = None
+        applied = None
+        try:
+            with db.transaction(dry_run=self.dry_run):
+                tx = Tx(db, self.settings)
+                yield tx
+                self._check_effects(tx)
+                applied = self._files(tx)
+        except BaseException:
+            if applied is not None:
+                applied.undo()
+            if tx is not None:
                 audited[:] = tx.described()
+            raise
+        self._report(tx)
+        if self.dry_run:
+            return
+        try:
+            self._after_commit(tx, applied)
+        finally:
+            audited[:] = tx.described()
 
     def _check_effects(self, tx: Tx) -> None:
         """What can be checked of the after-commit steps is checked before the commit:

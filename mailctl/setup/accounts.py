@@ -6,13 +6,15 @@ and on the policy tables the rendered queries join (mailctl_user_policy,
 mailctl_domain_policy, mailctl_sender_grants), and SELECT/INSERT/UPDATE on the
 two tables Dovecot itself fills (mailctl_quota_usage by quota_clone,
 mailctl_last_login by last_login); nothing else, so neither daemon can change
-mail routing or policy, delete a row, or read mailctl's other tables (DKIM keys,
-audit). "Read-only" is the guide's name; those two writes are all it may do.
+mail routing or policy, delete a row, or read mailctl's other tables: the DKIM
+key records, and above all mailctl_dkim_secrets, the private keys every host writes
+its key files from (grants are per table, so no wildcard can reach it). "Read-only"
+is the guide's name; those two writes are all it may do.
 
 mailctl's own account gets what its commands and migrations need:
 
   MariaDB/MySQL, on `<db>.*`:
-    SELECT, INSERT, UPDATE, DELETE  domains, users, aliases, DKIM key state
+    SELECT, INSERT, UPDATE, DELETE  domains, users, aliases, DKIM keys and state
     CREATE       new tables (mailctl_* and the Alembic version table)
     ALTER        add columns/constraints in later migrations
     INDEX        CREATE/DROP INDEX in migrations
@@ -259,17 +261,20 @@ def migrate_as_mailctl(settings: Settings) -> str:
     """`db upgrade` over mailctl's own account: proves its grants are enough for migrations."""
     from mailctl.core import db
     from mailctl.core.config import database_url
+    from mailctl.dkim import stored
 
     engine = db.make_engine(database_url(settings), create=True)
     try:
         before, adopted = db.upgrade(engine)
     finally:
         engine.dispose()
+    imported = stored.import_key_files_of(settings)  # as db upgrade does
+    keys = "".join(f"; {line}" for line in (stored.describe(imported), *imported.problems) if line)
     if adopted:
-        return "schema: adopted the guide's tables and migrated them to the current version"
+        return "schema: adopted the guide's tables and migrated them to the current version" + keys
     if before.pending:
-        return f"schema: migrated from {before.current or 'empty'} to {before.head}"
-    return f"schema: current ({before.head})"
+        return f"schema: migrated from {before.current or 'empty'} to {before.head}" + keys
+    return f"schema: current ({before.head})" + keys
 
 
 def provision(

@@ -28,7 +28,8 @@ MARIADB_MAILCTL_PRIVILEGES = (
 # What the read-only account (Postfix's maps, Dovecot's passdb, userdb and dict)
 # may do: read the guide's tables and the policy the rendered queries join, and
 # write the two tables Dovecot itself fills (quota_clone, last_login: INSERT or
-# UPDATE one row per login; neither ever deletes). Nothing else.
+# UPDATE one row per login; neither ever deletes). Nothing else: above all not
+# mailctl_dkim_secrets, the DKIM private keys (only mailctl's account reads them).
 POLICY_TABLES = ("mailctl_user_policy", "mailctl_domain_policy", "mailctl_sender_grants")
 READONLY_SELECT = (*GUIDE_TABLES, *POLICY_TABLES)
 DOVECOT_WRITES = (QUOTA_USAGE_TABLE, LAST_LOGIN_TABLE)

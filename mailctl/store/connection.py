@@ -10,26 +10,37 @@ a Unix socket or loopback address, where it protects nothing and costs tens of
 milliseconds per connection; a verified connection (the system's CAs, or
 `database.tls_ca`) to any other host. `database.tls = "off"` turns it off
 there too, and TLS options written in the URL itself win over both.
+
+With `database.failover` (a MariaDB Galera cluster, say) `connect()` tries the
+URL's host, then each failover host in turn, and takes the first that answers
+and, being a Galera node, is ready (wsrep_ready); when none does, one line names
+every host tried and why. On such a node each transaction, and each command's
+reads, start from a snapshot taken after the node has applied everything the
+cluster committed before (wsrep_sync_wait): a command sees a change just made
+through another node. Errors a rerun gets past (store.retry) are raised as
+WriteConflict or ConnectionLost, for the unit of work to run the change again.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mailctl.errors import DatabaseError, DatabaseUnreachable, MailctlError
-from mailctl.store.url import DbUrl, parse_url
+from mailctl.model.datarecord import datarecord
+from mailctl.store.retry import ConnectionLost, WriteConflict, retryable_code
+from mailctl.store.url import DbUrl, host_port, parse_url, with_host
 
 Params = Sequence[Any]
+R = TypeVar("R")
 _MYSQL_FLAGS = ("ssl_disabled", "ssl_verify_cert", "ssl_verify_identity")
 _MYSQL_TEXT = ("charset", "unix_socket", "ssl_ca", "ssl_cert", "ssl_key")
 
 
-@dataclass(frozen=True)
+@datarecord(frozen=True)
 class Tls:
     """database.tls and database.tls_ca."""
 
@@ -68,6 +79,11 @@ class Db:
         self._errors = errors
         self._style: dict[str, str] = {}
         self._in_transaction = False
+        self._committing = False
+        # A Galera node (probed only with failover): reads start from a causal snapshot.
+        self.wsrep = False
+        self._snapshot = False
+        self._reopen: Callable[[], Db] | None = None
 
     # ------------------------------------------------------------ statements
 
@@ -88,28 +104,60 @@ class Db:
         try:
             cursor = self.raw.cursor()
             try:
+                if self.wsrep and not self._snapshot:
+                    self._causal_snapshot(cursor)
                 yield cursor
             finally:
                 cursor.close()
         except self._errors as exc:
             raise self._error(exc) from None
 
+    def _causal_snapshot(self, cursor: Any) -> None:
+        """Begin with a snapshot that holds every change the cluster committed before
+        now, wherever: the node waits until it has applied them (wsrep_sync_wait = 1,
+        for this statement only), then the reads that follow see one consistent state."""
+        self._snapshot = True
+        cursor.execute(
+            "SET STATEMENT wsrep_sync_wait = 1 FOR START TRANSACTION WITH CONSISTENT SNAPSHOT"
+        )
+
     def _error(self, exc: BaseException) -> DatabaseError:
         detail = _first_line(exc)
         if _is_disconnect(exc):
-            return DatabaseUnreachable(f"lost the connection to {self.shown}: {detail}")
+            if self._committing:
+                return DatabaseUnreachable(
+                    f"lost the connection to {self.shown} during COMMIT: the change may or may"
+                    f" not have been saved; look before running the command again ({detail})"
+                )
+            return ConnectionLost(f"lost the connection to {self.shown}: {detail}")
+        if (code := retryable_code(exc)) is not None:
+            return WriteConflict(f"database error on {self.shown}: {detail}", code)
         return DatabaseError(f"database error on {self.shown}: {detail}")
 
     def rows(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
-        with self._cursor() as cursor:
-            cursor.execute(self._sql(sql), self._args(params))
-            return [tuple(row) for row in cursor.fetchall()]
+        return self._read(sql, params, lambda cursor: [tuple(r) for r in cursor.fetchall()])
 
     def row(self, sql: str, params: Params = ()) -> tuple[Any, ...] | None:
-        with self._cursor() as cursor:
-            cursor.execute(self._sql(sql), self._args(params))
+        def first(cursor: Any) -> tuple[Any, ...] | None:
             found = cursor.fetchone()
             return tuple(found) if found is not None else None
+
+        return self._read(sql, params, first)
+
+    def _read(self, sql: str, params: Params, fetch: Callable[[Any], R]) -> R:
+        """A query; outside a transaction, asked again on a new connection (the next
+        node, with failover) if the connection broke: nothing was written there."""
+        try:
+            with self._cursor() as cursor:
+                cursor.execute(self._sql(sql), self._args(params))
+                return fetch(cursor)
+        except ConnectionLost:
+            if self._in_transaction or self._reopen is None:
+                raise  # the unit of work reruns the whole transaction
+        self.reconnect()
+        with self._cursor() as cursor:
+            cursor.execute(self._sql(sql), self._args(params))
+            return fetch(cursor)
 
     def value(self, sql: str, params: Params = ()) -> Any:
         found = self.row(sql, params)
@@ -154,7 +202,8 @@ class Db:
         self._finish(commit=not dry_run)
 
     def _finish(self, *, commit: bool) -> None:
-        self._in_transaction = False
+        self._in_transaction = self._snapshot = False
+        self._committing = commit
         try:
             if self.backend == "sqlite":
                 self.raw.execute("COMMIT" if commit else "ROLLBACK")
@@ -165,9 +214,12 @@ class Db:
         except self._errors as exc:
             if commit:
                 raise self._error(exc) from None
+        finally:
+            self._committing = False
 
     def end_reading(self) -> None:
         """End the implicit read transaction (MariaDB and PostgreSQL open one)."""
+        self._snapshot = False
         if self.backend != "sqlite":
             try:
                 self.raw.rollback()
@@ -182,6 +234,17 @@ class Db:
         except self._errors:
             pass  # closing a broken connection: nothing left to say
 
+    def reconnect(self) -> None:
+        """A new connection in place of this one, made as the first was: to the first
+        host that answers, with failover; for a transaction to run again on it."""
+        if self._reopen is None:
+            raise DatabaseUnreachable(f"cannot reconnect to {self.shown}")
+        fresh = self._reopen()
+        self._in_transaction = False  # the old one is gone, and its transaction with it
+        self.close()
+        self.raw, self.url, self.shown = fresh.raw, fresh.url, fresh.shown
+        self._errors, self.wsrep, self._snapshot = fresh._errors, fresh.wsrep, False
+
 
 def _is_disconnect(exc: BaseException) -> bool:
     code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
@@ -194,12 +257,32 @@ def _is_disconnect(exc: BaseException) -> bool:
 
 
 def connect(
-    url_text: str, *, tls: Tls | None = None, create: bool = False, mysql: str | None = None
+    url_text: str,
+    *,
+    tls: Tls | None = None,
+    create: bool = False,
+    mysql: str | None = None,
+    failover: Sequence[str] = (),
 ) -> Db:
     """The database behind a URL; `create` makes a missing SQLite file (0600);
-    `mysql` picks the MariaDB driver (default: mysql_driver())."""
+    `mysql` picks the MariaDB driver (default: mysql_driver()); `failover`
+    ("host:port", database.failover) are tried in order when the URL's host fails."""
     url = parse_url(url_text)
     tls = tls or Tls()
+
+    def reopen() -> Db:
+        db = (
+            _first_answering(url, tls, create, mysql, failover)
+            if failover
+            else _open(url, tls, create, mysql)
+        )
+        db._reopen = reopen
+        return db
+
+    return reopen()
+
+
+def _open(url: DbUrl, tls: Tls, create: bool, mysql: str | None) -> Db:
     if url.backend == "mysql":
         return _mysql(url, tls, create, mysql)
     opener = {"sqlite": _sqlite, "postgresql": _postgresql}.get(url.backend)
@@ -209,6 +292,78 @@ def connect(
             f" ({url.render()})"
         )
     return opener(url, tls, create)
+
+
+def _first_answering(
+    url: DbUrl, tls: Tls, create: bool, mysql: str | None, failover: Sequence[str]
+) -> Db:
+    """The URL's server, or else the first failover host that answers (and is ready)."""
+    if url.backend == "sqlite":
+        raise DatabaseError(
+            f"database.failover names other servers, but {url.render()} is a SQLite file"
+        )
+    tried: list[str] = []
+    for candidate in [url, *(with_host(url, host) for host in failover)]:
+        where = host_port(candidate)
+        try:
+            db = _open(candidate, tls, create, mysql)
+        except Unanswered as exc:
+            tried.append(f"{where} {_parenthesised(exc.detail)}")
+            continue
+        if (problem := _not_ready(db)) is None:
+            return db
+        db.close()
+        tried.append(f"{where} {_parenthesised(problem)}")
+    raise DatabaseUnreachable(
+        f"no database server answered for {url.render()}: tried {'; '.join(tried)}"
+        " (database.url and database.failover)"
+    )
+
+
+def _parenthesised(detail: str) -> str:
+    # PyMySQL and mysqlclient say (2003, "Can't connect ..."): not in parentheses twice
+    return detail if detail.startswith("(") and detail.endswith(")") else f"({detail})"
+
+
+def _not_ready(db: Db) -> str | None:
+    """Why a server that answered cannot take a command (a Galera node that is not
+    part of the primary component, or still joining), or None. Marks a Galera node."""
+    if db.backend != "mysql":
+        return None
+    try:
+        row = db.row(
+            "SELECT @@wsrep_on, (SELECT variable_value FROM information_schema.global_status"
+            " WHERE variable_name = 'WSREP_READY')"
+        )
+    except WriteConflict as exc:  # 1047: not even this query is served yet
+        return exc.reason
+    except DatabaseUnreachable as exc:
+        return str(exc)
+    except DatabaseError:
+        return None  # no @@wsrep_on: MySQL, or a MariaDB built without Galera
+    finally:
+        _quietly_end(db)
+    if row is None or not int(row[0] or 0):
+        return None
+    if str(row[1]).upper() != "ON":
+        return f"Galera node not ready: wsrep_ready is {row[1]}"
+    db.wsrep = True
+    return None
+
+
+def _quietly_end(db: Db) -> None:
+    try:
+        db.end_reading()
+    except DatabaseError:
+        pass  # a broken connection: the caller finds out with its next statement
+
+
+class Unanswered(DatabaseUnreachable):
+    """No connection could be made to one server: its URL shown, and why."""
+
+    def __init__(self, url: DbUrl, exc: BaseException) -> None:
+        self.detail = _first_line(exc)
+        super().__init__(f"database error on {url.render()}: {self.detail}")
 
 
 def _sqlite(url: DbUrl, _tls: Tls, create: bool) -> Db:
@@ -223,7 +378,7 @@ def _sqlite(url: DbUrl, _tls: Tls, create: bool) -> Db:
         )
         raw.execute("PRAGMA foreign_keys=ON")  # ON DELETE CASCADE needs it, per connection
     except sqlite3.Error as exc:
-        raise DatabaseUnreachable(f"database error on {url.render()}: {exc}") from None
+        raise Unanswered(url, exc) from None
     return Db(raw, url, (sqlite3.Error,))
 
 
@@ -250,7 +405,7 @@ def sqlite_file(path: Path, shown: str, *, create: bool) -> None:
 
 
 def mysql_driver() -> str:
-    """"mysqlclient" (C, MySQLdb) when it is installed, else "pymysql": listing
+    """ "mysqlclient" (C, MySQLdb) when it is installed, else "pymysql": listing
     100,000 mailboxes, PyMySQL spends most of the time decoding rows in Python."""
     import importlib.util
 
@@ -289,7 +444,7 @@ def _mysql(url: DbUrl, tls: Tls, _create: bool, driver: str | None = None) -> Db
             **options,
         )
     except pymysql.err.MySQLError as exc:
-        raise DatabaseUnreachable(f"database error on {url.render()}: {_first_line(exc)}") from None
+        raise Unanswered(url, exc) from None
     return Db(raw, url, (pymysql.err.MySQLError,))
 
 
@@ -315,7 +470,7 @@ def _mysqlclient(url: DbUrl, tls: Tls, options: dict[str, Any]) -> Db:
             **options,
         )
     except MySQLdb.Error as exc:
-        raise DatabaseUnreachable(f"database error on {url.render()}: {_first_line(exc)}") from None
+        raise Unanswered(url, exc) from None
     return Db(raw, url, (MySQLdb.Error,))
 
 
@@ -344,7 +499,7 @@ def _postgresql(url: DbUrl, tls: Tls, _create: bool) -> Db:
             **options,
         )
     except psycopg.Error as exc:
-        raise DatabaseUnreachable(f"database error on {url.render()}: {_first_line(exc)}") from None
+        raise Unanswered(url, exc) from None
     return Db(raw, url, (psycopg.Error,))
 
 

@@ -1,12 +1,13 @@
-"""mailctl_dkim_keys: mailctl's record of each DKIM key (the key is a file)."""
+"""mailctl_dkim_keys: mailctl's record of each DKIM key; mailctl_dkim_secrets: its
+private key (PEM), from which every host writes its key file."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from mailctl.model.datarecord import datarecord
 from mailctl.store.connection import Db
 
 COLUMNS = {
@@ -20,7 +21,8 @@ COLUMNS = {
         "created_at",
         "activated_at",
         "retired_at",
-    )
+    ),
+    "mailctl_dkim_secrets": ("key_id", "private_key"),
 }
 _SELECT = (
     "SELECT k.id, k.domain_id, k.selector, k.algorithm, k.bits, k.state, k.created_at,"
@@ -28,7 +30,7 @@ _SELECT = (
 )
 
 
-@dataclass
+@datarecord
 class DkimKey:
     """A row of mailctl_dkim_keys."""
 
@@ -125,3 +127,66 @@ def key_states(db: Db) -> list[tuple[str, str, str]]:
         "SELECT d.name, k.selector, k.state FROM mailctl_dkim_keys k"
         " JOIN virtual_domains d ON d.id = k.domain_id ORDER BY d.name, k.selector"
     )
+
+
+# ------------------------------------------------------------------ private keys
+
+
+def save_secret(db: Db, key_id: int, pem: bytes) -> None:
+    """Store a key's private key (PEM is ASCII; kept byte for byte)."""
+    db.run(
+        "INSERT INTO mailctl_dkim_secrets (key_id, private_key) VALUES (?, ?)",
+        (key_id, pem.decode("ascii")),
+    )
+
+
+def secret_of(db: Db, key_id: int) -> bytes | None:
+    """A key's private key, None when the database has none for it."""
+    found = db.value("SELECT private_key FROM mailctl_dkim_secrets WHERE key_id = ?", (key_id,))
+    return _pem(found)
+
+
+def secrets_of_domain(db: Db, domain_id: int) -> dict[str, bytes]:
+    """{selector: private key} of a domain's keys that have one."""
+    rows = db.rows(
+        "SELECT k.selector, s.private_key FROM mailctl_dkim_keys k"
+        " JOIN mailctl_dkim_secrets s ON s.key_id = k.id WHERE k.domain_id = ?",
+        (domain_id,),
+    )
+    return {selector: str(pem).encode("ascii") for selector, pem in rows}
+
+
+@datarecord(frozen=True)
+class StoredKey:
+    """A key in one of the asked states, with its private key when the database has it."""
+
+    key_id: int
+    domain: str
+    selector: str
+    algorithm: str
+    state: str
+    pem: bytes | None
+
+
+def stored_keys(db: Db, states: Sequence[str], *, unstored: bool = False) -> list[StoredKey]:
+    """The keys in `states` with their private keys (None: not stored), by domain
+    and selector: what every host's key files are written from. `unstored`: only
+    the keys whose private key the database lacks."""
+    sql = (
+        "SELECT k.id, d.name, k.selector, k.algorithm, k.state, s.private_key"  # noqa: S608
+        " FROM mailctl_dkim_keys k JOIN virtual_domains d ON d.id = k.domain_id"
+        " LEFT JOIN mailctl_dkim_secrets s ON s.key_id = k.id"
+        f" WHERE k.state IN ({_in(states)})"
+    )
+    if unstored:
+        sql += " AND s.key_id IS NULL"
+    return [
+        StoredKey(id_, name, selector, algorithm, state, _pem(pem))
+        for id_, name, selector, algorithm, state, pem in db.rows(
+            sql + " ORDER BY d.name, k.selector", list(states)
+        )
+    ]
+
+
+def _pem(value: Any) -> bytes | None:
+    return None if value is None else str(value).encode("ascii")

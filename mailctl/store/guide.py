@@ -4,8 +4,8 @@ their rows and the queries the commands need, one function each."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
+from mailctl.model.datarecord import datarecord
 from mailctl.store.connection import Db
 
 # What these queries read and write; a test holds it against core.tables.
@@ -16,7 +16,7 @@ COLUMNS = {
 }
 
 
-@dataclass
+@datarecord
 class Domain:
     """A row of virtual_domains."""
 
@@ -24,7 +24,7 @@ class Domain:
     name: str
 
 
-@dataclass
+@datarecord
 class User:
     """A row of virtual_users."""
 
@@ -34,7 +34,7 @@ class User:
     password: str
 
 
-@dataclass
+@datarecord
 class Alias:
     """A row of virtual_aliases."""
 

@@ -5,9 +5,10 @@ without a policy row has the defaults, so rows are written only when needed."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import astuple, dataclass, fields
+from dataclasses import astuple, fields
 from typing import Any
 
+from mailctl.model.datarecord import datarecord
 from mailctl.store.connection import Db
 from mailctl.store.guide import like_literal
 
@@ -39,7 +40,7 @@ COLUMNS = {
 SERVICES = ("imap", "pop3", "smtp", "receive")
 
 
-@dataclass
+@datarecord
 class UserPolicy:
     """A row of mailctl_user_policy (quota_bytes None: the domain's default; 0: none)."""
 
@@ -53,7 +54,7 @@ class UserPolicy:
     quota_bytes: int | None = None
 
 
-@dataclass
+@datarecord
 class DomainPolicy:
     """A row of mailctl_domain_policy (None: no default, no limit)."""
 
@@ -187,9 +188,7 @@ def forget_domain_logins(db: Db, domain: str) -> None:
 SUSPENDED, NO_IMAP, NO_POP3, NO_SMTP, NO_RECEIVE = 1, 2, 4, 8, 16
 
 
-def user_rows(
-    db: Db, domain: str | None = None, email: str | None = None
-) -> list[tuple[Any, ...]]:
+def user_rows(db: Db, domain: str | None = None, email: str | None = None) -> list[tuple[Any, ...]]:
     """Per mailbox, by email: email, the hash's first 24 characters (all a listing
     needs of it), the quota in force (its own, else the domain's default), bytes
     used, last login, and the flags above (NULL when it has no policy at all).

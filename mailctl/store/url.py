@@ -9,10 +9,11 @@ compares the two), so both read a URL the same way.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from urllib.parse import parse_qsl, quote, quote_plus, unquote
 
 from mailctl.errors import DatabaseError
+from mailctl.model.datarecord import datarecord
 
 _URL = re.compile(
     r"""
@@ -36,7 +37,7 @@ _URL = re.compile(
 BACKENDS = {"mysql": "mysql", "mariadb": "mysql", "postgresql": "postgresql", "sqlite": "sqlite"}
 
 
-@dataclass(frozen=True)
+@datarecord(frozen=True)
 class DbUrl:
     """A database URL's parts, as SQLAlchemy's URL holds them."""
 
@@ -110,6 +111,36 @@ def parse_url(text: str) -> DbUrl:
         database=unquote(parts["database"]) if parts["database"] is not None else None,
         query=query,
     )
+
+
+def split_host_port(text: str) -> tuple[str, int | None]:
+    """ "db2.example.org", "10.0.0.2:3307", "[2001:db8::2]:3306" or a bare IPv6
+    address: the host and the port, if given (database.failover's entries)."""
+    host, port = text, ""
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise DatabaseError(f"invalid host {text!r}: [IPv6] or [IPv6]:port")
+        port = rest[1:]
+    elif text.count(":") == 1:
+        host, _, port = text.partition(":")
+    if not host or any(c.isspace() or c in "/?#@[]" for c in host):
+        raise DatabaseError(f"invalid host {text!r}: a host name or address, then :port")
+    if port and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        raise DatabaseError(f"invalid host {text!r}: the port must be 1-65535")
+    return host, int(port) if port else None
+
+
+def with_host(url: DbUrl, text: str) -> DbUrl:
+    """`url` with another host (and port, if `text` gives one; else the URL's own)."""
+    host, port = split_host_port(text)
+    return replace(url, host=host, port=port if port is not None else url.port)
+
+
+def host_port(url: DbUrl) -> str:
+    """The server as a message names it: host, and port when the URL gives one."""
+    host = f"[{url.host}]" if url.host and ":" in url.host else url.host or "localhost"
+    return f"{host}:{url.port}" if url.port is not None else host
 
 
 def masked(text: str) -> str:

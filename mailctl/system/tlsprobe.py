@@ -1,21 +1,25 @@
-"""Ask a running server which certificate it presents for a name (SNI).
+"""Ask a running server which certificate it presents for a name (SNI), and fetch
+a file over HTTPS as a sender fetches an MTA-STS policy.
 
-The only module that opens network connections to the mail servers. It fetches
-the leaf certificate and judges nothing: verification is off on purpose, since
-the point is to compare what is served with the file on disk, whatever it is
-(self-signed, expired, for another name). SMTP's STARTTLS is spoken by hand,
-just far enough to start TLS; nothing is logged in or sent.
+The only module that opens network connections to the servers. The mail server
+probes fetch the leaf certificate and judge nothing: verification is off on
+purpose, since the point is to compare what is served with the file on disk,
+whatever it is (self-signed, expired, for another name). SMTP's STARTTLS is
+spoken by hand, just far enough to start TLS; nothing is logged in or sent.
+`https_get` verifies, as an MTA-STS sender must (RFC 8461 section 3.3).
 """
 
 from __future__ import annotations
 
 import socket
 import ssl
+from dataclasses import dataclass
 
 from mailctl.errors import MailctlError
 
 TIMEOUT = 2.0  # seconds per connect, read and handshake
 _MAX_REPLY = 65536  # an SMTP reply longer than this is no SMTP server
+MAX_BODY = 65536  # RFC 8461 section 3.3: senders may stop reading a policy at 64 KiB
 
 
 class Unreachable(MailctlError):
@@ -24,6 +28,65 @@ class Unreachable(MailctlError):
 
 class ProbeFailed(MailctlError):
     """Connected, but no certificate came back (no TLS, no STARTTLS, a broken handshake)."""
+
+
+class CertificateRejected(ProbeFailed):
+    """The certificate does not verify: unknown CA, another name, expired."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What an HTTPS server answered, and the certificate it answered with."""
+
+    status: int
+    content_type: str  # the media type alone, lowercase ("" when absent)
+    body: bytes
+    certificate: bytes  # DER leaf
+
+
+def https_get(
+    host: str,
+    port: int,
+    server_name: str,
+    path: str,
+    *,
+    cafile: str | None = None,
+    timeout: float = TIMEOUT,
+) -> Fetched:
+    """GET https://server_name/path from host:port, the certificate verified against
+    `cafile` (None: the system's CAs) and `server_name`; redirects are not followed."""
+    import http.client
+
+    where = f"{host}:{port}"
+    try:
+        context = ssl.create_default_context(cafile=cafile)
+    except OSError as exc:
+        raise ProbeFailed(f"cannot read the CA file {cafile}: {_reason(exc)}") from None
+    with _connect(host, port, timeout) as sock:
+        try:
+            tls = context.wrap_socket(sock, server_hostname=server_name)
+        except ssl.SSLCertVerificationError as exc:
+            raise CertificateRejected(
+                f"{where} serves {server_name} a certificate that does not verify:"
+                f" {exc.verify_message}"
+            ) from None
+        except (OSError, ValueError) as exc:
+            raise ProbeFailed(f"{where}: TLS handshake failed: {_reason(exc)}") from None
+        with tls:
+            der = tls.getpeercert(binary_form=True) or b""
+            request = (
+                f"GET {path} HTTP/1.1\r\nHost: {server_name}\r\n"
+                "User-Agent: mailctl doctor\r\nConnection: close\r\n\r\n"
+            )
+            try:
+                tls.sendall(request.encode("ascii"))
+                response = http.client.HTTPResponse(tls)
+                response.begin()
+                body = response.read(MAX_BODY)
+            except (OSError, http.client.HTTPException) as exc:
+                raise ProbeFailed(f"{where}: HTTP request failed: {_reason(exc)}") from None
+    media = (response.getheader("Content-Type") or "").split(";")[0].strip().lower()
+    return Fetched(response.status, media, body, der)
 
 
 def implicit_tls(host: str, port: int, server_name: str, timeout: float = TIMEOUT) -> bytes:

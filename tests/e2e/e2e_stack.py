@@ -62,6 +62,7 @@ from typing import Any
 from support.cli import Mailctl
 from support.files import make_cert
 
+ADMIN_EMAIL = "hostmaster@admin.example"  # server.admin_email: role and report aliases
 MAILHOST = "mail.example.nl"
 OUTSIDE = "127.0.0.2"  # the address "other servers" connect from
 VMAIL_UID = 5000
@@ -390,7 +391,7 @@ class Stack:
             sections={
                 "database": {"password_file": str(etc / "db.password")},
                 "server": {"hostname": MAILHOST, "primary_domain": "example.nl",
-                           "admin_email": "hostmaster@admin.example"},
+                           "admin_email": ADMIN_EMAIL},
                 "passwords": {"min_length": None, "bcrypt_cost": None},
                 "vmail": {"home": str(self.vmail), "uid": VMAIL_UID, "gid": VMAIL_UID},
                 "dkim": {

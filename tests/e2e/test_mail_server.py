@@ -8,22 +8,27 @@ uses its own domain, so the tests share one running stack but no state.
 
 from __future__ import annotations
 
+import email
+import gzip
 import imaplib
 import json
 import smtplib
 import ssl
 import stat
+from email.message import EmailMessage
 from pathlib import Path
 
 import dkim as dkimpy
 import pytest
 from e2e_stack import (
+    ADMIN_EMAIL,
     MAILHOST,
     PASSWORD,
     Stack,
     add_domain,
     add_domain_cert,
     add_user,
+    inbound,
     message,
     rcpt_reply,
     send_inbound,
@@ -153,6 +158,59 @@ def test_catchall_next_to_mailboxes(stack: Stack) -> None:
     bucket = b"".join(stack.delivered(f"bucket@{domain}"))
     assert b"to-joe" not in bucket
     assert all(b"to-catchall" not in m for m in stack.delivered(f"joe@{domain}"))
+
+
+def _aggregate_report(reporter: str, rcpt: str, domain: str) -> EmailMessage:
+    """A DMARC aggregate report as Gmail or Yahoo send one (RFC 7489 §7.2.1.1):
+    a gzipped XML feedback document attached to a short note."""
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8" ?>\n<feedback>\n'
+        f"  <report_metadata><org_name>{reporter}</org_name><email>noreply@{reporter}</email>"
+        "<report_id>e2e-dmarc-report</report_id>"
+        "<date_range><begin>1764547200</begin><end>1764633599</end></date_range>"
+        "</report_metadata>\n"
+        f"  <policy_published><domain>{domain}</domain><p>reject</p></policy_published>\n"
+        "</feedback>\n"
+    )
+    msg = message(f"noreply-dmarc-support@{reporter}", rcpt, "dmarc-aggregate-report")
+    msg["Subject"] = f"Report domain: {domain} Submitter: {reporter} Report-ID: e2e"
+    msg.add_attachment(
+        gzip.compress(xml.encode()),
+        maintype="application",
+        subtype="gzip",
+        filename=f"{reporter}!{domain}!1764547200!1764633599.xml.gz",
+    )
+    return msg
+
+
+def test_dmarc_and_tls_reports_reach_the_admin_mailbox(stack: Stack) -> None:
+    """The rua= addresses of a domain made by `domain add` alone exist: an aggregate
+    report sent to them over port 25 lands in server.admin_email's mailbox."""
+    admin, admin_domain = ADMIN_EMAIL, ADMIN_EMAIL.rpartition("@")[2]
+    if admin_domain not in stack.mailctl("domain", "list", "-f", "plain").stdout.split():
+        add_domain(stack, admin_domain, cert=False)
+        add_user(stack, admin)
+    domain = "reports.example"
+    add_domain(stack, domain, cert=False)
+    records = json.loads(stack.mailctl("dns", "show", domain, "-f", "json").stdout)
+    dmarc = next(r["value"] for r in records if r["name"] == f"_dmarc.{domain}.")
+    tlsrpt = next(r["value"] for r in records if r["name"] == f"_smtp._tls.{domain}.")
+    for record, tag in ((dmarc, "rua="), (tlsrpt, "rua=")):
+        uri = record.split(tag, 1)[1].split(";", 1)[0].split(",", 1)[0]
+        rcpt = uri.removeprefix("mailto:")
+        with inbound(stack) as smtp:
+            smtp.send_message(_aggregate_report("google.com", rcpt, domain),
+                              to_addrs=[rcpt])
+
+    def reports() -> list[bytes] | None:
+        found = [m for m in stack.delivered(admin) if b"Report-ID: e2e" in m]
+        return found if len(found) == 2 else None
+
+    delivered = wait_for(reports, f"the DMARC and the TLS-RPT report in {admin}'s maildir")
+    parsed = [email.message_from_bytes(m) for m in delivered]
+    assert {m["To"] for m in parsed} == {f"dmarc-reports@{domain}", f"tls-report@{domain}"}
+    assert all(m["Delivered-To"] == admin for m in parsed)
+    assert all(b"filename=\"google.com!reports.example!" in m for m in delivered)
 
 
 # ------------------------------------------------------------------ submission

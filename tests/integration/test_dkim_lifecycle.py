@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from support.cli import Mailctl
+from support.cli import Mailctl, add_admin_mailbox
 from support.named import Named, served
 
 from mailctl.dkim import keyfiles as dkim
@@ -43,6 +43,7 @@ def value_of(m: Mailctl, selector: str) -> str:
 
 def test_rotation_end_to_end_against_bind(lite: Mailctl, named: Named) -> None:
     lite("domain", "add", "example.nl")
+    add_admin_mailbox(lite)
     served(lite, named)  # the zone as `dns show --zone` prints it before the rotation
     out = lite("dkim", "rotate", "example.nl")
     (new,) = [s for s, state in keys(lite).items() if state == "pending"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from support.cli import Mailctl
+from support.cli import Mailctl, add_admin_mailbox
 from support.named import Named, served
 
 
@@ -19,6 +19,7 @@ def check(m: Mailctl, named: Named, code: int) -> dict[tuple[str, str], dict[str
 @pytest.fixture
 def hosted(lite: Mailctl) -> Mailctl:
     lite("domain", "add", "example.nl")
+    add_admin_mailbox(lite)
     return lite
 
 
@@ -102,3 +103,19 @@ def test_doctor_dns_uses_dns_check(hosted: Mailctl, named: Named) -> None:
     rows = {r["check"]: r for r in json.loads(out.stdout)}
     assert rows["dns example.nl"]["status"] == "FAIL"
     assert "example.nl. MX DIFFERENT" in rows["dns example.nl"]["detail"]
+
+
+def test_a_report_address_nobody_receives_is_a_row(hosted: Mailctl, named: Named) -> None:
+    """The rua= addresses are judged like Postfix would route them: once the admin
+    mailbox the report aliases lead to is gone, both are MISSING, with the fix."""
+    served(hosted, named)
+    hosted("user", "del", "admin@example.nl", "--yes")
+    rows = check(hosted, named, 1)
+    for address in ("dmarc-reports@example.nl", "tls-report@example.nl"):
+        row = rows.pop((address, "mailto"))
+        assert row["status"] == "MISSING" and row["level"] == "required"
+        assert row["found"] == (
+            "it leads to admin@example.nl: no receiving mailbox or alias has that address"
+            " (fix: mailctl user add admin@example.nl)"
+        )
+    assert rows == {}

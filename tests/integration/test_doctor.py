@@ -9,7 +9,7 @@ from support.cli import Mailctl
 from support.files import make_cert
 
 
-def rows(m: Mailctl, code: int) -> dict[str, dict[str, str]]:
+def rows(m: Mailctl, code: int | None) -> dict[str, dict[str, str]]:
     out = m("doctor", "-f", "json", code=code)
     return {r["check"]: r for r in json.loads(out.stdout)}
 
@@ -21,6 +21,8 @@ def healthy(lite: Mailctl) -> Mailctl:
               ["example.nl", "smtp.example.nl", "imap.example.nl"])
     lite("sync")
     lite("user", "add", "joe@example.nl", "--password-stdin", input="a good long password\n")
+    # server.admin_email: where postmaster@, abuse@ and the report addresses lead
+    lite("user", "add", "admin@example.nl", "--password-stdin", input="a good long password\n")
     return lite
 
 
@@ -151,3 +153,32 @@ def test_report_addresses_exist_and_a_lost_one_is_named(healthy: Mailctl) -> Non
     healthy("domain", "add", "example.com")
     assert "tls-report@example.com\treports@example.org" in healthy(
         "alias", "list", "example.com", "-f", "plain").stdout
+
+
+def test_report_addresses_are_followed_through_the_maps_like_postfix(healthy: Mailctl) -> None:
+    """Received means a receiving mailbox at the end of the aliases, as Postfix's
+    rendered queries would find it: not merely an alias row."""
+    def report() -> dict[str, str]:
+        return rows(healthy, None).get("reports dmarc-reports@example.nl", {})
+
+    healthy("user", "set", "admin@example.nl", "--no-receive")
+    lost = report()
+    assert lost["status"] == "FAIL"
+    assert lost["detail"].endswith(
+        "sends reports to dmarc-reports@example.nl, but it leads to admin@example.nl: no"
+        " receiving mailbox or alias has that address (fix: mailctl user set"
+        " admin@example.nl --receive)")
+    healthy("user", "set", "admin@example.nl", "--receive")
+    assert report() == {}  # received again: only the domain's OK row
+    healthy("alias", "del", "dmarc-reports@example.nl")
+    healthy("alias", "add", "dmarc-reports@example.nl", "nobody@example.nl")
+    assert report()["detail"].endswith(
+        "it leads to nobody@example.nl: no receiving mailbox or alias has that address"
+        " (fix: mailctl user add nobody@example.nl)")
+    healthy("alias", "del", "dmarc-reports@example.nl")
+    healthy("alias", "add", "@example.nl", "joe@example.nl")  # a catch-all receives it
+    assert report() == {}
+    healthy("domain", "suspend", "example.nl", "--no-receive")  # 550 at RCPT for all of it
+    assert report()["detail"].endswith(
+        "but no receiving mailbox or alias has that address (fix: mailctl domain resume"
+        " example.nl)")

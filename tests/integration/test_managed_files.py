@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support.cli import Mailctl
+from support.cli import Mailctl, add_admin_mailbox
 from support.env import program
 from support.files import make_cert, snapshot
 
@@ -393,6 +393,7 @@ def test_a_renewed_certificate_is_rebuilt_into_the_index_and_reloaded(
     assert lite.mail is not None
     index = f"hash:{lite.root / 'vmail_ssl.map'}"
     lite("domain", "add", "example.nl")
+    add_admin_mailbox(lite)
     certify(lite, "example.nl")
     lite("sync")
     first = lite.mail.postmap_query("smtp.example.nl", index, "-F") or ""
@@ -442,6 +443,7 @@ def test_a_key_file_already_there_is_made_whole(lite: Mailctl) -> None:
     leftover = folder / ".mail.private.mailctl-0123456789ab"
     leftover.write_bytes(pem)
     lite("domain", "add", "example.nl")
+    add_admin_mailbox(lite)
     assert (folder / "mail.private").read_bytes() == pem  # never replaced
     txt = (folder / "mail.txt").read_text()
     assert keyfiles.dns_value_matches(keyfiles.txt_value(txt), pem)
@@ -452,6 +454,7 @@ def test_a_key_file_already_there_is_made_whole(lite: Mailctl) -> None:
 
 def test_sync_writes_a_missing_key_record_file(lite: Mailctl) -> None:
     lite("domain", "add", "example.nl")
+    add_admin_mailbox(lite)
     txt = lite.root / "keys" / "example.nl" / "mail.txt"
     good = txt.read_text()
     txt.unlink()

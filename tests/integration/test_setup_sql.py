@@ -19,7 +19,7 @@ from pathlib import Path
 import pymysql
 import pytest
 from click.testing import Result
-from support.cli import Mailctl
+from support.cli import Mailctl, add_admin_mailbox
 from support.databases import (
     MARIADB_ADMIN_URL,
     POSTGRES_ADMIN_URL,
@@ -538,6 +538,7 @@ def test_doctor_reads_the_rendered_maps_through_postfix(maria_setup: Setup) -> N
     s = maria_setup
     s("setup", "sql", "--admin-url", MARIA_ADMIN)
     s("domain", "add", "example.nl")
+    add_admin_mailbox(s)
     s("alias", "add", "info@example.nl", "someone@example.org")
     s("setup", "render", "--dovecot-version", "2.3")
     rows = {r["check"]: r for r in json.loads(s("doctor", "-f", "json").stdout)}
@@ -1127,6 +1128,7 @@ def test_doctor_names_a_rendered_file_that_no_longer_enforces_the_policy(
     s = Setup(tmp_path, "sqlite", "mail.sqlite3", "unused", "mailuser", mail_config)
     s("db", "upgrade")
     s("domain", "add", "example.nl")
+    add_admin_mailbox(s)
     s("setup", "render", "--dovecot-version", "2.3")
 
     def rows(code: int) -> dict[str, dict[str, str]]:
@@ -1143,3 +1145,54 @@ def test_doctor_names_a_rendered_file_that_no_longer_enforces_the_policy(
     assert stale["status"] == "FAIL" and "mailctl setup render" in stale["detail"]
     s("setup", "render", "--dovecot-version", "2.3")
     assert rows(0)["setup render files"]["status"] == "OK"
+
+
+# ------------------------------------------------------------------ DKIM private keys
+
+
+@pytest.mark.mariadb
+def test_mariadb_readonly_login_cannot_read_dkim_private_keys(maria_setup: Setup) -> None:
+    """The private keys every host writes its key files from are mailctl's alone: a
+    real login as the read-only account is refused them; mailctl's own reads them."""
+    s = maria_setup
+    s("setup", "sql", "--admin-url", MARIA_ADMIN)
+    s("domain", "add", "example.nl")
+    key = s.root / "keys" / "example.nl" / "mail.private"
+    reader = _maria_as(s, "read-only")
+    with reader, reader.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM virtual_domains")  # the login itself works
+        assert cur.fetchall() == ((1,),)
+        assert _denied(reader, "SELECT private_key FROM mailctl_dkim_secrets")
+        assert _denied(reader, "SELECT COUNT(*) FROM mailctl_dkim_secrets")
+        assert _denied(reader, "SELECT * FROM mailctl_dkim_keys")
+        cur.execute("SHOW GRANTS")
+        assert not any("mailctl_dkim" in row[0] for row in cur.fetchall())
+    writer = _maria_as(s, "mailctl")
+    with writer, writer.cursor() as cur:
+        cur.execute("SELECT private_key FROM mailctl_dkim_secrets")
+        assert cur.fetchall() == ((key.read_text(),),)
+
+
+@pytest.mark.postgres
+def test_postgres_readonly_login_cannot_read_dkim_private_keys(pg_setup: Setup) -> None:
+    import psycopg
+
+    s = pg_setup
+    s("setup", "sql", "--admin-url", PG_ADMIN)
+    s("domain", "add", "example.nl")
+    key = s.root / "keys" / "example.nl" / "mail.private"
+    with psycopg.connect(
+        host="127.0.0.1", port=5432, user=s.readonly_user, password=s.password("read-only"),
+        dbname=s.dbname, autocommit=True,
+    ) as reader:
+        assert reader.execute("SELECT COUNT(*) FROM virtual_domains").fetchall() == [(1,)]
+        for sql in ("SELECT private_key FROM mailctl_dkim_secrets",
+                    "SELECT * FROM mailctl_dkim_keys"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                reader.execute(sql)
+    with psycopg.connect(
+        host="127.0.0.1", port=5432, user=s.mailctl_user, password=s.password("mailctl"),
+        dbname=s.dbname, autocommit=True,
+    ) as writer:
+        rows = writer.execute("SELECT private_key FROM mailctl_dkim_secrets").fetchall()
+        assert rows == [(key.read_text(),)]

@@ -161,11 +161,13 @@ def test_both_mariadb_drivers_read_and_write_alike(maria: Mailctl) -> None:
             assert domain is not None
             with db.transaction():
                 guide.insert_alias(db, domain.id, f"{driver}@example.nl", "anna@example.nl")
-            seen.append((
-                policy_rows(db),
-                [(a.source, a.destination) for a in guide.aliases(db)][:2],
-                dkimkeys.all_keys(db),
-            ))
+            seen.append(
+                (
+                    policy_rows(db),
+                    [(a.source, a.destination) for a in guide.aliases(db)][:2],
+                    dkimkeys.all_keys(db),
+                )
+            )
         finally:
             db.close()
     assert seen[0] == seen[1]
@@ -226,3 +228,67 @@ def test_the_models_match_what_the_migrations_make(db_url: str) -> None:
     finally:
         engine.dispose()
     assert differences == []
+
+
+# ------------------------------------------------------------------ failover
+
+
+def _dead_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # free, so nothing answers there once closed
+
+
+@pytest.mark.mariadb
+def test_failover_takes_the_next_server_when_the_first_does_not_answer(maria: Mailctl) -> None:
+    """A URL whose host is down, and the working server as failover: the command runs.
+    A plain MariaDB (no Galera) is used as it is: no causal reads."""
+    dead = _dead_port()
+    url = maria.url.replace("127.0.0.1:3306", f"127.0.0.1:{dead}")
+    db = connect(url, failover=[f"127.0.0.1:{dead}", "127.0.0.1:3306"])
+    try:
+        assert schema.is_current(db)
+        assert db.url.port == 3306 and db.wsrep is False
+    finally:
+        db.close()
+    maria.reconfigure(database={"url": url, "failover": ["127.0.0.1:3306"]})
+    maria("domain", "add", "example.nl")
+    assert maria("domain", "list").stdout.startswith("example.nl\t")
+
+
+@pytest.mark.mariadb
+def test_when_no_server_answers_one_line_names_every_one_tried(maria: Mailctl) -> None:
+    first, second = _dead_port(), _dead_port()
+    url = maria.url.replace("127.0.0.1:3306", f"127.0.0.1:{first}")
+    maria.reconfigure(database={"url": url, "failover": [f"127.0.0.1:{second}"]})
+    before = maria.dump()
+    result = maria("domain", "add", "example.nl", code=1)
+    [line] = result.stderr.splitlines()
+    assert line.startswith(
+        f"mailctl: error: no database server answered for mysql+pymysql://root@127.0.0.1:{first}/"
+    )
+    assert f"tried 127.0.0.1:{first} (" in line and f"; 127.0.0.1:{second} (" in line
+    assert line.endswith("(database.url and database.failover)")
+    maria.reconfigure(database={"url": maria.url, "failover": []})
+    assert maria.dump() == before
+
+
+@pytest.mark.postgres
+def test_postgresql_fails_over_too(postgres_url: str) -> None:
+    dead = _dead_port()
+    db = connect(postgres_url.replace(":5432/", f":{dead}/"), failover=["127.0.0.1:5432"])
+    try:
+        assert db.value("SELECT 1") == 1 and db.url.port == 5432
+    finally:
+        db.close()
+
+
+def test_failover_with_a_sqlite_database_is_refused_in_one_line(tmp_path: Path) -> None:
+    target = tmp_path / "mailctl.sqlite3"
+    with pytest.raises(DatabaseError) as caught:
+        connect(f"sqlite:///{target}", create=True, failover=["db2.example.org"])
+    assert str(caught.value) == (
+        f"database.failover names other servers, but sqlite:///{target} is a SQLite file"
+    )

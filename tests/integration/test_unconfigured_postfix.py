@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from support.cli import Mailctl
+from support.cli import Mailctl, add_admin_mailbox
 from support.env import program
 from support.files import make_cert, snapshot
 
@@ -48,6 +48,7 @@ def test_domain_add_names_the_missing_main_cf_and_changes_nothing(
 
 def test_doctor_names_the_unconfigured_postfix(lite: Mailctl, unconfigured: Path) -> None:
     lite("domain", "add", "example.nl")
+    add_admin_mailbox(lite)
     healthy = {r["check"]: r for r in json.loads(lite("doctor", "-f", "json").stdout)}
     assert healthy["postfix config"]["status"] == "OK"
     lite.reconfigure(commands={"postmap": [program("postmap"), "-c", str(unconfigured)]})

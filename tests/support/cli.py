@@ -12,6 +12,9 @@ from support.config import Sections, merge, write_config
 from support.mailconfig import MailConfig
 
 TABLES = ("virtual_domains", "virtual_users", "virtual_aliases")
+# The harness's server.admin_email (support.config): domain add aliases postmaster@,
+# abuse@ and the DMARC/TLS-RPT report addresses to it.
+ADMIN_MAILBOX = "admin@example.nl"
 # Account policy (migration 0003): in a dump on request, for a schema that has them.
 POLICY_TABLES = ("mailctl_domain_policy", "mailctl_user_policy", "mailctl_sender_grants")
 
@@ -99,3 +102,9 @@ def make_mailctl(url: str, tmp_path: Path, mail: MailConfig | None) -> Mailctl:
     m = Mailctl.create(tmp_path / "config.toml", url, root, mail=mail)
     m("db", "upgrade")
     return m
+
+
+def add_admin_mailbox(m: Any) -> None:
+    """The mailbox server.admin_email names, so that the report addresses `domain add`
+    made receive mail: until it exists, doctor and dns check say they do not."""
+    m("user", "add", ADMIN_MAILBOX, "--password-stdin", input="a good long password\n")

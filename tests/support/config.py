@@ -47,6 +47,8 @@ def layout(root: Path) -> dict[str, dict[str, Any]]:
             "helo_checks": str(root / "helo_checks.pcre"),
         },
         "dovecot": {"sni_conf": str(root / "11-ssl-sni.conf")},
+        # web.root stays empty (no web files) unless a test sets it; never /etc/nginx.
+        "web": {"nginx_conf": str(root / "nginx" / "mailctl")},
         "tls": {
             "cert": str(root / "certs/{domain}/fullchain.pem"),
             "key": str(root / "certs/{domain}/privkey.pem"),

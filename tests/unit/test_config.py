@@ -62,14 +62,14 @@ def test_db_override_wins_over_file(tmp_path: Path) -> None:
     ("toml", "message"),
     [
         ("[dkim]\nbits = 512\n", "At 'dkim.bits': must be an integer from 1024 to 8192"),
-        ("[dkim]\nbits = \"many\"\n", "At 'dkim.bits': must be an integer"),
-        ("[passwords]\nscheme = \"md5\"\n", "At 'passwords.scheme': must be one of"),
+        ('[dkim]\nbits = "many"\n', "At 'dkim.bits': must be an integer"),
+        ('[passwords]\nscheme = "md5"\n', "At 'passwords.scheme': must be one of"),
         ("[vmail]\ncreate_maildirs = 1\n", "At 'vmail.create_maildirs': must be true or false"),
-        ("[postfix]\nsni_names = \"smtp\"\n", "At 'postfix.sni_names': must be a list of strings"),
+        ('[postfix]\nsni_names = "smtp"\n', "At 'postfix.sni_names': must be a list of strings"),
         ("[dkim]\nbitz = 2048\n", "At 'dkim.bitz': unknown key"),
         ("[dkm]\nbits = 2048\n", "At 'dkm': unknown section"),
         ("dkim = 3\n", "At 'dkim': must be a table"),
-        ("[database]\nurl = \"localhost\"\n", "At 'database.url': must be a database URL"),
+        ('[database]\nurl = "localhost"\n', "At 'database.url': must be a database URL"),
     ],
 )
 def test_errors_name_the_key_path(tmp_path: Path, toml: str, message: str) -> None:
@@ -150,6 +150,7 @@ WRONG_VALUES: dict[str, Any] = {
     "database.password_file": "db.password",
     "database.tls": "required",
     "database.tls_ca": "ca.pem",
+    "database.failover": ["db2.example.net", "db3.example.net:port"],
     "server.hostname": "mail example.nl",
     "server.primary_domain": "example",
     "server.ipv4": "203.0.113.300",
@@ -191,6 +192,10 @@ WRONG_VALUES: dict[str, Any] = {
     "dns.reports_to": "reports at example.org",
     "dns.mta_sts_mode": "on",
     "dns.mta_sts_max_age": 0,
+    "web.root": "www/mailctl",
+    "web.nginx_conf": "",
+    "web.probe_host": "127.0.0.1:443",
+    "web.ca_file": "ca.pem",
     "audit.log": "audit.log",
     "lock.path": "mailctl.lock",
     "lock.timeout": -1,
@@ -215,7 +220,11 @@ WRONG_VALUES: dict[str, Any] = {
 }
 # true and false are both valid for these switches: no wrong value of the right type.
 NO_WRONG_VALUE = [
-    "vmail.create_maildirs", "dkim.ed25519", "dns.dane", "dns.smtps", "setup.send_as_alias"
+    "vmail.create_maildirs",
+    "dkim.ed25519",
+    "dns.dane",
+    "dns.smtps",
+    "setup.send_as_alias",
 ]
 
 

@@ -540,6 +540,69 @@ def test_failing_key_write_removes_the_keys_already_written(make_env: EnvFactory
     assert runner.calls == []
 
 
+def _spoil_key_files(env: Env) -> dict[Path, bytes]:
+    """This host's key files no longer the database's: one holds another key, one
+    may be read by its group, one is gone. Returns the stored bytes of each."""
+    managed.apply(env.plan, env.settings, new_keys=env.new_keys, runner=FakeRunner())
+    paths = [
+        env.keys / "example.nl" / "mail.private",
+        env.keys / "example.org" / "ed.private",
+        env.keys / "example.org" / "mail.private",
+    ]
+    stored = {path: path.read_bytes() for path in paths}
+    paths[0].write_bytes(b"-----BEGIN PRIVATE KEY-----\nanother\n-----END PRIVATE KEY-----\n")
+    paths[1].chmod(0o640)
+    paths[2].unlink()
+    return stored
+
+
+def test_key_files_are_written_from_the_database_and_put_back_by_undo(env: Env) -> None:
+    stored = _spoil_key_files(env)
+    plan = env.replan()
+    assert plan.changed == ()
+    assert [(k.domain, k.selector, k.restore) for k in plan.keys] == [
+        ("example.nl", "mail", "another key"),
+        ("example.org", "ed", "mode 0640"),
+        ("example.org", "mail", "missing"),
+    ]
+    # A rewritten key is read again only by its signer's reload: both signers here.
+    assert plan.followups(env.settings) == [
+        RELOADS["reload_opendkim"],
+        RELOADS["reload_opendkim_ed25519"],
+    ]
+    before = snapshot(env.root)
+    runner = FakeRunner()
+    applied = managed.apply(plan, env.settings, runner=runner)
+    for path, data in stored.items():
+        assert path.read_bytes() == data and mode(path) == 0o600
+    assert env.replan().keys == ()
+    applied.undo()
+    assert snapshot(env.root) == before
+    managed.apply(plan, env.settings, runner=runner).reload()
+    assert runner.calls == [RELOADS["reload_opendkim"], RELOADS["reload_opendkim_ed25519"]]
+
+
+def test_a_failing_key_write_puts_back_the_keys_written_before_it(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mailctl.dkim import keyfiles
+
+    _spoil_key_files(env)
+    plan = env.replan()
+    before = snapshot(env.root)
+    real_write = keyfiles.atomic_write
+
+    def write(path: Path, data: str | bytes, **kwargs: Any) -> list[Path]:
+        if path.name == "mail.private" and path.parent.name == "example.org":
+            raise MailctlError(f"cannot write {path}: injected")
+        return real_write(path, data, **kwargs)
+
+    monkeypatch.setattr(keyfiles, "atomic_write", write)
+    with pytest.raises(MailctlError, match="injected"):
+        managed.apply(plan, env.settings, runner=FakeRunner())
+    assert snapshot(env.root) == before
+
+
 @pytest.mark.parametrize("missing", ["managed-file-parent", "key-dir-parent"])
 def test_failure_removes_parent_directories_apply_created(
     make_env: EnvFactory, tmp_path: Path, missing: str

@@ -10,7 +10,7 @@ from mailctl.core import db, tables
 from mailctl.errors import DatabaseError
 from mailctl.store import dkimkeys, guide, policy, schema
 from mailctl.store.connection import Tls, is_local, wants_tls
-from mailctl.store.url import masked, parse_url
+from mailctl.store.url import host_port, masked, parse_url, split_host_port, with_host
 
 URLS = [
     "mysql+pymysql://mailctl@127.0.0.1/mailserver",
@@ -36,8 +36,9 @@ def test_parsed_and_rendered_as_sqlalchemy_does(text: str) -> None:
     assert ours.query == dict(theirs.query)
     assert ours.render() == theirs.render_as_string(hide_password=True)
     assert ours.render(hide_password=False) == theirs.render_as_string(hide_password=False)
-    assert ours.backend == ("mysql" if theirs.get_backend_name() == "mariadb" else
-                            theirs.get_backend_name())
+    assert ours.backend == (
+        "mysql" if theirs.get_backend_name() == "mariadb" else theirs.get_backend_name()
+    )
 
 
 @pytest.mark.parametrize("text", ["no url", "mysql+pymysql://u@h:port/d", "://x"])
@@ -68,6 +69,49 @@ def test_tls_is_decided_by_where_the_database_is(text: str, local: bool) -> None
     assert wants_tls(url, Tls("auto")) is not local
     assert wants_tls(url, Tls("verify")) is (url.backend != "sqlite")
     assert wants_tls(url, Tls("off")) is False
+
+
+@pytest.mark.parametrize(
+    ("text", "host", "port", "shown"),
+    [
+        ("db2.example.net", "db2.example.net", 3307, "db2.example.net:3307"),
+        ("10.0.0.2:3306", "10.0.0.2", 3306, "10.0.0.2:3306"),
+        ("[2001:db8::2]:4000", "2001:db8::2", 4000, "[2001:db8::2]:4000"),
+        ("2001:db8::2", "2001:db8::2", 3307, "[2001:db8::2]:3307"),
+    ],
+)
+def test_a_failover_host_takes_the_urls_port_unless_it_gives_one(
+    text: str, host: str, port: int, shown: str
+) -> None:
+    url = parse_url("mysql+pymysql://mailctl:pw@db1.example.net:3307/mailserver?charset=utf8mb4")
+    other = with_host(url, text)
+    assert (other.host, other.port) == (host, port)
+    assert (other.username, other.password, other.database) == ("mailctl", "pw", "mailserver")
+    assert other.query == url.query
+    assert host_port(other) == shown
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", "a host name or address, then :port"),
+        ("db2:0", "the port must be 1-65535"),
+        ("db2:x", "the port must be 1-65535"),
+        ("[2001:db8::2", "[IPv6] or [IPv6]:port"),
+        ("[::1]3306", "[IPv6] or [IPv6]:port"),
+        ("user@db2", "a host name or address, then :port"),
+        ("db2/mail", "a host name or address, then :port"),
+    ],
+)
+def test_a_bad_failover_host_is_named_in_one_line(text: str, problem: str) -> None:
+    with pytest.raises(DatabaseError) as caught:
+        split_host_port(text)
+    assert str(caught.value) == f"invalid host {text!r}: {problem}"
+    from mailctl.core.config import build_settings
+    from mailctl.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^At 'database.failover': invalid host"):
+        build_settings({"database": {"failover": ["db2.example.net", text]}})
 
 
 def test_the_store_names_only_what_the_models_define() -> None:

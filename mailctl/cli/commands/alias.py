@@ -25,8 +25,7 @@ def add(a: App, source: str, destinations: tuple[str, ...], force: bool) -> None
     """Create an alias or add destinations to it (merged, never doubled)."""
     from mailctl.services import aliases
 
-    with a.changing() as tx:
-        result = aliases.add_alias(tx, source, list(destinations), force=force)
+    result = a.change(lambda tx: aliases.add_alias(tx, source, list(destinations), force=force))
     if a.dry_run:
         return
     a.note(f"{result.source} -> {','.join(result.destinations)}")
@@ -41,8 +40,7 @@ def delete(a: App, source: str, destinations: tuple[str, ...]) -> None:
     """Remove an alias, or only the named destinations."""
     from mailctl.services import aliases
 
-    with a.changing() as tx:
-        result = aliases.delete_alias(tx, source, list(destinations) or None)
+    result = a.change(lambda tx: aliases.delete_alias(tx, source, list(destinations) or None))
     if a.dry_run:
         return
     if result.deleted:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from mailctl.cli.app import App, emit_rows, mutating, output_format, pass_app
+
+if TYPE_CHECKING:
+    from mailctl.services import Tx
+    from mailctl.store.dkimkeys import DkimKey
 
 algorithm_option = click.option(
     "--algorithm",
@@ -57,10 +63,11 @@ def rotate(a: App, domain: str, algorithm: str) -> None:
     from mailctl.services import dkim as keys
     from mailctl.services import domains
 
-    with a.changing() as tx:
+    def make_key(tx: Tx) -> tuple[str, DkimKey]:
         found = domains.get_domain(tx.db, domain)
-        name = found.name
-        row = keys.rotate(tx, found, algorithm)
+        return found.name, keys.rotate(tx, found, algorithm)
+
+    name, row = a.change(make_key)
     if a.dry_run:
         return
     from mailctl.dkim import keyfiles as keylib
@@ -95,18 +102,21 @@ def activate(
 
     if nameserver:
         parse_nameserver(nameserver)  # a malformed one is a usage error before anything
-    with a.changing() as tx:
+
+    def sign_with(tx: Tx) -> tuple[str, DkimKey, list[DkimKey]]:
         found = domains.get_domain(tx.db, domain)
         row = keys.find_key(tx, found, selector, DkimState.PENDING)
         if not force:
             require_published_key(a.settings, found.name, row.selector, nameserver)
-        retired = keys.activate(tx, row)
+        return found.name, row, keys.activate(tx, row)
+
+    name, row, retired = a.change(sign_with)
     if not a.dry_run:
-        a.note(f"{found.name} now signs with {row.selector}")
+        a.note(f"{name} now signs with {row.selector}")
         for old in retired:
             a.note(
                 f"{old.selector} is retired; its record stays published until"
-                f" 'mailctl dkim retire {found.name}'"
+                f" 'mailctl dkim retire {name}'"
             )
 
 
@@ -121,9 +131,12 @@ def retire(a: App, domain: str, selector: str | None) -> None:
     from mailctl.services import dkim as keys
     from mailctl.services import domains
 
-    with a.changing() as tx:
+    def archive(tx: Tx) -> tuple[str, str]:
         found = domains.get_domain(tx.db, domain)
         row = keys.find_key(tx, found, selector, DkimState.RETIRED)
         keys.retire(tx, row, found.name)
+        return found.name, row.selector
+
+    name, retired = a.change(archive)
     if not a.dry_run:
-        a.note(f"retired {row.selector} of {found.name}; remove its TXT record from DNS")
+        a.note(f"retired {retired} of {name}; remove its TXT record from DNS")

@@ -10,15 +10,24 @@ from mailctl.errors import MailctlError
 
 @click.command()
 @click.option("--dns", "with_dns", is_flag=True, help="Also run `dns check` for every domain.")
-@click.option("--nameserver", metavar="HOST[:PORT]", help="DNS server for --dns.")
+@click.option(
+    "--web",
+    "with_web",
+    is_flag=True,
+    help="Also fetch each domain's MTA-STS policy over HTTPS and compare it with DNS.",
+)
+@click.option("--nameserver", metavar="HOST[:PORT]", help="DNS server for --dns and --web.")
 @output_format
 @pass_app
-def doctor(a: App, fmt: str | None, with_dns: bool, nameserver: str | None) -> None:
+def doctor(a: App, fmt: str | None, with_dns: bool, with_web: bool, nameserver: str | None) -> None:
     """Check database, managed files, keys, certificates and role aliases.
 
     Certificates are checked on disk and as the running Dovecot (IMAPS) and
-    Postfix (submission, STARTTLS) serve them (tls.probe_host). One row per
-    check; exit 1 when any check fails.
+    Postfix (submission, STARTTLS) serve them (tls.probe_host). With --web,
+    https://mta-sts.DOMAIN/.well-known/mta-sts.txt is fetched as a sender
+    fetches it (web.probe_host, the certificate verified with web.ca_file or
+    the system's CAs) and compared with mailctl's policy and the `_mta-sts`
+    id in DNS. One row per check; exit 1 when any check fails.
     """
     from mailctl.dns.lookup import parse_nameserver
     from mailctl.services import doctor as checks
@@ -33,6 +42,8 @@ def doctor(a: App, fmt: str | None, with_dns: bool, nameserver: str | None) -> N
             results.extend(check(db, a.settings))
         if with_dns:
             results.extend(checks.dns(db, a.settings, nameserver, a.warn))
+        if with_web:
+            results.extend(checks.web(db, a.settings, nameserver))
     emit_rows(
         [{"check": r.check, "status": r.status, "detail": r.detail} for r in results],
         ("check", "status", "detail"),

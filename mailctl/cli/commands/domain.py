@@ -35,10 +35,9 @@ def add(a: App, names: tuple[str, ...], no_postmaster: bool) -> None:
     from mailctl.model.names import display_domain
     from mailctl.services import domains
 
-    added = []
-    with a.changing() as tx:
-        for name in names:
-            added.append(domains.add_domain(tx, name, role_aliases=not no_postmaster).name)
+    added = a.change(
+        lambda tx: [domains.add_domain(tx, n, role_aliases=not no_postmaster).name for n in names]
+    )
     if not a.dry_run:
         for name in added:
             shown = display_domain(name)
@@ -92,8 +91,11 @@ def delete(a: App, name: str, purge_keys: bool, purge_maildirs: bool) -> None:
         a.confirm(f"Also delete every maildir of {info.name} (mail is lost)?")
     if purge_keys:
         a.confirm(f"Also delete the DKIM keys of {info.name}?")
-    with a.changing() as tx:
-        domains.delete_domain(tx, info.name, purge_maildirs=purge_maildirs, purge_keys=purge_keys)
+    a.change(
+        lambda tx: domains.delete_domain(
+            tx, info.name, purge_maildirs=purge_maildirs, purge_keys=purge_keys
+        )
+    )
     if not a.dry_run:
         a.note(f"deleted domain {info.name}")
 
@@ -198,8 +200,7 @@ def set_(
     from mailctl.services import policy
 
     limits = policy.DomainLimits(default_quota, max_quota, max_users, max_aliases)
-    with a.changing() as tx:
-        policy.set_domain(tx, name, limits)
+    a.change(lambda tx: policy.set_domain(tx, name, limits))
     if not a.dry_run:
         a.note(f"updated {name}")
 
@@ -214,8 +215,7 @@ def suspend(a: App, name: str, reason: str | None, refuse: bool) -> None:
     """Stop every login of the domain and end its sessions; mail still arrives."""
     from mailctl.services import policy
 
-    with a.changing() as tx:
-        done = policy.suspend_domain(tx, name, reason, receive=not refuse)
+    done = a.change(lambda tx: policy.suspend_domain(tx, name, reason, receive=not refuse))
     if not a.dry_run:
         a.note(f"suspended {done}")
 
@@ -228,7 +228,6 @@ def resume(a: App, name: str) -> None:
     """Let a suspended domain's mailboxes log in (and receive) again."""
     from mailctl.services import policy
 
-    with a.changing() as tx:
-        done = policy.resume_domain(tx, name)
+    done = a.change(lambda tx: policy.resume_domain(tx, name))
     if not a.dry_run:
         a.note(f"resumed {done}")

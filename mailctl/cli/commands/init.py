@@ -118,9 +118,17 @@ def init(
         engine = database.make_engine(database_url(settings), create=True)
         before, adopted = database.upgrade(engine)
         audited.append(f"schema {before.current or 'empty'} -> {before.head}")
+        from mailctl.dkim import stored
+
+        imported = stored.import_key_files_of(settings)  # as db upgrade does
+        audited.extend(f"took {path} into mailctl_dkim_secrets" for path in imported.taken)
     if adopted:
         a.note("adopted the existing guide tables; rows untouched")
     a.note(f"schema at {before.head}")
+    if taken := stored.describe(imported):
+        a.note(taken)
+    for problem in imported.problems:
+        a.warn(problem)
 
 
 def _assignment(text: str) -> tuple[str, str, object]:

@@ -27,7 +27,8 @@ def usage(a: App, domain: str | None, fmt: str | None) -> None:
         name = domains.get_domain(db, domain).name if domain else None
         boxes, totals = reports.usage(db, name)
     columns = ("email", "quota", "used", "used_pct", "status")
-    rows = [mailbox_row(a, box) for box in boxes]
+    default = a.settings.passwords.default_scheme
+    rows = [mailbox_row(box, default) for box in boxes]
     rows += [
         {
             "email": f"total @{name}",
@@ -55,4 +56,6 @@ def inactive(a: App, days: int, fmt: str | None) -> None:
 
     with a.reading() as db:
         boxes = reports.inactive(db, days)
-    emit_rows([mailbox_row(a, box) for box in boxes], ("email", "last_login", "status"), fmt)
+    default = a.settings.passwords.default_scheme
+    rows = [mailbox_row(box, default) for box in boxes]
+    emit_rows(rows, ("email", "last_login", "status"), fmt)

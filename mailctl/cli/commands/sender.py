@@ -22,8 +22,7 @@ def allow(a: App, login: str, address: str) -> None:
     """Let LOGIN send as ADDRESS, or as every address of @DOMAIN."""
     from mailctl.services import senders
 
-    with a.changing() as tx:
-        who, target = senders.allow(tx, login, address)
+    who, target = a.change(lambda tx: senders.allow(tx, login, address))
     if not a.dry_run:
         a.note(f"{who} may send as {target}")
 
@@ -37,8 +36,7 @@ def deny(a: App, login: str, address: str) -> None:
     """Withdraw a grant (a login always keeps its own address)."""
     from mailctl.services import senders
 
-    with a.changing() as tx:
-        who, target = senders.deny(tx, login, address)
+    who, target = a.change(lambda tx: senders.deny(tx, login, address))
     if not a.dry_run:
         a.note(f"{who} may no longer send as {target}")
 

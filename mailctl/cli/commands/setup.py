@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from mailctl.cli.app import App, FilePath, mutating, pass_app
 from mailctl.model.servers import DOVECOT_VERSIONS
+
+if TYPE_CHECKING:
+    from mailctl.setup.webserver import WebServerFile
 
 
 @click.group()
@@ -74,9 +79,7 @@ def sql(
         click.echo(script(target), nl=False)
         return
     with a.work().locked() as audited:
-        url = sqlaccounts.admin_url(
-            settings, override=admin_url, password_file=admin_password_file
-        )
+        url = sqlaccounts.admin_url(settings, override=admin_url, password_file=admin_password_file)
         report = sqlaccounts.provision(settings, url, rotate=rotate, schema=not no_schema)
         audited.extend(report.lines)  # names and paths, no secrets
     for line in report.lines:
@@ -102,9 +105,16 @@ def sql(
     is_flag=True,
     help="Also write the email2email map that stops a catch-all swallowing mailboxes.",
 )
+@click.option(
+    "--web",
+    type=click.Choice(["nginx"]),
+    default=None,
+    help="Also write this web server's config (web.nginx_conf) serving the files sync keeps"
+    " in web.root over HTTPS.",
+)
 @mutating
 @pass_app
-def render(a: App, dovecot_version: str | None, catchall_fix: bool) -> None:
+def render(a: App, dovecot_version: str | None, catchall_fix: bool, web: str | None) -> None:
     """Write the Postfix SQL maps and Dovecot's SQL config, enforcing the account policy.
 
     The guide §8.1 maps (a mailbox that does not receive is left out; send-as
@@ -116,9 +126,15 @@ def render(a: App, dovecot_version: str | None, catchall_fix: bool) -> None:
     read-only account; the map type (mysql:, pgsql:, sqlite:) follows
     database.url. Prints the main.cf lines (check_policy_service included) and
     the Dovecot lines that use them.
+
+    With --web nginx, also web.nginx_conf (0644): a server block for each
+    mta-sts., autoconfig. and autodiscover. name of every domain that has a
+    certificate, serving the files `sync` keeps in web.root with it over HTTPS
+    and nothing else. Run it again after adding a domain.
     """
     from mailctl.serverfiles.managed import dovecot_version as detect_version
     from mailctl.setup import serverconfig as sqlconfig
+    from mailctl.setup import webserver
 
     settings = a.settings
     version = dovecot_version
@@ -128,13 +144,23 @@ def render(a: App, dovecot_version: str | None, catchall_fix: bool) -> None:
             a.note(note)
     with a.work().locked() as audited:  # plan inside: a failure is audited too
         planned = sqlconfig.plan(settings, dovecot_version=version, catchall_fix=catchall_fix)
+        site = _web_plan(a) if web else None
         if not a.dry_run:
             written = sqlconfig.write(planned)
             audited.extend(f"wrote {p}" for p in written.changed)
+            if site is not None and webserver.write(site):
+                written.changed.append(site.path)
+                audited.append(f"wrote {site.path}")
+            elif site is not None:
+                written.unchanged.append(site.path)
+    for note in site.notes if site else ():
+        a.note(note)
     if a.dry_run:
         for item in planned.files:
             if item.changed:
                 click.echo(item.masked_diff(planned.source.password), nl=False)
+        if site is not None and site.changed:
+            click.echo(site.diff(), nl=False)
         a.note("dry run: nothing was written", force=True)
     else:
         for note in (*planned.notes, *written.notes):
@@ -149,3 +175,15 @@ def render(a: App, dovecot_version: str | None, catchall_fix: bool) -> None:
         click.echo(line)
     for line in planned.dovecot_usage:
         click.echo(f"# Dovecot {version}: {line}")
+    for line in site.usage if site else ():
+        click.echo(f"# nginx: {line}")
+
+
+def _web_plan(a: App) -> WebServerFile:
+    """The nginx file for the hosted domains."""
+    from mailctl.setup import webserver
+    from mailctl.store.guide import domain_names
+
+    with a.reading() as db:
+        names = domain_names(db)
+    return webserver.plan(a.settings, names)

@@ -19,8 +19,14 @@ def sync(a: App, check: bool, diff: bool, adopt: bool) -> None:
     """Render KeyTable, SigningTable, SNI map, HELO checks and Dovecot SNI from the database.
 
     Writes only the files that changed (atomically), then runs postmap, the
-    configured checks and the reloads for just those files. Running it twice
-    changes nothing the second time.
+    configured checks and the reloads for just those files. DKIM key files
+    come from the database too: one that is missing on this host or differs
+    from the stored key is written (0600) and its signer reloaded. Running it
+    twice changes nothing the second time.
+
+    With web.root set, also each domain's MTA-STS policy, autoconfig and
+    autodiscover files there (0644), and removes those of domains no longer
+    hosted.
     """
     from mailctl.services.sync import sync as run_sync
 

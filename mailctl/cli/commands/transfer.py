@@ -14,6 +14,8 @@ from mailctl.transfer import FORMATS
 
 if TYPE_CHECKING:
     from mailctl.passwords.parallel import HashJob
+    from mailctl.services import Tx
+    from mailctl.services.transfer.plan import Plan
 
 F = TypeVar("F", bound=Callable[..., Any])
 PROGRESS_MIN = 300  # rows; below this an import is over before a bar is worth drawing
@@ -106,11 +108,15 @@ def import_(a: App, file: str, fmt: str | None) -> None:
         current = bulk.read_current(db)
     plan = bulk.plan_import(checked, current, settings)
     hashes = _hash_passwords(a, plan.hash_jobs)
-    with a.changing() as tx:
+
+    def write(tx: Tx) -> Plan:
         # Planned again under the lock, against the rows as they are now.
-        plan = bulk.plan_import(checked, bulk.read_current(tx.db), settings, hashes)
-        with _progress(plan.writes, f"writing {plan.writes} rows") as tick:
-            bulk.apply_import(tx, plan, tick)
+        planned = bulk.plan_import(checked, bulk.read_current(tx.db), settings, hashes)
+        with _progress(planned.writes, f"writing {planned.writes} rows") as tick:
+            bulk.apply_import(tx, planned, tick)
+        return planned
+
+    plan = a.change(write)
     for line in bulk.summary(plan, dry_run=a.dry_run):
         click.echo(line)
 

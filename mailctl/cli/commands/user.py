@@ -75,15 +75,14 @@ def add(
     from mailctl.services import users
 
     with a.reading() as db:  # refuse bad input before asking for a password
-        users.check_new_user(db, email, force=force)
+        stored, _ = users.check_new_user(db, email, force=force)
     password, password_hash = _new_hash(password_stdin, generate, scheme)
     try:
-        with a.changing() as tx:
-            created = users.add_user(tx, email, password_hash, force=force)
+        a.change(lambda tx: users.add_user(tx, email, password_hash, force=force))
     except SavedButIncomplete:  # the user exists: its generated password must be seen
-        _report_password(a, "added user", created.email, password, generate)
+        _report_password(a, "added user", stored, password, generate)
         raise
-    _report_password(a, "added user", created.email, password, generate)
+    _report_password(a, "added user", stored, password, generate)
 
 
 @user.command("passwd")
@@ -97,15 +96,14 @@ def passwd(a: App, email: str, password_stdin: bool, generate: bool, scheme: str
     from mailctl.services import users
 
     with a.reading() as db:
-        users.get_user(db, email)
+        stored = users.get_user(db, email).email
     password, password_hash = _new_hash(password_stdin, generate, scheme)
     try:
-        with a.changing() as tx:
-            changed = users.set_password(tx, email, password_hash)
+        a.change(lambda tx: users.set_password(tx, email, password_hash))
     except SavedButIncomplete:  # the new password is stored: it must be seen
-        _report_password(a, "changed the password of", changed.email, password, generate)
+        _report_password(a, "changed the password of", stored, password, generate)
         raise
-    _report_password(a, "changed the password of", changed.email, password, generate)
+    _report_password(a, "changed the password of", stored, password, generate)
 
 
 @user.command("del")
@@ -122,8 +120,7 @@ def delete(a: App, email: str, purge_maildir: bool) -> None:
     a.confirm(f"Delete user {target}?")
     if purge_maildir:
         a.confirm(f"Also delete the maildir of {target} (its mail is lost)?")
-    with a.changing() as tx:
-        users.delete_user(tx, target, purge_maildir=purge_maildir)
+    a.change(lambda tx: users.delete_user(tx, target, purge_maildir=purge_maildir))
     if not a.dry_run:
         a.note(f"deleted user {target}")
 
@@ -142,18 +139,20 @@ def list_(a: App, domain: str | None, fmt: str | None) -> None:
     with a.reading() as db:
         name = domains.get_domain(db, domain).name if domain else None
         boxes = reports.mailboxes(db, name)
-    emit_rows([mailbox_row(a, box) for box in boxes], LIST_COLUMNS, fmt)
+    default = a.settings.passwords.default_scheme
+    emit_rows([mailbox_row(box, default) for box in boxes], LIST_COLUMNS, fmt)
 
 
-def mailbox_row(a: App, box: Mailbox) -> dict[str, Any]:
-    """A mailbox as listings show it: sizes like 500M, times in UTC."""
+def mailbox_row(box: Mailbox, default_scheme: str) -> dict[str, Any]:
+    """A mailbox as listings show it: sizes like 500M, times in UTC (an unprefixed
+    hash is read as `default_scheme`, passwords.default_scheme)."""
     from mailctl.services.users import scheme_label
 
     percent = box.percent
     return {
         "email": box.email,
         "domain": box.domain,
-        "scheme": scheme_label(box.head, a.settings.passwords.default_scheme),
+        "scheme": scheme_label(box.head, default_scheme),
         "status": box.status,
         "quota": _size(box.quota) if box.quota else "unlimited",
         "used": "" if box.used is None else _size(box.used),
@@ -192,7 +191,7 @@ def show(a: App, email: str, fmt: str | None) -> None:
         (box,) = reports.mailboxes(db, email=found.email)
         own = policy.user_policy(db, found.id)
         grants = [address for _login, address in senders.listing(db, found.email)]
-    record = mailbox_row(a, box)
+    record = mailbox_row(box, a.settings.passwords.default_scheme)
     record["suspend_reason"] = own.suspend_reason or ""
     record["aliases"] = sorted(p.source for p in pointing)
     record["send_as"] = grants
@@ -208,8 +207,7 @@ def suspend(a: App, email: str, reason: str | None) -> None:
     """Stop every login (IMAP, POP3, SMTP AUTH) and end open sessions; mail still arrives."""
     from mailctl.services import policy
 
-    with a.changing() as tx:
-        done = policy.suspend_user(tx, email, reason)
+    done = a.change(lambda tx: policy.suspend_user(tx, email, reason))
     if not a.dry_run:
         a.note(f"suspended {done}")
 
@@ -222,8 +220,7 @@ def resume(a: App, email: str) -> None:
     """Allow a suspended mailbox to log in again."""
     from mailctl.services import policy
 
-    with a.changing() as tx:
-        done = policy.resume_user(tx, email)
+    done = a.change(lambda tx: policy.resume_user(tx, email))
     if not a.dry_run:
         a.note(f"resumed {done}")
 
@@ -251,8 +248,7 @@ def set_(
 
     flags = {"imap": imap, "pop3": pop3, "smtp": smtp, "receive": receive}
     services = {name: on for name, on in flags.items() if on is not None}
-    with a.changing() as tx:
-        policy.set_user(tx, email, quota=quota, services=services)
+    a.change(lambda tx: policy.set_user(tx, email, quota=quota, services=services))
     if not a.dry_run:
         a.note(f"updated {email}")
 

@@ -108,7 +108,7 @@ def _import_keys(tx: Tx, domain: Domain, keys: Sequence[KeyImport]) -> None:
         record = key.record
         created = parse_time(record.created_at)
         assert created is not None  # noqa: S101 - checked when the file was read
-        dkimkeys.insert_key(
+        row = dkimkeys.insert_key(
             tx.db,
             DkimKey(
                 id=0,
@@ -122,6 +122,8 @@ def _import_keys(tx: Tx, domain: Domain, keys: Sequence[KeyImport]) -> None:
                 retired_at=parse_time(record.retired_at),
             ),
         )
+        if key.pem is not None:  # every host writes its key file from the database
+            dkimkeys.save_secret(tx.db, row.id, key.pem)
         path = key_file(tx.settings, domain.name, record.selector)
         archived = record.state == DkimState.ARCHIVED
         if key.write and key.pem is not None:

@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 from mailctl.core.config import Settings
-from mailctl.errors import InvalidInput
 from mailctl.model.dkimstates import DkimState
 from mailctl.model.sizes import exact_size
 from mailctl.store import dkimkeys, guide, policy
@@ -30,8 +29,8 @@ def export_document(
     for key in dkimkeys.all_keys(db):
         domain_id, selector, state = key.domain_id, key.selector, key.state
         pem = None
-        if with_keys and state != DkimState.ARCHIVED:  # an archived key's file has moved away
-            pem = _read_key(settings, names[domain_id], selector, warnings)
+        if with_keys and state != DkimState.ARCHIVED:  # an archived key is not exported
+            pem = _stored_key(db, key.id, f"{selector}._domainkey.{names[domain_id]}", warnings)
         keys.setdefault(domain_id, []).append(
             DkimRecord(
                 selector=selector,
@@ -112,15 +111,16 @@ def _user_policy(row: UserPolicy | None) -> dict[str, Any]:
     return found
 
 
-def _read_key(settings: Settings, domain: str, selector: str, warnings: list[str]) -> str | None:
-    from mailctl.dkim import keyfiles as dkim
-    from mailctl.services.dkim import key_file
-
-    try:
-        return dkim.load_existing_key(key_file(settings, domain, selector)).decode("ascii")
-    except (InvalidInput, UnicodeDecodeError) as exc:
-        warnings.append(f"{domain}: {exc}; its key {selector} is exported without the private key")
+def _stored_key(db: Db, key_id: int, record: str, warnings: list[str]) -> str | None:
+    """A key's private key as the database holds it (the source of every host's file)."""
+    pem = dkimkeys.secret_of(db, key_id)
+    if pem is None:
+        warnings.append(
+            f"{record}: the database holds no private key for it (mailctl db upgrade takes"
+            " it from its key file); exported without the private key"
+        )
         return None
+    return pem.decode("ascii")
 
 
 def _iso(value: datetime | None) -> str | None:
