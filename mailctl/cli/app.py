@@ -69,7 +69,8 @@ class App:
             from mailctl.core import db
 
             create = create or self.settings.sandbox_db
-            self._engine = db.make_engine(self.url, create=create)
+            failover = self.settings.database.failover
+            self._engine = db.make_engine(self.url, create=create, failover=failover)
             if check_schema:
                 db.require_current(self._engine, auto_upgrade=self.settings.sandbox_db)
         return self._engine

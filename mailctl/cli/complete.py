@@ -2,15 +2,18 @@
 
 The shell runs mailctl on every TAB, so this stays light: the config file,
 one plain DB-API connection (sqlite3, PyMySQL or psycopg) and one indexed
-prefix query; no SQLAlchemy. Whatever goes wrong (no config, database down,
-wrong password, no schema yet) completes nothing: an error message would land
-in the middle of the command line being typed.
+prefix query; no SQLAlchemy. With database.failover, a server that does not
+answer (or a Galera node that cannot serve yet) passes the query to the next,
+in order, as every other command does. Whatever goes wrong (no config, every
+server down, wrong password, no schema yet) completes nothing: an error message
+would land in the middle of the command line being typed.
 
 Attach with `click.argument(..., shell_complete=complete_domains)`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Mapping
@@ -62,9 +65,20 @@ def lookup(ctx: click.Context, kinds: tuple[str, ...], incomplete: str) -> list[
 
 def _lookup(ctx: click.Context, kinds: tuple[str, ...], incomplete: str) -> list[str]:
     root = ctx.find_root().params
-    url, password_file = database_location(root.get("config_path"), root.get("db_url"))
+    url, password_file, failover = database_location(root.get("config_path"), root.get("db_url"))
     pattern = _like_prefix(incomplete.strip().lower())
-    connection, placeholder = _connect(url, password_file)
+    *first, last = (None, *failover)  # None: the URL's own server
+    for server in first:
+        with contextlib.suppress(Exception):  # down, or not ready: the next server
+            return _query(url, password_file, server, kinds, pattern)
+    return _query(url, password_file, last, kinds, pattern)
+
+
+def _query(
+    url: str, password_file: str, server: str | None, kinds: tuple[str, ...], pattern: str
+) -> list[str]:
+    """The completions from one server (`server`: a database.failover entry)."""
+    connection, placeholder = _connect(url, password_file, server)
     found: list[str] = []
     try:
         cursor = connection.cursor()
@@ -78,10 +92,11 @@ def _lookup(ctx: click.Context, kinds: tuple[str, ...], incomplete: str) -> list
 
 def database_location(
     config_path: str | None, db_url: str | None, env: Mapping[str, str] | None = None
-) -> tuple[str, str]:
-    """(database.url, database.password_file), found the way config.load_settings
-    finds them, without building all the settings (its dataclasses cost ~13 ms,
-    a tenth of the TAB budget). tests/unit/test_complete.py keeps the two in step."""
+) -> tuple[str, str, tuple[str, ...]]:
+    """(database.url, database.password_file, database.failover), found the way
+    config.load_settings finds them, without building all the settings (its
+    dataclasses cost ~13 ms, a tenth of the TAB budget). tests/unit/test_complete.py
+    keeps the two in step."""
     from pathlib import Path
 
     env = os.environ if env is None else env
@@ -94,6 +109,7 @@ def database_location(
 
         database = tomllib.loads(path.read_text(encoding="utf-8")).get("database", {})
         url, password_file = database.get("url", DEFAULT_URL), database.get("password_file", "")
+        failover = tuple(str(host) for host in database.get("failover", []))
     elif explicit:
         raise FileNotFoundError(path)
     else:  # the sandbox
@@ -101,7 +117,8 @@ def database_location(
             Path(env.get("HOME", "~")).expanduser() / ".local/share"
         )
         url, password_file = f"sqlite:///{Path(base).expanduser() / 'mailctl/mailctl.sqlite3'}", ""
-    return db_url or env.get("MAILCTL_DB_URL") or url, password_file
+        failover = ()
+    return db_url or env.get("MAILCTL_DB_URL") or url, password_file, failover
 
 
 def _like_prefix(text: str) -> str:
@@ -110,8 +127,9 @@ def _like_prefix(text: str) -> str:
     return text.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
 
 
-def _connect(url: str, password_file: str) -> tuple[Any, str]:
-    """A DB-API connection for a SQLAlchemy URL and its parameter placeholder."""
+def _connect(url: str, password_file: str, server: str | None = None) -> tuple[Any, str]:
+    """A DB-API connection for a SQLAlchemy URL and its parameter placeholder; to
+    `server` ("host[:port]", database.failover's form) instead of the URL's host."""
     from pathlib import Path
     from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -135,16 +153,22 @@ def _connect(url: str, password_file: str) -> tuple[Any, str]:
         check_private_file(Path(password_file), "database password file")
         with open(password_file, encoding="utf-8") as handle:
             password = handle.readline().rstrip("\r\n")
+    host, port = query.get("host") or parts.hostname, parts.port
+    if server is not None:
+        from mailctl.store.url import split_host_port
+
+        host, given = split_host_port(server)
+        port = given or port  # as store.url.with_host: the URL's port unless one is given
     options: dict[str, Any] = {
-        "host": query.get("host") or parts.hostname or "localhost",
+        "host": host or "localhost",
         "user": unquote(parts.username or ""),
         "password": password,
     }
-    if parts.port:
-        options["port"] = parts.port
+    if port:
+        options["port"] = port
     database = unquote(parts.path.lstrip("/"))
     if backend in ("mysql", "mariadb"):
-        if "unix_socket" in query:
+        if "unix_socket" in query and server is None:  # a failover host is reached by TCP
             options["unix_socket"] = query["unix_socket"]
         local = "unix_socket" in options or options["host"] in LOCAL_HOSTS
         if local:

@@ -40,6 +40,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "mailctl.cli.commands.sync:sync",
         "Render KeyTable, SigningTable, SNI map, HELO checks and Dovecot SNI from the database.",
     ),
+    "host": (
+        "mailctl.cli.commands.host:host",
+        "Mail hosts on this database and when each last synced.",
+    ),
     "setup": (
         "mailctl.cli.commands.setup:setup",
         "One-time server setup: SQL accounts and the read-only SQL config files.",

@@ -207,10 +207,35 @@ def failover_hosts(value: list[str]) -> str | None:
     from mailctl.store.url import split_host_port
 
     for entry in value:
+        if not (entry.isascii() and entry.isprintable()):
+            return f"invalid host {entry!r}: a host name or address, then :port"
         try:
             split_host_port(entry)
         except DatabaseError as exc:
             return str(exc)
+    return None
+
+
+HOST_ROLES = ("mx", "submission", "imap")
+
+
+def host_label(value: str) -> str | None:
+    """Empty (the machine's hostname), or a host name: how `host list` names this host."""
+    if not value:
+        return None
+    labels = value.removesuffix(".").split(".")
+    if len(value) > 255 or not value.isascii() or not all(_LABEL.fullmatch(x) for x in labels):
+        return f"must be a host name such as mx2.example.nl, not {value!r}"
+    return None
+
+
+def host_roles(value: list[str]) -> str | None:
+    """A subset of mx, submission and imap, each named once; [] serves no mail."""
+    for role in value:
+        if role not in HOST_ROLES:
+            return f"{role!r} is no role: use {', '.join(HOST_ROLES)}"
+    if len(set(value)) != len(value):
+        return f"names a role twice: {value!r}"
     return None
 
 

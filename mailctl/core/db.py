@@ -9,6 +9,13 @@ id where the guide has INT UNSIGNED, a BIGINT) is adopted, and migrations that
 refer to a guide table's id take the type they find there (`guide_id_type`);
 what it cannot is refused before anything is stamped, naming the difference.
 
+With `database.failover` every connection the engine opens goes, as the store's
+do, to the URL's server or else the first failover host that answers and, a
+Galera node, is ready (`failover` of `make_engine`): the `db` commands, doctor,
+the schema check and `setup sql`'s migration as mailctl. `setup sql`'s admin
+connection does not: the admin URL may name any server (setup.admin_url,
+--admin-url), so it goes to the one it names.
+
 Database failures become mailctl errors here, where they happen: every engine
 from `make_engine` turns a driver error into a one-line `DatabaseError` (the
 URL shown with its password masked), and the transaction and schema helpers
@@ -18,7 +25,7 @@ do the same for any other SQLAlchemy error.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -57,17 +64,23 @@ GUIDE_COLUMNS = {
 GUIDE_INTEGER_COLUMNS = ("id", "domain_id")
 
 
-def make_engine(url: str, *, create: bool = False) -> Engine:
+def make_engine(url: str, *, create: bool = False, failover: Sequence[str] = ()) -> Engine:
     """An engine for one CLI run: no pool, foreign keys enforced everywhere, and
     driver errors raised as DatabaseError. An SQLite file that does not exist is
     made (0600: it holds password hashes) only with `create`: commands that
-    merely read must not leave a database, or its folder, behind."""
+    merely read must not leave a database, or its folder, behind. `failover`
+    (database.failover): the servers each connection tries, in order, when the
+    URL's does not answer."""
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise DatabaseError(f"invalid database URL: {masked(url)}") from None
     kwargs: dict[str, Any] = {"poolclass": NullPool}
     backend = parsed.get_backend_name()
+    if failover and backend == "sqlite":
+        raise DatabaseError(
+            f"database.failover names other servers, but {masked(url)} is a SQLite file"
+        )
     if backend in ("mysql", "mariadb") and "charset" not in parsed.query:
         parsed = parsed.update_query_dict({"charset": "utf8mb4"})
     if backend == "sqlite":
@@ -85,7 +98,36 @@ def make_engine(url: str, *, create: bool = False) -> Engine:
     event.listen(engine, "handle_error", _translator(masked(url)))
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    if failover:
+        event.listen(engine, "do_connect", _first_answering(url, failover))
     return engine
+
+
+def _first_answering(url: str, failover: Sequence[str]) -> Callable[..., Any]:
+    """A do_connect hook: SQLAlchemy's own connect arguments, sent to the URL's server
+    or else each failover host in turn; the first that answers and is ready (a
+    Galera node in the primary component) serves. The choice, and the one line when
+    none answers, are the store's (store.connection.first_answering)."""
+    from mailctl.store.connection import Db, Unanswered, first_answering
+    from mailctl.store.url import DbUrl, parse_url
+
+    parsed = parse_url(url)
+
+    def connect(dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> Any:
+        errors = (dialect.loaded_dbapi.Error,)
+
+        def open_one(candidate: DbUrl) -> Db:
+            params = {**cparams, "host": candidate.host}
+            if candidate.port is not None:
+                params["port"] = candidate.port
+            try:
+                return Db(dialect.connect(*cargs, **params), candidate, errors)
+            except errors as exc:
+                raise Unanswered(candidate, exc) from None
+
+        return first_answering(parsed, failover, open_one).raw
+
+    return connect
 
 
 def _translator(shown: str) -> Callable[[ExceptionContext], None]:

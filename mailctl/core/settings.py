@@ -91,6 +91,33 @@ class ServerSettings:
 
 
 @datarecord(frozen=True)
+class HostSettings:
+    """[host]: this mail host's name and what it serves, among several on one database."""
+
+    name: str = _opt(
+        "",
+        "this host's name in mailctl_hosts (`host list`, `doctor --cluster`); empty: the"
+        " machine's hostname",
+        check=checks.host_label,
+    )
+    roles: list[str] = _opt(
+        list(checks.HOST_ROLES),
+        "what this host serves: mx (inbound SMTP), submission (587/465, DKIM signing), imap"
+        " (Dovecot and the maildirs). Maildirs are created and removed only on imap hosts;"
+        " Postfix's SNI map and HELO checks are written on mx and submission hosts, Dovecot's"
+        " SNI block on imap hosts",
+        check=checks.host_roles,
+    )
+    sync_stale_after: int = _opt(
+        300,
+        "seconds after its last successful `sync` that `doctor --cluster` reports a host as"
+        " not syncing (the mailctl-sync timer runs every minute)",
+        min=1,
+        max=30 * 24 * 3600,
+    )
+
+
+@datarecord(frozen=True)
 class VmailSettings:
     """[vmail]: the maildirs' owner and root."""
 
@@ -399,6 +426,7 @@ class Settings:
 
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    host: HostSettings = field(default_factory=HostSettings)
     vmail: VmailSettings = field(default_factory=VmailSettings)
     passwords: PasswordSettings = field(default_factory=PasswordSettings)
     dkim: DkimSettings = field(default_factory=DkimSettings)

@@ -224,3 +224,18 @@ class LastLogin(Base):
 
     username: Mapped[str] = mapped_column(String(255), primary_key=True)
     last_login: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class MailHost(Base):
+    """A mail host on this database, as its last successful `sync` left it (migration
+    0005): `host list` and `doctor --cluster` read it. Each host writes its own row."""
+
+    __tablename__ = "mailctl_hosts"
+    __table_args__ = (MYSQL_TABLE_ARGS,)
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    roles: Mapped[str] = mapped_column(String(64), nullable=False)  # "mx,submission,imap"
+    synced_at: Mapped[int] = mapped_column(BigInteger, nullable=False)  # Unix time, the db's
+    version: Mapped[str] = mapped_column(String(32), nullable=False)
+    files: Mapped[str] = mapped_column(String(255), nullable=False)  # "" in sync, else what differs
+    digest: Mapped[str] = mapped_column(String(64), nullable=False)  # sha256 of the files rendered

@@ -2,7 +2,8 @@
 
 The database holds every key's private key (mailctl_dkim_secrets), and each host
 writes its `key_dir/{domain}/{selector}.private` from there: a second host needs
-only its config and the database. `outdated_key_files` names the files that
+only its config and the database. `private_key` is a key as any host sees it
+(`dns show`, `dns check`, `dkim activate`), synced or not. `outdated_key_files` names the files that
 differ, compared byte for byte (no key is parsed, so cryptography stays
 unloaded while nothing is to be written); `import_key_files` takes in, once, the
 key files of a database from before the keys moved in (`db upgrade`), leaving
@@ -39,6 +40,29 @@ def unstored_note(key: StoredKey) -> str:
         " so no host can write its file: run 'mailctl db upgrade' on the host that has"
         " it, or replace the key ('mailctl dkim rotate')"
     )
+
+
+def private_key(stored: bytes | None, key_dir: str, domain: str, selector: str) -> bytes:
+    """A key's private key as every host sees it: the database's (`stored`), so a host
+    shows and checks a key before its first `sync`; this host's key file only for a
+    key the database holds none for yet (whose file `db upgrade` has not taken in).
+    InvalidInput, naming the record, when there is neither or it is no usable key."""
+    from mailctl.dkim import keyfiles
+
+    record = f"{selector}._domainkey.{domain}"
+    if stored is not None:
+        try:
+            keyfiles.key_algorithm(stored)  # parsed once, remembered for what follows
+        except InvalidInput as exc:
+            raise InvalidInput(f"the database's key for {record}: {exc}") from None
+        return stored
+    path = Path(key_file(key_dir, domain, selector))
+    if not path.exists() and not path.is_symlink():
+        raise InvalidInput(
+            f"{record}: the database holds no private key for it and this host has no"
+            f" key file {path}; run 'mailctl db upgrade' on the host that has the file"
+        )
+    return keyfiles.load_existing_key(path)
 
 
 def outdated_key_files(keys: Iterable[StoredKey], key_dir: str, notes: list[str]) -> list[NewKey]:
@@ -170,7 +194,11 @@ def import_key_files_of(settings: Settings) -> Imported:
     from mailctl.store.connection import Tls, connect
 
     database = settings.database
-    db = connect(database_url(settings), tls=Tls(database.tls, database.tls_ca))
+    db = connect(
+        database_url(settings),
+        tls=Tls(database.tls, database.tls_ca),
+        failover=database.failover,
+    )
     try:
         return import_key_files(db, settings.dkim.key_dir)
     finally:

@@ -123,7 +123,11 @@ def plan(db: Db, settings: Settings, *, adopt: bool = False) -> Plan:
     domains, invalid = usable_domains(domain_names(db))
     tls = tuple(check_domain(settings, d) for d in domains)
     ready = [t.entry for t in tls if t.entry is not None]
-    version, note = dovecot_version(settings)
+    specs = targets(settings)
+    # Only a host that writes Dovecot's block asks which Dovecot it runs (host.roles).
+    version, note = (
+        dovecot_version(settings) if any(t.key == "Dovecot SNI" for t in specs) else ("2.4", None)
+    )
     notes = [note] if note else []
     notes += [
         f"virtual_domains holds {name!r}, which is no domain name: it is left out of the"
@@ -147,7 +151,7 @@ def plan(db: Db, settings: Settings, *, adopt: bool = False) -> Plan:
     restores = key_files(db, settings, invalid, notes)
     inputs = state.inputs_digest((t.domain, t.digest) for t in tls if t.ready)
     files = []
-    for spec in targets(settings):
+    for spec in specs:
         old = _read(spec.path)
         try:
             merged = merge_block(old or "", blocks[spec.key], adopt=adopt, kind=spec.kind)

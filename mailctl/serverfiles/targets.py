@@ -69,8 +69,32 @@ def targets(settings: Settings) -> list[Target]:
                 "Ed25519 SigningTable", Path(dkim.ed25519_signing_table), "table", ed, 0o640, owner
             ),
         ]
+    # Each host writes what its own daemons read (host.roles): Postfix's files where
+    # Postfix takes mail (the guide's main.cf and master.cf name both on every Postfix
+    # host), Dovecot's where Dovecot serves mailboxes. OpenDKIM's tables go everywhere,
+    # with the key files: any host may run the commands that make keys.
+    roles = settings.host.roles
+    if "mx" in roles or "submission" in roles:
+        found += postfix_targets(settings)
+    if "imap" in roles:
+        found.append(
+            Target(
+                "Dovecot SNI",
+                Path(settings.dovecot.sni_conf),
+                "dovecot",
+                "dovecot",
+                0o644,
+                check="Dovecot",
+                certificates=True,
+            )
+        )
+    return found
+
+
+def postfix_targets(settings: Settings) -> list[Target]:
+    """Postfix's SNI map (submission and smtps) and HELO checks (every smtpd)."""
     postfix = settings.postfix
-    return found + [
+    return [
         # The source map only names files, but postmap -F inlines the private keys
         # into the .db next to it: keep both private to root.
         Target(
@@ -85,15 +109,6 @@ def targets(settings: Settings) -> list[Target]:
         ),
         Target(
             "HELO checks", Path(postfix.helo_checks), "table", "postfix", 0o644, check="Postfix"
-        ),
-        Target(
-            "Dovecot SNI",
-            Path(settings.dovecot.sni_conf),
-            "dovecot",
-            "dovecot",
-            0o644,
-            check="Dovecot",
-            certificates=True,
         ),
     ]
 

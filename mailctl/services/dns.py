@@ -2,8 +2,10 @@
 
 `context_for()` turns the database rows and the files they name into the
 plain `DnsContext` that mailctl.dns.records computes the records from, for
-`dns show` and `dns check` alike. What cannot be read (a missing key file, no certificate
-while DANE is on) is left out and reported through `warn`.
+`dns show` and `dns check` alike. DKIM records come from the private keys in the
+database (mailctl_dkim_secrets), so every host shows the same records, before its
+first `sync` too. What cannot be read (a key neither the database nor this host
+holds, no certificate while DANE is on) is left out and reported through `warn`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from mailctl.store.connection import Db
 
 if TYPE_CHECKING:  # dns check's module (dnspython, threads) only when it runs
     from mailctl.dns.check import Row
+    from mailctl.store.dkimkeys import DkimKey
 
 Warn = Callable[[str], None]
 
@@ -42,10 +45,12 @@ def context_for(db: Db, settings: Settings, domain: str, *, warn: Warn | None = 
     hosted = guide.domain_names(db)
     owner = host_zone(base.hostname, settings.server.primary_domain, hosted)
     published = [k for k in dkimkeys.keys_of(db, row.id) if k.state in PUBLISHED]
+    stored = dkimkeys.secrets_of_domain(db, row.id) if published else {}
     dkim = tuple(
         DkimPublication(k.selector, k.state, value)
         for k in published
-        if (value := dkim_value(settings, row.name, k.selector, warn)) is not None
+        if (value := dkim_value(settings, row.name, k.selector, stored.get(k.selector), warn))
+        is not None
     )
     tlsa = None
     if settings.dns.dane and owner == row.name:
@@ -53,17 +58,16 @@ def context_for(db: Db, settings: Settings, domain: str, *, warn: Warn | None = 
     return dataclasses.replace(base, dkim=dkim, tlsa=tlsa, host_zone=owner)
 
 
-def dkim_value(settings: Settings, domain: str, selector: str, warn: Warn) -> str | None:
-    """The TXT value of a key, read from its .private file; None (warned) if unreadable."""
-    from mailctl.dkim import keyfiles as dkim
-    from mailctl.services.dkim import key_file
+def dkim_value(
+    settings: Settings, domain: str, selector: str, stored: bytes | None, warn: Warn
+) -> str | None:
+    """The TXT value of a key, from its private key in the database (`stored`; this
+    host's file for a key the database lacks); None (warned) when there is none."""
+    from mailctl.dkim import keyfiles
+    from mailctl.dkim.stored import private_key
 
-    path = key_file(settings, domain, selector)
-    if not path.exists():
-        warn(f"DKIM key file {path} is missing: no record for {selector}._domainkey.{domain}")
-        return None
     try:
-        return dkim.dns_value(dkim.load_existing_key(path))
+        return keyfiles.dns_value(private_key(stored, settings.dkim.key_dir, domain, selector))
     except InvalidInput as exc:
         warn(f"{exc}: no record for {selector}._domainkey.{domain}")
         return None
@@ -196,18 +200,20 @@ def _fix(db: Db, dead_end: str, alias_to: str = "") -> str:
 
 
 def require_published_key(
-    settings: Settings, domain: str, selector: str, nameserver: str | None
+    db: Db, settings: Settings, domain: str, key: DkimKey, nameserver: str | None
 ) -> None:
     """Refuse unless DNS serves exactly this key at SELECTOR._domainkey.DOMAIN
-    (before `dkim activate` lets it sign)."""
+    (before `dkim activate` lets it sign). The key is the database's, so any host
+    activates correctly, whether or not it has synced the key file yet."""
     from mailctl.dkim import keyfiles
+    from mailctl.dkim.stored import private_key
     from mailctl.dns import lookup as dnslookup
     from mailctl.errors import MailctlError
-    from mailctl.services.dkim import key_file
 
     server = dnslookup.parse_nameserver(nameserver) if nameserver else None
-    record = f"{selector}._domainkey.{domain}"
-    pem = keyfiles.load_existing_key(key_file(settings, domain, selector))
+    record = f"{key.selector}._domainkey.{domain}"
+    stored = dkimkeys.secret_of(db, key.id)
+    pem = private_key(stored, settings.dkim.key_dir, domain, key.selector)
     published = dnslookup.txt_values(dnslookup.resolver(server), record)
     if not any(keyfiles.dns_value_matches(v, pem) for v in published):
         seen = "no TXT record" if not published else "a record with another key"

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from cryptography import x509
     from sqlalchemy import Engine
 
+    from mailctl.store.dkimkeys import StoredKey
+
 EXPIRY_WARNING = timedelta(days=21)
 
 
@@ -85,16 +87,24 @@ def managed_files(db: Db, settings: Settings) -> Iterator[Result]:
 
 
 def dkim_keys(db: Db, settings: Settings) -> Iterator[Result]:
+    """Each published key's file on this host: the database's key (what `sync`
+    writes), private, and matching its .txt record."""
     from mailctl.dkim import keyfiles as dkim
     from mailctl.model.dkimstates import PUBLISHED
     from mailctl.services.dkim import key_file
-    from mailctl.store.dkimkeys import key_states
+    from mailctl.store.dkimkeys import stored_keys
 
-    for domain, selector, state in key_states(db):
-        if state not in PUBLISHED:
-            continue
+    keys = stored_keys(db, PUBLISHED)
+    differing, notes = database_key_files(keys, settings)
+    for note in notes:
+        yield Result("dkim keys in the database", "WARN", note)
+    for key in keys:
+        domain, selector, state = key.domain, key.selector, key.state
         name = f"dkim {selector}._domainkey.{domain}"
         path = key_file(settings, domain, selector)
+        if (why := differing.get((domain, selector))) is not None:
+            yield Result(name, "FAIL", f"{path} {why} ({state} key)")
+            continue
         try:
             mode = path.stat().st_mode
         except OSError as exc:
@@ -118,6 +128,31 @@ def dkim_keys(db: Db, settings: Settings) -> Iterator[Result]:
             yield Result(name, "FAIL", f"{path.with_suffix('.txt')} holds another key's record")
         else:
             yield Result(name, "OK", f"{state}, {path} 0600 and matches its .txt")
+
+
+def database_key_files(
+    keys: Iterable[StoredKey], settings: Settings
+) -> tuple[dict[tuple[str, str], str], list[str]]:
+    """{(domain, selector): what is wrong} for the key files on this host that are not
+    the database's key (missing, another key, readable by others), each with the fix
+    (`sync` writes them from the database, as `sync --check` reports them); and notes
+    on what could not be compared (a key the database lacks, an unreadable file)."""
+    from mailctl.dkim.stored import outdated_key_files
+    from mailctl.services.dkim import key_file
+
+    notes: list[str] = []
+    differing = {}
+    for key in outdated_key_files(keys, settings.dkim.key_dir, notes):
+        why = {
+            "missing": "is missing (run: mailctl sync)",
+            "another key": "holds another key than the database (run: mailctl sync)",
+            "a symbolic link": "is a symbolic link, not a key file (run: mailctl sync)",
+        }.get(key.restore)
+        if why is None:  # "mode 0644": the database's bytes, open to others
+            path = key_file(settings, key.domain, key.selector)
+            why = f"is {key.restore}; OpenDKIM refuses it (chmod 600 {path}, or mailctl sync)"
+        differing[key.domain, key.selector] = why
+    return differing, notes
 
 
 def certificates(db: Db, settings: Settings) -> Iterator[Result]:
@@ -227,8 +262,10 @@ def compare_served(
     usable, _invalid = usable_domains(domains)
     ready = [s.entry for s in map(partial(check_domain, settings), usable) if s.entry]
     advice: dict[str, str] | None = None
+    roles = settings.host.roles  # a host is asked only what it serves
+    serves = {"dovecot": "imap" in roles, "postfix": "submission" in roles}
     for server in servers:
-        if not server.port or not server.patterns or not ready:
+        if not serves[server.service] or not server.port or not server.patterns or not ready:
             continue
         for entry in ready:
             # One name a domain: all its names share the files and one reload.
@@ -336,8 +373,8 @@ def role_aliases(db: Db, settings: Settings) -> Iterator[Result]:
 
 
 def maildir_root(db: Db, settings: Settings) -> Iterator[Result]:
-    if not settings.vmail.create_maildirs:
-        return
+    if not (settings.vmail.create_maildirs and "imap" in settings.host.roles):
+        return  # no maildirs on this host
     home = Path(settings.vmail.home)
     if not home.is_dir():
         yield Result("maildir root", "WARN", f"{home} does not exist yet")
@@ -735,6 +772,107 @@ def _doveconf(settings: Settings) -> str | None:
         return system.run(argv, timeout=30).stdout
     except MailctlError:
         return None
+
+
+# ------------------------------------------------------------------ --cluster
+
+FLOW_CONTROL_PAUSED = 0.1  # of the time since the last FLUSH STATUS: writes stall
+RECV_QUEUE = 16  # Galera's default gcs.fc_limit, where flow control starts
+
+
+def cluster(db: Db, settings: Settings) -> list[Result]:
+    """`doctor --cluster`: the Galera node's view of the cluster, then every mail host
+    as its last sync recorded it (mailctl_hosts)."""
+    return [*galera(db, settings), *mail_hosts(db, settings)]
+
+
+def galera(db: Db, settings: Settings) -> Iterator[Result]:
+    from mailctl.store.hosts import galera_status
+
+    status = galera_status(db)
+    if status is None:
+        # database.failover promises a cluster; without it one server is no fault
+        kind = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}.get(db.backend, "wsrep off")
+        yield Result(
+            "galera",
+            "WARN" if settings.database.failover else "OK",
+            f"the database is no Galera cluster ({kind}): no cluster state to check",
+        )
+        return
+    ready = status.get("wsrep_ready", "?")
+    state = status.get("wsrep_local_state_comment", "?")
+    yield Result(
+        "galera ready",
+        "OK" if ready.upper() == "ON" else "FAIL",
+        f"wsrep_ready {ready}, node {state}",
+    )
+    component = status.get("wsrep_cluster_status", "?")
+    size = int(status.get("wsrep_cluster_size") or 0)
+    named = 1 + len(settings.database.failover)  # database.url's node and the failover ones
+    detail = f"wsrep_cluster_size {size}, wsrep_cluster_status {component}"
+    if component != "Primary":
+        yield Result("galera cluster", "FAIL", f"{detail}: this node takes no writes")
+    elif size < named:
+        yield Result(
+            "galera cluster",
+            "WARN",
+            f"{detail}: database.url and database.failover name {named} nodes",
+        )
+    else:
+        yield Result("galera cluster", "OK", detail)
+    paused = float(status.get("wsrep_flow_control_paused") or 0)
+    queue = int(status.get("wsrep_local_recv_queue") or 0)
+    detail = f"wsrep_flow_control_paused {paused:.3f}, wsrep_local_recv_queue {queue}"
+    if paused >= FLOW_CONTROL_PAUSED or queue >= RECV_QUEUE:
+        yield Result(
+            "galera flow control",
+            "WARN",
+            f"{detail}: a node cannot keep up and holds back every write (check its disk and load)",
+        )
+    else:
+        yield Result("galera flow control", "OK", detail)
+
+
+def mail_hosts(db: Db, settings: Settings) -> Iterator[Result]:
+    from mailctl.services.hosts import IN_SYNC, ago, list_hosts, roles_text, this_host
+
+    found = list_hosts(db, settings)
+    limit = settings.host.sync_stale_after
+    if this_host(settings) not in {h.name for h in found}:
+        yield Result(
+            f"host {this_host(settings)}",
+            "WARN",
+            "this host has not synced yet (run: mailctl sync; enable mailctl-sync.timer)",
+        )
+    for host in found:
+        name = f"host {host.name}"
+        when = f"last synced {ago(host.age)} ago"
+        if host.stale:
+            yield Result(
+                name,
+                "FAIL",
+                f"{when}, more than host.sync_stale_after ({limit} s): its files may lag the"
+                " database (on it: systemctl status mailctl-sync.timer;"
+                " journalctl -u mailctl-sync.service)",
+            )
+        elif host.files != IN_SYNC:
+            yield Result(name, "FAIL", f"{when}; its files differ: {host.files}")
+        else:
+            yield Result(
+                name,
+                "OK",
+                f"{roles_text(host.roles)}: {when}, files in sync, mailctl {host.version}",
+            )
+    versions = sorted({h.version for h in found})
+    if len(versions) > 1:
+        yield Result(
+            "mailctl versions",
+            "WARN",
+            "the hosts run different mailctl versions: "
+            + "; ".join(
+                f"{v} on {', '.join(h.name for h in found if h.version == v)}" for v in versions
+            ),
+        )
 
 
 CHECKS: list[Check] = [

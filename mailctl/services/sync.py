@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from mailctl.dkim.paths import NewKey
+    from mailctl.serverfiles.managed import Plan
 
 
 def sync(
@@ -25,8 +26,40 @@ def sync(
     adopt: bool = False,
 ) -> list[str]:
     """Render, write what changed (key files from the database included),
-    postmap/check/reload for just that; return the paths written. `check` changes
-    nothing and fails if anything would change."""
+    postmap/check/reload for just that; then, on an imap host, make the maildirs
+    that are missing, and record this host's sync in mailctl_hosts. Returns what
+    was written. `check` changes nothing and fails if anything would change."""
+    from mailctl.serverfiles import managed
+    from mailctl.services import hosts
+
+    audited, plan = _converge(work, reading, check=check, diff=diff, adopt=adopt)
+    if check:
+        return audited
+    with reading() as db:
+        if work.dry_run:
+            for email in hosts.missing_maildirs(db, work.settings):
+                work.out.echo(f"would create maildir for {email}")
+            return audited
+        if audited:  # after the writes: what `sync --check` would answer now
+            plan = managed.plan(db, work.settings)
+        files, rendered = hosts.differences(plan), hosts.digest(plan)
+        tx = work.run(db, lambda tx: hosts.record_sync(tx, files, rendered))
+    created = [c.key for c in tx.changes if c.table == "maildir"]
+    for path in created:
+        work.out.note(f"created maildir {path}")
+    return audited + [f"created maildir {path}" for path in created]
+
+
+def _converge(
+    work: Work,
+    reading: Callable[[], AbstractContextManager[Db]],
+    *,
+    check: bool,
+    diff: bool,
+    adopt: bool,
+) -> tuple[list[str], Plan]:
+    """The managed files and key files: written where they differ. Returns what was
+    written and the plan it acted on."""
     from mailctl.serverfiles import managed
     from mailctl.services.dkim import archive_left_key_files, complete_key_files
 
@@ -49,7 +82,7 @@ def sync(
             out.note(f"{status.domain}: {status.reason}")
         if not (plan.outdated or plan.keys):
             out.note("all managed files are in sync")
-            return []
+            return [], plan
         if check or work.dry_run:
             _show_keys(work, plan.keys)
             work.show_plan(plan, diffs=diff or work.dry_run)
@@ -57,7 +90,7 @@ def sync(
                 paths = [str(_key_path(work, k)) for k in plan.keys]
                 paths += [str(r.spec.path) for r in plan.outdated]
                 raise MailctlError(f"{len(paths)} managed file(s) out of sync: " + ", ".join(paths))
-            return []
+            return [], plan
         if diff:
             for rendered in plan.changed:
                 out.echo(rendered.diff(), nl=False)
@@ -79,7 +112,7 @@ def sync(
         if line.startswith(("wrote ", "archived ")) and "from the database" not in line:
             continue  # noted when it happened
         out.note(line if line.startswith(("rebuilt ", "wrote ", "removed ")) else f"updated {line}")
-    return audited
+    return audited, plan
 
 
 def _key_path(work: Work, key: NewKey) -> Path:

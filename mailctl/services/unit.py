@@ -145,6 +145,11 @@ class Work:
         from mailctl.system import maildirs
 
         vmail = tx.settings.vmail
+        if (tx.maildirs_to_remove or tx.domain_trees_to_remove) and not _has_maildirs(tx):
+            raise MailctlError(
+                "this host keeps no maildirs (host.roles has no imap), so it cannot delete"
+                " them: run the command on an imap host; nothing was changed"
+            )
         for email in tx.maildirs_to_remove:
             maildirs.remove(vmail, email, check_only=True)
         for domain in tx.domain_trees_to_remove:
@@ -174,6 +179,9 @@ class Work:
             self.out.note(message)
         for rendered in applied.written:
             tx.record("update", "file", str(rendered.spec.path))
+        for key in applied.restored:  # this host's copy of a key, put right on the way
+            path = key_file(tx.settings, key.domain, key.selector)
+            tx.record("update", "dkim key", str(path), f"from the database: {key.restore}")
         return applied
 
     def _report(self, tx: Tx) -> None:
@@ -182,7 +190,7 @@ class Work:
         if self.dry_run:
             self.out.note("dry run: nothing was written; the changes would be:", force=True)
             lines = [change.describe() for change in tx.changes]
-            if tx.settings.vmail.create_maildirs:
+            if tx.settings.vmail.create_maildirs and _has_maildirs(tx):
                 lines += [f"create maildir for {email}" for email in tx.maildirs_to_create]
             lines += [f"delete maildir of {email}" for email in tx.maildirs_to_remove]
             lines += [f"delete maildirs of {domain}" for domain in tx.domain_trees_to_remove]
@@ -208,7 +216,12 @@ class Work:
         from mailctl.system import maildirs
 
         settings = tx.settings
-        if settings.vmail.create_maildirs:
+        if settings.vmail.create_maildirs and tx.maildirs_to_create and not _has_maildirs(tx):
+            self.out.note(
+                "no maildir is made on this host (host.roles has no imap): the next"
+                " `mailctl sync` on each imap host makes it"
+            )
+        elif settings.vmail.create_maildirs:
             for email in tx.maildirs_to_create:
                 if (path := maildirs.create(settings.vmail, email)) is not None:
                     tx.record("insert", "maildir", str(path))
@@ -255,6 +268,11 @@ class Work:
                     f"{rendered.spec.path}: {line.strip()!r} outside the managed block duplicates"
                     " a managed entry; 'mailctl sync --adopt' moves it into the block"
                 )
+
+
+def _has_maildirs(tx: Tx) -> bool:
+    """Maildirs live on the hosts that serve mailboxes (host.roles has imap) only."""
+    return "imap" in tx.settings.host.roles
 
 
 # `doveadm kick` exits EX_NOUSER ("no users kicked") when the login has no session:

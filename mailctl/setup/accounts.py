@@ -263,7 +263,9 @@ def migrate_as_mailctl(settings: Settings) -> str:
     from mailctl.core.config import database_url
     from mailctl.dkim import stored
 
-    engine = db.make_engine(database_url(settings), create=True)
+    engine = db.make_engine(
+        database_url(settings), create=True, failover=settings.database.failover
+    )
     try:
         before, adopted = db.upgrade(engine)
     finally:

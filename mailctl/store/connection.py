@@ -302,11 +302,18 @@ def _first_answering(
         raise DatabaseError(
             f"database.failover names other servers, but {url.render()} is a SQLite file"
         )
+    return first_answering(url, failover, lambda candidate: _open(candidate, tls, create, mysql))
+
+
+def first_answering(url: DbUrl, failover: Sequence[str], open_one: Callable[[DbUrl], Db]) -> Db:
+    """The URL's server, or else the first failover host that answers and, a Galera
+    node, is ready; each opened by `open_one`, which raises Unanswered when it cannot
+    connect (the store's own connections, and core.db's engine's)."""
     tried: list[str] = []
     for candidate in [url, *(with_host(url, host) for host in failover)]:
         where = host_port(candidate)
         try:
-            db = _open(candidate, tls, create, mysql)
+            db = open_one(candidate)
         except Unanswered as exc:
             tried.append(f"{where} {_parenthesised(exc.detail)}")
             continue

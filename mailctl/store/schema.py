@@ -11,7 +11,7 @@ from __future__ import annotations
 from mailctl.errors import DatabaseError, DatabaseUnreachable
 from mailctl.store.connection import Db
 
-HEAD = "0004"
+HEAD = "0005"
 VERSION_TABLE = "mailctl_schema_version"
 
 

@@ -173,7 +173,7 @@ def _aggregate_report(reporter: str, rcpt: str, domain: str) -> EmailMessage:
         "</feedback>\n"
     )
     msg = message(f"noreply-dmarc-support@{reporter}", rcpt, "dmarc-aggregate-report")
-    msg["Subject"] = f"Report domain: {domain} Submitter: {reporter} Report-ID: e2e"
+    msg.replace_header("Subject", f"Report domain: {domain} Submitter: {reporter} Report-ID: e2e")
     msg.add_attachment(
         gzip.compress(xml.encode()),
         maintype="application",

@@ -23,6 +23,8 @@ def test_a_domain_added_through_one_node_is_on_all(
     for node in cluster.nodes:
         conn = node.connect("mailserver")
         with conn.cursor() as cur:
+            # a causal read: wait until this node has applied what the cluster committed
+            cur.execute("SET SESSION wsrep_sync_wait = 1")
             cur.execute("SELECT name FROM virtual_domains WHERE name = 'first.example'")
             assert cur.fetchall() == (("first.example",),)
         conn.close()

@@ -65,6 +65,10 @@ CASES = [
      2, "either --password-stdin or --generate"),
     ("bad-scheme", ["user", "add", "ann@example.nl", "--scheme", "MD5"], None, 2, "MD5"),
     ("no-args", ["alias", "add", "sales@example.nl"], None, 2, "DEST"),
+    ("unknown-host-del", ["host", "del", "mx9.example.nl", "--yes"], None, 1,
+     "no host 'mx9.example.nl' in mailctl_hosts"),
+    ("bad-host-del", ["host", "del", "mx 9", "--yes"], None, 1, "invalid host name"),
+    ("no-host-name", ["host", "del"], None, 2, "NAME"),
 ]
 
 

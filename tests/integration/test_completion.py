@@ -16,6 +16,7 @@ from click.shell_completion import BashComplete
 from click.testing import CliRunner
 from support.cli import Mailctl, make_mailctl
 from support.env import REPO_ROOT
+from support.galera import free_ports
 
 from mailctl.cli.root import cli
 
@@ -59,14 +60,21 @@ def test_domains_and_addresses_complete_from_the_database(populated: Mailctl) ->
     assert complete(populated, ["user", "show"], "j_") == ["j_x@example.nl"]
     assert complete(populated, ["domain", "show"], "%") == []
     assert complete(populated, ["user", "passwd"], "j") == [
-        "j_x@example.nl", "jane@example.org", "joe@example.nl"
+        "j_x@example.nl",
+        "jane@example.org",
+        "joe@example.nl",
     ]
     assert complete(populated, ["user", "del"], "joe@") == ["joe@example.nl"]
     assert complete(populated, ["alias", "del"], "") == [
-        "abuse@example.nl", "abuse@example.org",
-        "dmarc-reports@example.nl", "dmarc-reports@example.org", "info@example.nl",
-        "postmaster@example.nl", "postmaster@example.org",
-        "tls-report@example.nl", "tls-report@example.org",
+        "abuse@example.nl",
+        "abuse@example.org",
+        "dmarc-reports@example.nl",
+        "dmarc-reports@example.org",
+        "info@example.nl",
+        "postmaster@example.nl",
+        "postmaster@example.org",
+        "tls-report@example.nl",
+        "tls-report@example.org",
     ]
     assert complete(populated, ["alias", "add", "info@example.nl"], "jo") == ["joe@example.nl"]
     assert complete(populated, ["alias", "add"], "i") == ["info@example.nl"]
@@ -78,11 +86,27 @@ def test_completion_is_empty_not_an_error_without_a_database(tmp_path: Path) -> 
     down = Mailctl.create(tmp_path / "down.toml", "mysql+pymysql://root@127.0.0.1:1/nothing", root)
     start = time.monotonic()
     assert complete(down, ["domain", "show"], "") == []
-    missing = Mailctl.create(tmp_path / "missing.toml", f"sqlite:///{tmp_path / 'none.sqlite3'}",
-                             root)
+    missing = Mailctl.create(
+        tmp_path / "missing.toml", f"sqlite:///{tmp_path / 'none.sqlite3'}", root
+    )
     assert complete(missing, ["user", "del"], "") == []
     assert not (tmp_path / "none.sqlite3").exists()  # completion never creates a database
     assert complete(Mailctl(tmp_path / "no-such-config.toml"), ["domain", "show"], "") == []
+    assert time.monotonic() - start < 5
+
+
+@pytest.mark.mariadb
+def test_completion_asks_the_failover_servers_in_order(maria: Mailctl, tmp_path: Path) -> None:
+    """The URL's server down, the first failover host down too: the next one answers."""
+    maria("domain", "add", "example.nl")
+    first, second = free_ports(2)
+    url = maria.url.replace("127.0.0.1:3306", f"127.0.0.1:{first}")
+    failover = {"failover": [f"127.0.0.1:{second}", "127.0.0.1:3306"]}
+    maria.reconfigure(database={"url": url, **failover})
+    assert complete(maria, ["domain", "show"], "ex") == ["example.nl"]
+    maria.reconfigure(database={"url": url, "failover": [f"127.0.0.1:{second}"]})
+    start = time.monotonic()
+    assert complete(maria, ["domain", "show"], "ex") == []  # none answers: nothing, quietly
     assert time.monotonic() - start < 5
 
 
@@ -100,14 +124,28 @@ def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Complete
         "print('HEAVY=' + ','.join(heavy), file=sys.stderr)\n"
     )
     # cwd: not the checkout, so the package under test is the installed one.
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                          env={**os.environ, **env}, cwd=cwd, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        cwd=cwd,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize(
     "args",
-    [["--help"], ["domain", "--help"], ["user", "--help"], ["alias", "--help"],
-     ["import", "--help"], ["export", "--help"], ["completion", "bash"]],
+    [
+        ["--help"],
+        ["domain", "--help"],
+        ["user", "--help"],
+        ["alias", "--help"],
+        ["import", "--help"],
+        ["export", "--help"],
+        ["completion", "bash"],
+    ],
     ids=" ".join,
 )
 def test_help_loads_no_heavy_library(args: list[str], tmp_path: Path) -> None:
@@ -129,8 +167,9 @@ def test_tab_completion_loads_no_heavy_library(maria: Mailctl, tmp_path: Path) -
     assert "HEAVY=\n" in result.stderr, result.stderr
 
 
-def test_bash_script_completes_addresses_across_the_at_sign(sqlite_url: str,
-                                                            tmp_path: Path) -> None:
+def test_bash_script_completes_addresses_across_the_at_sign(
+    sqlite_url: str, tmp_path: Path
+) -> None:
     m = make_mailctl(sqlite_url, tmp_path, None)
     m("domain", "add", "example.nl")
     m("user", "add", "joe@example.nl", "--password-stdin", input="correct horse battery\n")
@@ -145,17 +184,28 @@ def test_bash_script_completes_addresses_across_the_at_sign(sqlite_url: str,
             "_mailctl_completion mailctl\n"
             'printf "%s\\n" "${COMPREPLY[@]}"\n'
         )
-        env = {**os.environ, "MAILCTL_CONFIG": str(m.config),
-               "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-        done = subprocess.run(["bash", "--norc", "-c", program], capture_output=True, text=True,
-                              env=env, cwd=tmp_path, timeout=60, check=True)
+        env = {
+            **os.environ,
+            "MAILCTL_CONFIG": str(m.config),
+            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        }
+        done = subprocess.run(
+            ["bash", "--norc", "-c", program],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=60,
+            check=True,
+        )
         return done.stdout.split()
 
     # Readline replaces the text from the "@" on (bash's rl_special_prefixes).
     assert tab("mailctl user del jo", ["mailctl", "user", "del", "jo"]) == ["joe@example.nl"]
     assert tab("mailctl user del joe@", ["mailctl", "user", "del", "joe", "@"]) == ["@example.nl"]
-    assert tab("mailctl user del joe@ex",
-               ["mailctl", "user", "del", "joe", "@", "ex"]) == ["@example.nl"]
+    assert tab("mailctl user del joe@ex", ["mailctl", "user", "del", "joe", "@", "ex"]) == [
+        "@example.nl"
+    ]
     assert tab("mailctl domain show ", ["mailctl", "domain", "show", ""]) == ["example.nl"]
 
 
@@ -164,12 +214,22 @@ def test_tab_in_an_interactive_bash(sqlite_url: str, tmp_path: Path) -> None:
     m = make_mailctl(sqlite_url, tmp_path, None)
     m("domain", "add", "example.nl")
     m("user", "add", "joe@example.nl", "--password-stdin", input="correct horse battery\n")
-    env = {**os.environ, "MAILCTL_CONFIG": str(m.config), "TERM": "dumb",
-           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        "MAILCTL_CONFIG": str(m.config),
+        "TERM": "dumb",
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
     primary, secondary = pty.openpty()
-    bash = subprocess.Popen(["bash", "--norc", "--noprofile", "-i"], stdin=secondary,
-                            stdout=secondary, stderr=secondary, env=env, cwd=tmp_path,
-                            start_new_session=True)
+    bash = subprocess.Popen(
+        ["bash", "--norc", "--noprofile", "-i"],
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        env=env,
+        cwd=tmp_path,
+        start_new_session=True,
+    )
     os.close(secondary)
     seen = b""
 
@@ -184,13 +244,15 @@ def test_tab_in_an_interactive_bash(sqlite_url: str, tmp_path: Path) -> None:
     try:
         script = REPO_ROOT / "completions" / "mailctl.bash"
         # RE""ADY: the terminal's echo of the typed line itself must not match.
-        os.write(primary, f"source {script}; echo RE\"\"ADY\n".encode())
+        os.write(primary, f'source {script}; echo RE""ADY\n'.encode())
         until(b"READY\r\n")
-        for n, (typed, expected) in enumerate((
-            ("mailctl user show joe@ex", "mailctl user show joe@example.nl"),
-            ("mailctl user show joe@", "mailctl user show joe@example.nl"),
-            ("mailctl domain show exa", "mailctl domain show example.nl"),
-        )):
+        for n, (typed, expected) in enumerate(
+            (
+                ("mailctl user show joe@ex", "mailctl user show joe@example.nl"),
+                ("mailctl user show joe@", "mailctl user show joe@example.nl"),
+                ("mailctl domain show exa", "mailctl domain show example.nl"),
+            )
+        ):
             seen = b""
             os.write(primary, f"{typed}\t".encode())
             until(b"example.nl ")

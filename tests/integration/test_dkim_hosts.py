@@ -2,50 +2,42 @@
 the database alone (issue 13).
 
 Host A and host B are two mailctl configs, each with its own file tree, on a
-database URL each: here both name the machine's one MariaDB database, on the
-Galera tier each names its own node (`make_hosts` takes the two URLs). Host B
-never runs `domain add`; all it has is its config and the database. The trees
-lie under different roots, so the tables that name files are compared with the
-root cut out; key files are compared byte for byte.
+database URL each: here both name the machine's one MariaDB database (the
+galera tier's tests/galera/test_dkim_hosts_galera.py puts them on two nodes of
+a cluster). Host B never runs `domain add`; all it has is its config and the
+database. The trees lie under different roots, so the tables that name files are
+compared with the root cut out; key files are compared byte for byte
+(support.hostfiles).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import test_opendkim as odk
-from support.cli import Mailctl
+from support import opendkim as odk
+from support.cli import Mailctl, add_admin_mailbox
 from support.config import merge
-from support.env import program
-from support.files import make_cert
+from support.hostfiles import certify as certify_roots
+from support.hostfiles import key_files, rendered_tables
 from support.mailconfig import MailConfig
+from support.named import Named, served
+from support.opendkim import Tree, safe_tree
 
 from mailctl.dkim import keyfiles
+from mailctl.store.schema import HEAD
 from mailctl.system.owners import resolve_owner
 
 # Appends the signer's name to a log: a reload that can be counted.
 LOG_RELOAD = "import sys; open(sys.argv[1], 'a').write(sys.argv[2] + '\\n')"
-# What a host renders from the database, beside its key files.
-TABLES = (
-    "KeyTable",
-    "SigningTable",
-    "KeyTable.ed25519",
-    "SigningTable.ed25519",
-    "vmail_ssl.map",
-    "helo_checks.pcre",
-    "11-ssl-sni.conf",
-)
 
 
 @dataclass
@@ -71,21 +63,11 @@ class Host:
 
     def tables(self) -> dict[str, str | None]:
         """The managed files, with this host's root cut out of the paths they name."""
-        found: dict[str, str | None] = {}
-        for name in TABLES:
-            path = self.root / name
-            found[name] = (
-                path.read_text().replace(str(self.root), "ROOT") if path.exists() else None
-            )
-        return found
+        return rendered_tables(self.root)
 
     def key_files(self) -> dict[str, tuple[int, bytes]]:
         """Every key file outside the archive: its mode and bytes."""
-        return {
-            str(path.relative_to(self.keys)): (stat.S_IMODE(path.stat().st_mode), path.read_bytes())
-            for path in sorted(self.keys.rglob("*"))
-            if path.is_file() and "archive" not in path.parts
-        }
+        return key_files(self.keys)
 
 
 @dataclass
@@ -121,12 +103,9 @@ def make_hosts(
 
 
 def certify(*hosts: Host, domain: str) -> None:
-    """The same certificate on every host (certbot's files are each host's own,
-    not the database's): the SNI map and Dovecot blocks then name it."""
+    """The same certificate on every host (support.hostfiles.certify)."""
     first, *others = hosts
-    make_cert(first.root / "certs" / domain, [domain, f"smtp.{domain}", f"imap.{domain}"])
-    for other in others:
-        shutil.copytree(first.root / "certs" / domain, other.root / "certs" / domain)
+    certify_roots(first.root, *(other.root for other in others), domain=domain)
 
 
 def assert_same(hosts: Hosts) -> None:
@@ -230,6 +209,30 @@ def test_a_rotation_through_host_a_reaches_host_b_at_its_next_sync(hosts: Hosts)
     assert_same(hosts)
 
 
+def test_host_b_shows_checks_and_activates_a_key_before_its_first_sync(
+    hosts: Hosts, named: Named
+) -> None:
+    """dns show, dns check and dkim activate's DNS check take each key from the
+    database: host B, which has never synced, publishes and activates what A made."""
+    a, b = hosts.a, hosts.b
+    a("domain", "add", "example.nl")
+    add_admin_mailbox(a.m)  # where the report addresses lead: dns check asks
+    a("dkim", "rotate", "example.nl")
+    assert not b.keys.exists()
+    shown = b("dns", "show", "example.nl", "-f", "json")
+    assert shown.stdout == a("dns", "show", "example.nl", "-f", "json").stdout
+    assert "_domainkey" in shown.stdout and "no record" not in shown.stderr
+    served(b.m, named)  # the zone as B prints it
+    assert not b.keys.exists()  # showing writes no key
+    b("dns", "check", "example.nl", "--nameserver", named.address)
+    b("dkim", "activate", "example.nl", "--nameserver", named.address)
+    states = {
+        k["selector"]: k["state"]
+        for k in json.loads(a("dkim", "show", "example.nl", "-f", "json").stdout)
+    }
+    assert "pending" not in states.values() and states["mail"] == "retired"
+
+
 def test_any_command_on_host_b_writes_the_keys_it_renders(hosts: Hosts) -> None:
     """Not only sync: a KeyTable B writes never names a key file B lacks."""
     a, b = hosts.a, hosts.b
@@ -238,6 +241,14 @@ def test_any_command_on_host_b_writes_the_keys_it_renders(hosts: Hosts) -> None:
     assert (b.keys / "example.nl" / "mail.private").read_bytes() == (
         a.keys / "example.nl" / "mail.private"
     ).read_bytes()
+    # The audit line of B's domain add names the key files it wrote from the database.
+    (entry,) = [json.loads(line) for line in (b.root / "audit.log").read_text().splitlines()]
+    assert "INSERT INTO virtual_domains: example.org" in entry["changes"]
+    for selector in ("mail", "ed"):
+        path = b.keys / "example.nl" / f"{selector}.private"
+        assert f"UPDATE dkim key: {path} (from the database: missing)" in entry["changes"]
+    restored = [c for c in entry["changes"] if c.startswith("UPDATE dkim key:")]
+    assert len(restored) == 2  # example.org's keys were made here, not written from the database
     a("sync")
     assert_same(hosts)
 
@@ -317,7 +328,7 @@ def test_db_upgrade_takes_existing_key_files_in_once(db_url: str, tmp_path: Path
     before = {p: _stat(p) for p in keys if p != lost}
     files = sorted(str(p) for p in a.keys.rglob("*"))
     out = a("db", "upgrade")
-    assert "upgraded schema from 0003 to 0004" in out.stderr
+    assert f"upgraded schema from 0003 to {HEAD}" in out.stderr
     assert "took 3 DKIM private key(s) into the database" in out.stderr
     assert f"mail._domainkey.example.org (active): no key file {lost} on this host" in out.stderr
     assert {p: _stat(p) for p in before} == before  # bytes, mode, owner, mtime
@@ -341,7 +352,7 @@ def test_db_upgrade_takes_existing_key_files_in_once(db_url: str, tmp_path: Path
     # Once the file is back on a host, the next `db upgrade` there takes it in.
     os.rename(hidden, lost)
     out = a("db", "upgrade")
-    assert "schema already at 0004" in out.stderr
+    assert f"schema already at {HEAD}" in out.stderr
     assert "took 1 DKIM private key(s)" in out.stderr
     b("sync")
     assert_same(hosts)
@@ -375,52 +386,30 @@ def test_import_stores_the_keys_it_brings(maria: Mailctl, tmp_path: Path) -> Non
 
 
 @pytest.fixture
-def safe_root() -> Iterator[Path]:
-    """A tree OpenDKIM's RequireSafeKeys accepts (see test_opendkim.tree)."""
-    base = odk._safe_base()
-    root = Path(tempfile.mkdtemp(prefix="mailctl-test-hostb-", dir=base))
-    os.chmod(root, 0o755)  # noqa: S103 - OpenDKIM must walk on to judge the 0600 key
-    try:
-        yield root
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+def safe_root() -> Iterator[Tree]:
+    """A tree OpenDKIM's RequireSafeKeys accepts (support.opendkim)."""
+    with safe_tree("mailctl-test-hostb-") as made:
+        yield made
 
 
 def test_opendkim_on_host_b_signs_with_the_key_from_the_database(
-    mariadb_url: str, tmp_path: Path, safe_root: Path
+    mariadb_url: str, tmp_path: Path, safe_root: Tree
 ) -> None:
     """B's OpenDKIM signs with the key B got only through the database; dkimpy
     verifies the signature against `dns show --format json` (of either host)."""
-    safe = odk._safe_base() is not None
     # Test mode runs OpenDKIM as root, and RequireSafeKeys refuses a key owned by
     # another user (test_opendkim.test_daemon_as_the_guide_runs_it covers opendkim's).
     hosts = make_hosts(
         mariadb_url,
         mariadb_url,
-        (tmp_path / "host-a", safe_root / "host-b"),
+        (tmp_path / "host-a", safe_root.root / "host-b"),
         sections={"dkim": {"owner": "root", "group": "root", "ed25519": False}},
     )
     a, b = hosts.a, hosts.b
     a("domain", "add", odk.DOMAIN)
     assert not b.keys.exists()
     b("sync")
-    conf = b.root / "opendkim-sign.conf"
-    conf.write_text(
-        "Syslog no\nMode s\nCanonicalization relaxed/relaxed\nSignatureAlgorithm rsa-sha256\n"
-        f"MinimumKeyBits 1024\nKeyTable refile:{b.root / 'KeyTable'}\n"
-        f"SigningTable refile:{b.root / 'SigningTable'}\n"
-        f"RequireSafeKeys {'true' if safe else 'false'}\n"
-    )
-    message = b.root / "message.eml"
-    message.write_bytes(odk.message_bytes())
-    done = subprocess.run(
-        [program("opendkim"), "-x", str(conf), "-F", odk.FIXED_TIME, "-vv", "-t", str(message)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    signed = odk.signature_from_test_mode(done.stdout) + odk.message_bytes()
+    signed = odk.sign_with_tables(b.root, safe=safe_root.safe)
     name = f"{odk.SELECTOR}._domainkey.{odk.DOMAIN}."
     for host in (a, b):
         records = json.loads(host("dns", "show", odk.DOMAIN, "--format", "json").stdout)

@@ -17,8 +17,9 @@ def rows(m: Mailctl, code: int | None) -> dict[str, dict[str, str]]:
 @pytest.fixture
 def healthy(lite: Mailctl) -> Mailctl:
     lite("domain", "add", "example.nl")
-    make_cert(lite.root / "certs" / "example.nl",
-              ["example.nl", "smtp.example.nl", "imap.example.nl"])
+    make_cert(
+        lite.root / "certs" / "example.nl", ["example.nl", "smtp.example.nl", "imap.example.nl"]
+    )
     lite("sync")
     lite("user", "add", "joe@example.nl", "--password-stdin", input="a good long password\n")
     # server.admin_email: where postmaster@, abuse@ and the report addresses lead
@@ -38,10 +39,43 @@ def test_all_green(healthy: Mailctl) -> None:
 
 
 def test_deleted_key_file(healthy: Mailctl) -> None:
-    (healthy.root / "keys" / "example.nl" / "mail.private").unlink()
+    key = healthy.root / "keys" / "example.nl" / "mail.private"
+    key.unlink()
     found = rows(healthy, 1)
     assert found["dkim mail._domainkey.example.nl"]["status"] == "FAIL"
-    assert "No such file" in found["dkim mail._domainkey.example.nl"]["detail"]
+    detail = found["dkim mail._domainkey.example.nl"]["detail"]
+    assert detail == f"{key} is missing (run: mailctl sync) (active key)"
+    healthy("sync")  # the fix it names: the key comes back from the database
+    assert rows(healthy, 0)["dkim mail._domainkey.example.nl"]["status"] == "OK"
+
+
+def test_key_file_other_than_the_database(healthy: Mailctl) -> None:
+    """A key file that is a sound key with a matching .txt, but not the database's
+    (another host's sync would write the database's): named, with the fix."""
+    from mailctl.dkim import keyfiles
+
+    key = healthy.root / "keys" / "example.nl" / "mail.private"
+    stored = key.read_bytes()
+    other = keyfiles.generate_rsa_key(1024)
+    keyfiles.write_key_pair(
+        healthy.root / "keys", "example.nl", "mail", other, owner=None, replace=True
+    )
+    found = rows(healthy, 1)["dkim mail._domainkey.example.nl"]
+    assert found["status"] == "FAIL"
+    assert "holds another key than the database (run: mailctl sync)" in found["detail"]
+    healthy("sync")
+    assert key.read_bytes() == stored
+    assert rows(healthy, 0)["dkim mail._domainkey.example.nl"]["status"] == "OK"
+
+
+def test_a_key_the_database_lacks_is_a_warning(healthy: Mailctl) -> None:
+    """Kept in a file only (its db upgrade ran on a host without it): this host still
+    signs with the file, but no other host can."""
+    healthy.execute("DELETE FROM mailctl_dkim_secrets")
+    found = rows(healthy, 0)
+    assert found["dkim mail._domainkey.example.nl"]["status"] == "OK"
+    assert found["dkim keys in the database"]["status"] == "WARN"
+    assert "holds no private key" in found["dkim keys in the database"]["detail"]
 
 
 def test_key_readable_by_others(healthy: Mailctl) -> None:
@@ -67,8 +101,11 @@ def test_removed_certificate(healthy: Mailctl) -> None:
 
 
 def test_expiring_certificate(healthy: Mailctl) -> None:
-    make_cert(healthy.root / "certs" / "example.nl",
-              ["example.nl", "smtp.example.nl", "imap.example.nl"], days=10)
+    make_cert(
+        healthy.root / "certs" / "example.nl",
+        ["example.nl", "smtp.example.nl", "imap.example.nl"],
+        days=10,
+    )
     found = rows(healthy, 1)
     assert "expires in" in found["tls example.nl"]["detail"]
 
@@ -100,9 +137,13 @@ def test_servers_that_do_not_answer_are_not_checked_and_not_failed(healthy: Mail
     with socket.socket() as imaps, socket.socket() as submission:
         for sock in (imaps, submission):
             sock.bind(("127.0.0.1", 0))  # bound, not listening: refused, and kept from others
-        healthy.reconfigure(tls={"probe_host": "127.0.0.1",
-                                 "imaps_port": imaps.getsockname()[1],
-                                 "submission_port": submission.getsockname()[1]})
+        healthy.reconfigure(
+            tls={
+                "probe_host": "127.0.0.1",
+                "imaps_port": imaps.getsockname()[1],
+                "submission_port": submission.getsockname()[1],
+            }
+        )
         found = rows(healthy, 0)
     for server, key in (("dovecot", "imaps_port"), ("postfix", "submission_port")):
         assert found[f"tls {server}"]["status"] == "WARN"
@@ -121,8 +162,9 @@ def test_a_policy_the_servers_do_not_enforce_is_named(healthy: Mailctl, tmp_path
     from support.mailconfig import private_mail_config
 
     private = private_mail_config(tmp_path / "policy-mail")  # this test's own main.cf
-    healthy.reconfigure(commands={"postmap": private.postmap,
-                                  "check_dovecot": private.dovecot("doveconf") + ["-n"]})
+    healthy.reconfigure(
+        commands={"postmap": private.postmap, "check_dovecot": private.dovecot("doveconf") + ["-n"]}
+    )
     found = rows(healthy, 0)
     assert not [k for k in found if k.startswith("policy")]  # no policy set: nothing to say
     healthy("user", "set", "joe@example.nl", "--quota", "1G")
@@ -132,9 +174,12 @@ def test_a_policy_the_servers_do_not_enforce_is_named(healthy: Mailctl, tmp_path
     assert postfix["status"] == "FAIL" and "check_policy_service" in postfix["detail"]
     assert dovecot["status"] == "FAIL" and "suspended logins still work" in dovecot["detail"]
     subprocess.run(  # noqa: S603 - the admin's fix, on the private main.cf
-        [*private.postfix("postconf"), "-e",
-         "smtpd_recipient_restrictions = permit_mynetworks,"
-         " check_policy_service inet:127.0.0.1:12340, reject_unauth_destination"],
+        [
+            *private.postfix("postconf"),
+            "-e",
+            "smtpd_recipient_restrictions = permit_mynetworks,"
+            " check_policy_service inet:127.0.0.1:12340, reject_unauth_destination",
+        ],
         check=True,
     )
     assert rows(healthy, 1)["policy quota (Postfix)"]["status"] == "OK"
@@ -151,13 +196,16 @@ def test_report_addresses_exist_and_a_lost_one_is_named(healthy: Mailctl) -> Non
     assert "mailctl alias add tls-report@example.nl admin@example.nl" in lost["detail"]
     healthy.reconfigure(dns={"reports_to": "reports@example.org"})
     healthy("domain", "add", "example.com")
-    assert "tls-report@example.com\treports@example.org" in healthy(
-        "alias", "list", "example.com", "-f", "plain").stdout
+    assert (
+        "tls-report@example.com\treports@example.org"
+        in healthy("alias", "list", "example.com", "-f", "plain").stdout
+    )
 
 
 def test_report_addresses_are_followed_through_the_maps_like_postfix(healthy: Mailctl) -> None:
     """Received means a receiving mailbox at the end of the aliases, as Postfix's
     rendered queries would find it: not merely an alias row."""
+
     def report() -> dict[str, str]:
         return rows(healthy, None).get("reports dmarc-reports@example.nl", {})
 
@@ -167,18 +215,20 @@ def test_report_addresses_are_followed_through_the_maps_like_postfix(healthy: Ma
     assert lost["detail"].endswith(
         "sends reports to dmarc-reports@example.nl, but it leads to admin@example.nl: no"
         " receiving mailbox or alias has that address (fix: mailctl user set"
-        " admin@example.nl --receive)")
+        " admin@example.nl --receive)"
+    )
     healthy("user", "set", "admin@example.nl", "--receive")
     assert report() == {}  # received again: only the domain's OK row
     healthy("alias", "del", "dmarc-reports@example.nl")
     healthy("alias", "add", "dmarc-reports@example.nl", "nobody@example.nl")
     assert report()["detail"].endswith(
         "it leads to nobody@example.nl: no receiving mailbox or alias has that address"
-        " (fix: mailctl user add nobody@example.nl)")
+        " (fix: mailctl user add nobody@example.nl)"
+    )
     healthy("alias", "del", "dmarc-reports@example.nl")
     healthy("alias", "add", "@example.nl", "joe@example.nl")  # a catch-all receives it
     assert report() == {}
     healthy("domain", "suspend", "example.nl", "--no-receive")  # 550 at RCPT for all of it
     assert report()["detail"].endswith(
-        "but no receiving mailbox or alias has that address (fix: mailctl domain resume"
-        " example.nl)")
+        "but no receiving mailbox or alias has that address (fix: mailctl domain resume example.nl)"
+    )

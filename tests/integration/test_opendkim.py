@@ -13,113 +13,48 @@ back out of the `.txt` file mailctl wrote: an independent signer and verifier.
 Ed25519 signatures are verified by OpenDKIM itself (mode v, TestDNSData), as
 dkimpy would need PyNaCl for them.
 
-Key safety: OpenDKIM walks the key's whole path from `/` and calls a key
-"not secure" if any directory on it is writable by others — so anything under
-/tmp (pytest's tmp_path) is refused. The tests therefore build their tree in a
-safe place (/run as root, else $XDG_RUNTIME_DIR or the real home directory) so
-RequireSafeKeys stays on, as in production, and OpenDKIM really judges the
-modes mailctl set. Only when no such place exists do the signing tests fall
-back to `RequireSafeKeys false` (and the safety test is skipped).
+Key safety (the tree OpenDKIM's RequireSafeKeys accepts): support.opendkim.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import pwd
-import shutil
 import socket
-import stat
 import struct
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import dkim as dkimpy
 import pytest
 from support.cli import Mailctl
 from support.env import need, program
+from support.opendkim import (
+    DOMAIN,
+    FIXED_TIME,
+    MESSAGE_BODY,
+    MESSAGE_HEADERS,
+    SELECTOR,
+    Tree,
+    dkimpy_verifies,
+    message_bytes,
+    safe_tree,
+    sign_with_tables,
+    signature_from_test_mode,
+)
 
 from mailctl.dkim import keyfiles as dkim
 from mailctl.errors import InvalidInput
 from mailctl.system.owners import resolve_owner
 
-DOMAIN = "example.nl"
-SELECTOR = "mail"
-FIXED_TIME = "1700000000"  # opendkim -F: fixed t= in test mode
-
-MESSAGE_HEADERS = [
-    ("From", "Joe <joe@example.nl>"),
-    ("To", "someone@example.org"),
-    ("Subject", "mailctl signing test"),
-    ("Date", "Tue, 14 Nov 2023 22:13:20 +0000"),
-    ("Message-ID", "<mailctl-test-1@example.nl>"),
-]
-MESSAGE_BODY = b"Hello from the private OpenDKIM.\r\n\r\n-- \r\nmailctl\r\n"
-
-
-def message_bytes() -> bytes:
-    head = b"".join(f"{n}: {v}\r\n".encode() for n, v in MESSAGE_HEADERS)
-    return head + b"\r\n" + MESSAGE_BODY
-
-
-# ------------------------------------------------------------------ safe tree
-
-
-def _chain_is_safe(path: Path) -> bool:
-    """Would OpenDKIM's dkimf_securefile accept the directories from / down to `path`?"""
-    me = os.geteuid()
-    node = path.resolve()
-    for directory in [*reversed(node.parents), node]:
-        info = directory.stat()
-        if info.st_mode & stat.S_IWOTH:
-            return False
-        if info.st_mode & stat.S_IWGRP and info.st_gid != 0:
-            return False  # a shared group could replace the key
-        if info.st_mode & stat.S_IWUSR and info.st_uid not in (0, me):
-            return False
-    return True
-
-
-def _safe_base() -> Path | None:
-    candidates = []
-    if os.geteuid() == 0:
-        candidates.append(Path("/run"))
-    if os.environ.get("XDG_RUNTIME_DIR"):
-        candidates.append(Path(os.environ["XDG_RUNTIME_DIR"]))
-    candidates.append(Path(pwd.getpwuid(os.geteuid()).pw_dir))  # $HOME is the test's tmp
-    for base in candidates:
-        if base.is_dir() and os.access(base, os.W_OK | os.X_OK) and _chain_is_safe(base):
-            return base
-    return None
-
-
-@dataclass
-class Tree:
-    root: Path
-    safe: bool  # False: RequireSafeKeys must be off for OpenDKIM to use the key
-
 
 @pytest.fixture
 def tree() -> Iterator[Tree]:
-    """A short private directory for keys, tables, config and socket; removed afterwards.
-
-    Not tmp_path: its path chain is unsafe for OpenDKIM, and it can be too long
-    for a UNIX socket (108 bytes); the fallback is the system temp directory.
-    """
-    base = _safe_base()
-    root = Path(tempfile.mkdtemp(prefix="mailctl-test-odk-", dir=base))
-    # 0755, not mkdtemp's 0700: OpenDKIM stops checking at the first directory
-    # nobody else can enter, so it must walk on into mailctl's own 0750 dirs
-    # and judge the 0600 key file itself.
-    os.chmod(root, 0o755)  # noqa: S103  (see above; holds no secret itself)
-    try:
-        yield Tree(root, safe=base is not None)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    """A short private directory OpenDKIM accepts keys in (support.opendkim)."""
+    with safe_tree() as made:
+        yield made
 
 
 @dataclass
@@ -180,14 +115,6 @@ def published_value(files: dkim.KeyFiles) -> bytes:
     return dkim.txt_value(files.txt.read_text()).encode("ascii")
 
 
-def dkimpy_verifies(signed: bytes, record: bytes) -> bool:
-    def dnsfunc(name: bytes, timeout: int = 5) -> bytes:
-        assert name == f"{SELECTOR}._domainkey.{DOMAIN}.".encode()
-        return record
-
-    return bool(dkimpy.verify(signed, dnsfunc=dnsfunc))
-
-
 # ------------------------------------------------------------------ config check
 
 
@@ -221,14 +148,6 @@ def sign_in_test_mode(signer: Signer, tree: Tree) -> subprocess.CompletedProcess
         text=True,
         timeout=30,
     )
-
-
-def signature_from_test_mode(out: str) -> bytes:
-    """The DKIM-Signature header field that test mode prints as `### INSHEADER: …`."""
-    marker = "hname='DKIM-Signature' hvalue='"
-    start = out.index(marker) + len(marker)
-    value = out[start : out.index("'", start)]
-    return b"DKIM-Signature: " + value.replace("\n", "\r\n").encode() + b"\r\n"
 
 
 @pytest.mark.parametrize("bits", [1024, 2048])
@@ -542,24 +461,14 @@ def test_opendkim_signs_with_the_tables_mailctl_rendered(tree: Tree, mariadb_url
     # Test mode runs OpenDKIM as the caller (root), and RequireSafeKeys refuses a key
     # owned by another user; in production it runs as opendkim, which owns the key
     # (test_daemon_as_the_guide_runs_it covers that).
-    m = Mailctl.create(tree.root / "config.toml", mariadb_url, tree.root,
-                       sections={"dkim": {"owner": "root", "group": "root"}})
+    m = Mailctl.create(
+        tree.root / "config.toml",
+        mariadb_url,
+        tree.root,
+        sections={"dkim": {"owner": "root", "group": "root"}},
+    )
     m("db", "upgrade")
     m("domain", "add", DOMAIN)
-    conf = tree.root / "opendkim-sign.conf"
-    conf.write_text(
-        "Syslog no\nMode s\nCanonicalization relaxed/relaxed\nSignatureAlgorithm rsa-sha256\n"
-        f"MinimumKeyBits 1024\nKeyTable refile:{tree.root / 'KeyTable'}\n"
-        f"SigningTable refile:{tree.root / 'SigningTable'}\n"
-        f"RequireSafeKeys {'true' if tree.safe else 'false'}\n"
-    )
-    msg = tree.root / "message.eml"
-    msg.write_bytes(message_bytes())
-    done = subprocess.run(
-        [program("opendkim"), "-x", str(conf), "-F", FIXED_TIME, "-vv", "-t", str(msg)],
-        capture_output=True, text=True, timeout=30,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    signed = signature_from_test_mode(done.stdout) + message_bytes()
+    signed = sign_with_tables(tree.root, safe=tree.safe)
     txt = tree.root / "keys" / DOMAIN / f"{SELECTOR}.txt"
     assert dkimpy_verifies(signed, dkim.txt_value(txt.read_text()).encode("ascii"))

@@ -300,6 +300,9 @@ NAMES: dict[str, Name] = {
     "sender deny <address>": Name(("sender", "deny", ADDRESS, V), "info@example.nl",
                                   "invalid address", control=False),
     "sender list <login>": Name(("sender", "list", V), ADDRESS, "invalid address"),
+    # the seeded site has no host row to forget: only the refusals are swept
+    "host del <name>": Name(("host", "del", V, "--yes"), "mx1.example.nl", "invalid host name",
+                            control=False),
     "report usage <domain>": Name(("report", "usage", V), DOMAIN, "invalid domain"),
     "report inactive --days": Name(("report", "inactive", "--days", V), "30",
                                    "a whole number"),
@@ -530,7 +533,7 @@ def wrong_values(key: str, current: Any) -> list[Any]:
         return out
     if get_origin(kind) is list:
         out = [" ".join(current) or "x", [1], [True], [["x"]], {"a": "b"}]
-        head = current[0] if current else spec.default_factory()[0] or "x"
+        head = current[0] if current else (spec.default_factory() or ["x"])[0] or "x"
         for char in CONTROLS:
             out.append([rng.choice(variants(head, f"{key} {char!r}", (char,))), *current[1:]])
         return out

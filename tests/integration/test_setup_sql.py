@@ -1165,12 +1165,20 @@ def test_mariadb_readonly_login_cannot_read_dkim_private_keys(maria_setup: Setup
         assert _denied(reader, "SELECT private_key FROM mailctl_dkim_secrets")
         assert _denied(reader, "SELECT COUNT(*) FROM mailctl_dkim_secrets")
         assert _denied(reader, "SELECT * FROM mailctl_dkim_keys")
+        assert _denied(reader, "SELECT * FROM mailctl_hosts")
         cur.execute("SHOW GRANTS")
         assert not any("mailctl_dkim" in row[0] for row in cur.fetchall())
     writer = _maria_as(s, "mailctl")
     with writer, writer.cursor() as cur:
         cur.execute("SELECT private_key FROM mailctl_dkim_secrets")
         assert cur.fetchall() == ((key.read_text(),),)
+    # mailctl's account keeps mailctl_hosts: each sync writes this host's row
+    s("sync")
+    s("sync")
+    writer = _maria_as(s, "mailctl")
+    with writer, writer.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM mailctl_hosts")
+        assert cur.fetchall() == ((1,),)
 
 
 @pytest.mark.postgres
@@ -1187,7 +1195,7 @@ def test_postgres_readonly_login_cannot_read_dkim_private_keys(pg_setup: Setup) 
     ) as reader:
         assert reader.execute("SELECT COUNT(*) FROM virtual_domains").fetchall() == [(1,)]
         for sql in ("SELECT private_key FROM mailctl_dkim_secrets",
-                    "SELECT * FROM mailctl_dkim_keys"):
+                    "SELECT * FROM mailctl_dkim_keys", "SELECT * FROM mailctl_hosts"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 reader.execute(sql)
     with psycopg.connect(
@@ -1196,3 +1204,5 @@ def test_postgres_readonly_login_cannot_read_dkim_private_keys(pg_setup: Setup) 
     ) as writer:
         rows = writer.execute("SELECT private_key FROM mailctl_dkim_secrets").fetchall()
         assert rows == [(key.read_text(),)]
+        s("sync")  # mailctl's account keeps mailctl_hosts
+        assert writer.execute("SELECT COUNT(*) FROM mailctl_hosts").fetchall() == [(1,)]

@@ -333,13 +333,14 @@ class Cluster:
 
 
 @contextmanager
-def galera_cluster() -> Iterator[Cluster]:
-    """A started three-node cluster in a private directory, stopped and removed
-    afterwards (MAILCTL_GALERA_KEEP=1 keeps the directory, with the nodes' logs)."""
+def galera_cluster(size: int = 3) -> Iterator[Cluster]:
+    """A started cluster of `size` nodes (bench/cluster.py compares three with one)
+    in a private directory, stopped and removed afterwards (MAILCTL_GALERA_KEEP=1
+    keeps the directory, with the nodes' logs)."""
     # Not under pytest's 0700 temporary tree: the mysql account walks this path.
     root = Path(tempfile.mkdtemp(prefix="mailctl-galera-"))
     os.chmod(root, 0o711)  # noqa: S103 - the nodes' own directories are mysql's, 0700
-    cluster = Cluster.create(root)
+    cluster = Cluster.create(root, size)
     try:
         cluster.start()
         yield cluster
@@ -420,6 +421,7 @@ def mail_host(
     url = f"mysql+pymysql://{MAILCTL_ACCOUNT}@127.0.0.1:{node.port}/{database}"
     own = {
         "database": {"password_file": str(password_file), "failover": cluster.failover(node)},
+        "host": {"name": f"{name.lower()}.mail.test"},  # mailctl_hosts: one row per host
     }
     m = Mailctl.create(tree / "config.toml", url, tree, sections=merge(own, sections or {}))
     return MailHost(name, node, m)

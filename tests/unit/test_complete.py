@@ -25,6 +25,7 @@ def _config(tmp_path: Path, body: str, mode: int = 0o600) -> str:
     [
         ('[database]\nurl = "sqlite:////srv/m.sqlite3"\n', None, None),
         ('[database]\nurl = "mysql+pymysql://u@db/mail"\npassword_file = "/etc/pw"\n', None, None),
+        ('[database]\nurl = "mysql+pymysql://u@a/m"\nfailover = ["b", "c:3307"]\n', None, None),
         ("[server]\nhostname = 'mail.example.nl'\n", None, None),  # the default URL
         ('[database]\nurl = "sqlite:////srv/m.sqlite3"\n', "sqlite:////other.sqlite3", None),
         ('[database]\nurl = "sqlite:////srv/m.sqlite3"\n', None, "postgresql+psycopg://p@h/d"),
@@ -36,7 +37,8 @@ def test_same_database_as_load_settings(
     env = {"HOME": str(tmp_path), **({"MAILCTL_DB_URL": env_url} if env_url else {})}
     path = _config(tmp_path, body)
     settings = load_settings(path, db_url, env)
-    expected = (settings.database.url, settings.database.password_file)
+    database = settings.database
+    expected = (database.url, database.password_file, tuple(database.failover))
     assert database_location(path, db_url, env) == expected
     assert database_location(None, db_url, {**env, "MAILCTL_CONFIG": path}) == expected
 
@@ -48,7 +50,7 @@ def test_sandbox_like_load_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     for env in ({"HOME": str(tmp_path)}, {"HOME": "/x", "XDG_DATA_HOME": str(tmp_path / "d")}):
         settings = load_settings(None, None, env)
         assert settings.sandbox
-        assert database_location(None, None, env) == (settings.database.url, "")
+        assert database_location(None, None, env) == (settings.database.url, "", ())
 
 
 def test_refuses_what_load_settings_refuses(tmp_path: Path) -> None:

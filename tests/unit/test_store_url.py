@@ -8,7 +8,7 @@ from sqlalchemy.engine import make_url
 
 from mailctl.core import db, tables
 from mailctl.errors import DatabaseError
-from mailctl.store import dkimkeys, guide, policy, schema
+from mailctl.store import dkimkeys, guide, hosts, policy, schema
 from mailctl.store.connection import Tls, is_local, wants_tls
 from mailctl.store.url import host_port, masked, parse_url, split_host_port, with_host
 
@@ -118,11 +118,11 @@ def test_the_store_names_only_what_the_models_define() -> None:
     defined = {
         table.name: set(table.columns.keys()) for table in tables.Base.metadata.sorted_tables
     }
-    for module in (guide, dkimkeys, policy):
+    for module in (guide, dkimkeys, policy, hosts):
         for table, columns in module.COLUMNS.items():
             assert table in defined, table
             assert set(columns) <= defined[table], (table, set(columns) - defined[table])
-    used = {**guide.COLUMNS, **dkimkeys.COLUMNS, **policy.COLUMNS}
+    used = {**guide.COLUMNS, **dkimkeys.COLUMNS, **policy.COLUMNS, **hosts.COLUMNS}
     for table, columns in defined.items():  # and every model column is known to the store
         assert set(used.get(table, ())) == columns, table
 

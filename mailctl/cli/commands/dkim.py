@@ -107,7 +107,7 @@ def activate(
         found = domains.get_domain(tx.db, domain)
         row = keys.find_key(tx, found, selector, DkimState.PENDING)
         if not force:
-            require_published_key(a.settings, found.name, row.selector, nameserver)
+            require_published_key(tx.db, a.settings, found.name, row, nameserver)
         return found.name, row, keys.activate(tx, row)
 
     name, row, retired = a.change(sign_with)

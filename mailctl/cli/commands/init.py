@@ -115,7 +115,9 @@ def init(
         a.note(f"wrote {path}")
         if no_schema:
             return
-        engine = database.make_engine(database_url(settings), create=True)
+        engine = database.make_engine(
+            database_url(settings), create=True, failover=settings.database.failover
+        )
         before, adopted = database.upgrade(engine)
         audited.append(f"schema {before.current or 'empty'} -> {before.head}")
         from mailctl.dkim import stored
