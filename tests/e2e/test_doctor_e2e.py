@@ -57,7 +57,9 @@ def test_doctor_on_the_running_server(stack: Stack) -> None:
 
     # 1. a deleted key file
     key.unlink()
-    assert "No such file" in failures(stack)[f"dkim mail._domainkey.{DOMAIN}"]
+    assert failures(stack)[f"dkim mail._domainkey.{DOMAIN}"] == (
+        f"{key} is missing (run: mailctl sync) (active key)"
+    )
     key.write_bytes(saved)
     key.chmod(0o600)
     os.chown(key, *owner)
