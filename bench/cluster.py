@@ -42,7 +42,7 @@ from pathlib import Path
 import benchconfig  # noqa: F401 - puts tests/ on sys.path (bench/ is when run as a script)
 import pymysql
 import pytest
-from benchconfig import write_config
+from benchconfig import compile_mailctl, write_config
 from support.galera import Cluster, galera_cluster
 
 from mailctl.core import db
@@ -206,6 +206,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="best of this many rounds")
     parser.add_argument("--quick", action="store_true", help="9 commands, 1 round: a smoke test")
     args = parser.parse_args()
+    compile_mailctl()
     commands, rounds = (9, 1) if args.quick else (args.commands, args.rounds)
     from sqlalchemy.engine import make_url
 

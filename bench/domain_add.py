@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
-from benchconfig import write_config
+from benchconfig import compile_mailctl, write_config
 from click.testing import CliRunner
 
 from mailctl.cli.root import cli
@@ -97,6 +97,7 @@ def main() -> int:
     parser.add_argument("--sizes", default="1,1000,10000")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    compile_mailctl()
     os.environ.pop("MAILCTL_CONFIG", None)
     pem = generate_rsa_key(1024)
     sizes = [int(s) for s in args.sizes.split(",")]

@@ -57,7 +57,7 @@ from pathlib import Path
 import psycopg
 import pymysql
 import sqlalchemy as sa
-from benchconfig import write_config  # bench/ is on sys.path when run as a script
+from benchconfig import compile_mailctl, write_config  # bench/ is on sys.path when run as a script
 from psycopg import sql
 from psycopg.rows import TupleRow
 from run import MAILCTL, best_of, ms, secs, wall
@@ -710,6 +710,7 @@ def main() -> int:
     )
     parser.add_argument("--quick", action="store_true", help="3 runs, small counts")
     args = parser.parse_args()
+    compile_mailctl()
     if os.geteuid() != 0:
         raise SystemExit("bench: run as root (apt-get, and vmm refuses any other user)")
     if not MAILCTL:

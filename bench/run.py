@@ -37,7 +37,7 @@ import bcrypt
 import benchconfig  # bench/ is on sys.path when run as a script
 import pymysql
 import sqlalchemy as sa
-from benchconfig import write_config
+from benchconfig import compile_mailctl, write_config
 
 from mailctl.core import db
 from mailctl.passwords import hashing as passwords
@@ -532,6 +532,7 @@ def main() -> int:
     )
     parser.add_argument("--quick", action="store_true", help="fewer, smaller runs")
     args = parser.parse_args()
+    compile_mailctl()
     if not MAILCTL:
         raise SystemExit("bench: no mailctl console script next to this Python or on PATH")
     print(

@@ -33,12 +33,16 @@ class Mailbox(NamedTuple):
 
     @property
     def status(self) -> str:
-        flags = self.flags
-        if not flags:
-            return "active"
-        if flags & policy.SUSPENDED:
-            return "suspended"
-        return "no " + ",".join(name for bit, name in _SERVICES if flags & bit)
+        return status_of(self.flags)
+
+
+def status_of(flags: int | None) -> str:
+    """A mailbox's status from its policy flags (policy.user_rows)."""
+    if not flags:
+        return "active"
+    if flags & policy.SUSPENDED:
+        return "suspended"
+    return "no " + ",".join(name for bit, name in _SERVICES if flags & bit)
 
 
 _SERVICES = (

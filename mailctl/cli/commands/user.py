@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -11,7 +12,7 @@ from mailctl.cli.app import (
     App,
     app,
     emit_record,
-    emit_rows,
+    emit_table,
     mutating,
     output_format,
     pass_app,
@@ -134,31 +135,44 @@ LIST_COLUMNS = ("email", "domain", "scheme", "status", "quota", "used", "used_pc
 @pass_app
 def list_(a: App, domain: str | None, fmt: str | None) -> None:
     """List mailboxes: scheme, status, quota, usage and last login."""
-    from mailctl.services import domains, reports
+    from mailctl.services import domains
+    from mailctl.store import policy
 
     with a.reading() as db:
         name = domains.get_domain(db, domain).name if domain else None
-        boxes = reports.mailboxes(db, name)
-    default = a.settings.passwords.default_scheme
-    emit_rows([mailbox_row(box, default) for box in boxes], LIST_COLUMNS, fmt)
+        rows = policy.user_rows(db, name)  # Mailbox's fields, as plain tuples
+    cells = mailbox_cells(a.settings.passwords.default_scheme)
+    emit_table(LIST_COLUMNS, list(map(cells, rows)), fmt, text=True)
 
 
 def mailbox_row(box: Mailbox, default_scheme: str) -> dict[str, Any]:
-    """A mailbox as listings show it: sizes like 500M, times in UTC (an unprefixed
-    hash is read as `default_scheme`, passwords.default_scheme)."""
+    """A mailbox as listings show it, by column name (see mailbox_cells)."""
+    return dict(zip(LIST_COLUMNS, mailbox_cells(default_scheme)(box), strict=True))
+
+
+def mailbox_cells(default_scheme: str) -> Callable[[Sequence[Any]], tuple[str, ...]]:
+    """What turns a mailbox into its cells in LIST_COLUMNS order: sizes like 500M,
+    times in UTC, an unprefixed hash read as `default_scheme`
+    (passwords.default_scheme). Made once per listing, which calls it per mailbox:
+    a Mailbox, or the plain row it is made from, unpacked rather than read
+    through Mailbox's properties."""
+    from mailctl.services.reports import status_of
     from mailctl.services.users import scheme_label
 
-    percent = box.percent
-    return {
-        "email": box.email,
-        "domain": box.domain,
-        "scheme": scheme_label(box.head, default_scheme),
-        "status": box.status,
-        "quota": _size(box.quota) if box.quota else "unlimited",
-        "used": "" if box.used is None else _size(box.used),
-        "used_pct": "" if percent is None else f"{percent:.1f}",
-        "last_login": _when(box.last_login),
-    }
+    def cells(box: Sequence[Any]) -> tuple[str, ...]:
+        email, head, quota, used, last_login, flags = box
+        return (
+            email,
+            email[email.rfind("@") + 1 :],
+            scheme_label(head, default_scheme),
+            status_of(flags) if flags else "active",
+            _size(quota) if quota else "unlimited",
+            "" if used is None else _size(used),
+            "" if used is None or not quota else f"{100.0 * used / quota:.1f}",
+            "never" if last_login is None else _when(last_login),
+        )
+
+    return cells
 
 
 @functools.lru_cache(maxsize=4096)
