@@ -34,9 +34,12 @@ def check_quota(db: Db, domain_id: int, quota: int | None, email: str) -> None:
         raise LimitReached(problem)
 
 
-def check_room(db: Db, domain: Domain, table: str, adding: int = 1) -> None:
-    """Refuse what would take a domain past max-users or max-aliases."""
-    row = policy.domain_policy(db, domain.id)
+def check_room(
+    db: Db, domain: Domain, table: str, adding: int = 1, row: DomainPolicy | None = None
+) -> None:
+    """Refuse what would take a domain past max-users or max-aliases (`row`: the
+    domain's policy, when the caller has read it already)."""
+    row = row or policy.domain_policy(db, domain.id)
     limit, what = (
         (row.max_users, "users") if table == "virtual_users" else (row.max_aliases, "aliases")
     )
