@@ -17,7 +17,6 @@ BCRYPT = re.compile(rf"\$2[aby]\$(?:0[4-9]|[12]\d|3[01])\${C64}{{53}}")
 ARGON2 = re.compile(
     r"\$(argon2id|argon2i)\$(?:v=\d+\$)?m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+"
 )
-PREFIX = re.compile(r"\{([A-Za-z0-9._-]+)\}")  # {SCHEME} in front of a stored hash
 
 # The crypt(3) family by scheme label (Dovecot hands every *-CRYPT label to
 # crypt(3), which accepts any of these whatever the label says).

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from mailctl.errors import InvalidInput, PasswordRejected
 from mailctl.model import hashformats as formats
-from mailctl.model.schemes import READ_SCHEMES, SCHEMES
+from mailctl.model.schemes import READ_SCHEMES, SCHEMES, split_hash
 
 __all__ = [
     "BCRYPT_MAX_BYTES",
@@ -323,14 +323,10 @@ def hash_password(password: str, scheme: str = "SHA512-CRYPT", *, bcrypt_cost: i
 
 def _split(stored: str, default_scheme: str) -> tuple[str, str]:
     """(upper-case scheme, hash without prefix); the scheme is not validated."""
-    if stored.startswith("{"):
-        match = formats.PREFIX.match(stored)
-        if match is None:
-            raise InvalidInput("malformed password hash: '{' without a valid '{SCHEME}' prefix")
-        return match.group(1).upper(), stored[match.end() :]
-    if stored.startswith("$1$"):  # Dovecot reads an unprefixed $1$ as MD5-CRYPT
-        return "MD5-CRYPT", stored
-    return default_scheme.strip().strip("{}").upper(), stored
+    found = split_hash(stored, default_scheme)
+    if found is None:
+        raise InvalidInput("malformed password hash: '{' without a valid '{SCHEME}' prefix")
+    return found
 
 
 def scheme_of(stored: str, default_scheme: str = "SHA512-CRYPT") -> str:

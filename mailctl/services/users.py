@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 
 from mailctl.core.config import Settings
-from mailctl.errors import AlreadyExists, Conflict, InvalidInput, LimitReached, NotFound
+from mailctl.errors import AlreadyExists, Conflict, LimitReached, NotFound
 from mailctl.model.names import parse_address
 from mailctl.model.rules import catchall_mailbox_warning, mailbox_problem
 from mailctl.services import Tx, limits
@@ -148,9 +148,7 @@ def scheme_label(stored: str, default: str) -> str:
 
 @functools.lru_cache(maxsize=256)
 def _label(prefix: str, default: str) -> str:
-    from mailctl.passwords.hashing import scheme_of
+    from mailctl.model.schemes import split_hash  # not passwords.hashing: no hash is checked
 
-    try:
-        return scheme_of(prefix, default)
-    except InvalidInput:  # a foreign hash must not break a listing
-        return "unknown"
+    found = split_hash(prefix, default)
+    return "unknown" if found is None else found[0]  # a foreign hash must not break a listing

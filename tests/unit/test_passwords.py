@@ -545,3 +545,32 @@ def test_sha512_crypt_takes_511_bytes_and_refuses_more(doveadm: list[str]) -> No
         hash_password("x" * 512, "SHA512-CRYPT")
     with pytest.raises(PasswordRejected, match="at most 511"):
         check_password_policy("é" * 256, min_length=12, scheme="SHA512-CRYPT")
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        ("{SHA512-CRYPT}$6$salt$hash", ("SHA512-CRYPT", "$6$salt$hash")),
+        ("{plain}secret", ("PLAIN", "secret")),
+        ("{blf-crypt.v2_x}$2y$", ("BLF-CRYPT.V2_X", "$2y$")),
+        ("$1$salt$hash", ("MD5-CRYPT", "$1$salt$hash")),
+        ("$6$salt$hash", ("SHA256-CRYPT", "$6$salt$hash")),  # unprefixed: the default
+        ("{}x", None),
+        ("{A B}x", None),
+        ("{SHA512-CRYPT", None),
+        ("{SHA512-CRYPT}}", ("SHA512-CRYPT", "}")),
+    ],
+)
+def test_a_stored_hash_names_its_scheme_as_dovecot_reads_it(
+    stored: str, expected: tuple[str, str] | None
+) -> None:
+    """model.schemes.split_hash, which listings use without loading the hashing
+    module: the `{SCHEME}` prefix is 1+ of [A-Za-z0-9._-] between braces."""
+    from mailctl.model.schemes import split_hash
+
+    assert split_hash(stored, " {sha256-crypt} ") == expected
+    if expected is None:
+        with pytest.raises(InvalidInput, match="valid '{SCHEME}' prefix"):
+            scheme_of(stored)
+    else:
+        assert scheme_of(stored, "SHA256-CRYPT") == expected[0]
