@@ -124,6 +124,19 @@ def _record_skip(report: pytest.CollectReport | pytest.TestReport) -> None:
         _skipped.append(f"{report.nodeid}: {reason}")
 
 
+# The tiers that need more than the services: each test under tests/<tier>/ carries
+# the tier's marker (pyproject's markers), so `-m "not galera"` and the like select.
+TIERS = ("e2e", "galera", "package")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    root = Path(__file__).parent
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(root).parts
+        if len(parts) > 1 and parts[0] in TIERS:
+            item.add_marker(getattr(pytest.mark, parts[0]))
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     _record_skip(report)
 

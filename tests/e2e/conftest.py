@@ -10,7 +10,6 @@ import os
 import pwd
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from e2e_stack import Ports, SmtpSink, Stack, private_root, unique_names
@@ -22,12 +21,6 @@ PROGRAMS = ("postfix", "postmap", "dovecot", "doveadm", "doveconf", "opendkim")
 # SQL dict's socket (quota_clone, last_login) in the policy fragment setup render writes.
 ACCOUNTS = ("postfix", "dovecot", "dovenull", "opendkim", "vmail")
 
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(scope="module")

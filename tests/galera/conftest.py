@@ -18,12 +18,6 @@ from support.galera import Cluster, MailHost, galera_cluster, mail_host
 DATABASE = "mailserver"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.galera)
-
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Cluster]:

@@ -22,13 +22,6 @@ from pkgtools import BUILD_PROGRAMS, PIP_CACHE_DIR, SYSTEM_PATH, run, system_env
 from support.env import REPO_ROOT, need, program
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.package)
-
-
 @pytest.fixture(scope="session")
 def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """mailctl_<version>_<arch>.deb, built from this checkout by scripts/build-deb."""
