@@ -28,6 +28,7 @@ _QUERIES = {
         "SELECT DISTINCT source FROM virtual_aliases WHERE source LIKE {p} ESCAPE '!'"
         " ORDER BY source"
     ),
+    "hosts": "SELECT name FROM mailctl_hosts WHERE name LIKE {p} ESCAPE '!' ORDER BY name",
 }
 COMPLETE_VAR = "_MAILCTL_COMPLETE"  # set by the shell scripts in completions/
 DEFAULT_CONFIG_PATH = "/etc/mailctl/config.toml"  # as in mailctl.config
@@ -54,6 +55,11 @@ def complete_aliases(ctx: click.Context, _param: click.Parameter, incomplete: st
 def complete_addresses(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[str]:
     """Mailboxes and alias sources: anything mail can be addressed to here."""
     return lookup(ctx, ("users", "aliases"), incomplete)
+
+
+def complete_hosts(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[str]:
+    """Mail hosts that have synced (mailctl_hosts)."""
+    return lookup(ctx, ("hosts",), incomplete)
 
 
 def lookup(ctx: click.Context, kinds: tuple[str, ...], incomplete: str) -> list[str]:

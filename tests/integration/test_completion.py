@@ -80,6 +80,16 @@ def test_domains_and_addresses_complete_from_the_database(populated: Mailctl) ->
     assert complete(populated, ["alias", "add"], "i") == ["info@example.nl"]
 
 
+def test_host_names_complete_from_the_hosts_that_synced(populated: Mailctl) -> None:
+    assert complete(populated, ["host", "del"], "") == []  # nothing has synced yet
+    populated.reconfigure(host={"name": "mx1.example.nl"})
+    populated("sync")
+    populated.reconfigure(host={"name": "imap1.example.nl"})
+    populated("sync")
+    assert complete(populated, ["host", "del"], "") == ["imap1.example.nl", "mx1.example.nl"]
+    assert complete(populated, ["host", "del"], "mx") == ["mx1.example.nl"]
+
+
 def test_completion_is_empty_not_an_error_without_a_database(tmp_path: Path) -> None:
     root = tmp_path / "files"
     root.mkdir()

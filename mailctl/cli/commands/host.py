@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from mailctl.cli.app import App, app, emit_rows, mutating, output_format, pass_app
+from mailctl.cli.complete import complete_hosts
 
 COLUMNS = ("name", "roles", "last_sync", "ago", "stale", "version", "files")
 DETAIL = ("age_seconds", "digest")  # in json and csv only: for scripts, not for eyes
@@ -50,7 +51,7 @@ def list_(fmt: str | None) -> None:
 
 
 @host.command("del")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_hosts)
 @mutating
 @pass_app
 def delete(a: App, name: str) -> None:
