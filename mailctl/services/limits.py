@@ -28,9 +28,12 @@ def quota_problem(email: str, quota: int | None, limits: DomainPolicy | None) ->
     return f"{email}: quota {shown} exceeds the domain's max-quota {format_size(largest)}"
 
 
-def check_quota(db: Db, domain_id: int, quota: int | None, email: str) -> None:
-    """A user's quota must fit the domain's largest (max-quota)."""
-    if problem := quota_problem(email, quota, policy.domain_policy(db, domain_id)):
+def check_quota(
+    db: Db, domain_id: int, quota: int | None, email: str, row: DomainPolicy | None = None
+) -> None:
+    """A user's quota must fit the domain's largest (max-quota) (`row`: the domain's
+    policy, when the caller has read it already)."""
+    if problem := quota_problem(email, quota, row or policy.domain_policy(db, domain_id)):
         raise LimitReached(problem)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 
 from mailctl.core.config import Settings
-from mailctl.errors import AlreadyExists, Conflict, LimitReached, NotFound
+from mailctl.errors import AlreadyExists, Conflict, NotFound
 from mailctl.model.names import parse_address
 from mailctl.model.rules import catchall_mailbox_warning, mailbox_problem
 from mailctl.services import Tx, limits
@@ -56,8 +56,7 @@ def check_new_user(db: Db, value: str, *, force: bool = False) -> tuple[str, int
         raise AlreadyExists(f"user {email} exists already")
     row = policy.domain_policy(db, domain.id)
     limits.check_room(db, domain, "virtual_users", row=row)
-    if problem := limits.quota_problem(email, None, row):  # the default must fit max-quota
-        raise LimitReached(problem)
+    limits.check_quota(db, domain.id, None, email, row=row)  # the default must fit max-quota
     if not force:
         problem = mailbox_problem(email, alias_destinations(db, email), offer_force=True)
         if problem:

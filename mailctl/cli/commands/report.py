@@ -19,7 +19,7 @@ def report() -> None:
 @pass_app
 def usage(a: App, domain: str | None, fmt: str | None) -> None:
     """Mailboxes by % of quota used, highest first, then a total per domain."""
-    from mailctl.cli.commands.user import mailbox_row
+    from mailctl.cli.commands.user import mailbox_rows
     from mailctl.model.sizes import format_size
     from mailctl.services import domains, reports
 
@@ -27,8 +27,7 @@ def usage(a: App, domain: str | None, fmt: str | None) -> None:
         name = domains.get_domain(db, domain).name if domain else None
         boxes, totals = reports.usage(db, name)
     columns = ("email", "quota", "used", "used_pct", "status")
-    default = a.settings.passwords.default_scheme
-    rows = [mailbox_row(box, default) for box in boxes]
+    rows = mailbox_rows(boxes, a.settings.passwords.default_scheme)
     rows += [
         {
             "email": f"total @{name}",
@@ -51,11 +50,10 @@ def usage(a: App, domain: str | None, fmt: str | None) -> None:
 def inactive(a: App, days: int, fmt: str | None) -> None:
     """Mailboxes with no login in DAYS days (since the start of that day, UTC; 0: not
     today), or never, the longest idle first."""
-    from mailctl.cli.commands.user import mailbox_row
+    from mailctl.cli.commands.user import mailbox_rows
     from mailctl.services import reports
 
     with a.reading() as db:
         boxes = reports.inactive(db, days)
-    default = a.settings.passwords.default_scheme
-    rows = [mailbox_row(box, default) for box in boxes]
+    rows = mailbox_rows(boxes, a.settings.passwords.default_scheme)
     emit_rows(rows, ("email", "last_login", "status"), fmt)

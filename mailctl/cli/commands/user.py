@@ -145,9 +145,10 @@ def list_(a: App, domain: str | None, fmt: str | None) -> None:
     emit_table(LIST_COLUMNS, list(map(cells, rows)), fmt, text=True)
 
 
-def mailbox_row(box: Mailbox, default_scheme: str) -> dict[str, Any]:
-    """A mailbox as listings show it, by column name (see mailbox_cells)."""
-    return dict(zip(LIST_COLUMNS, mailbox_cells(default_scheme)(box), strict=True))
+def mailbox_rows(boxes: Sequence[Mailbox], default_scheme: str) -> list[dict[str, Any]]:
+    """Mailboxes as listings show them, by column name (see mailbox_cells)."""
+    cells = mailbox_cells(default_scheme)
+    return [dict(zip(LIST_COLUMNS, cells(box), strict=True)) for box in boxes]
 
 
 def mailbox_cells(default_scheme: str) -> Callable[[Sequence[Any]], tuple[str, ...]]:
@@ -205,7 +206,7 @@ def show(a: App, email: str, fmt: str | None) -> None:
         (box,) = reports.mailboxes(db, email=found.email)
         own = policy.user_policy(db, found.id)
         grants = [address for _login, address in senders.listing(db, found.email)]
-    record = mailbox_row(box, a.settings.passwords.default_scheme)
+    (record,) = mailbox_rows([box], a.settings.passwords.default_scheme)
     record["suspend_reason"] = own.suspend_reason or ""
     record["aliases"] = sorted(p.source for p in pointing)
     record["send_as"] = grants
