@@ -85,9 +85,11 @@ class Tool:
 
     label = ""
 
-    def __init__(self, argv: Sequence[str], env: dict[str, str]) -> None:
+    def __init__(self, argv: Sequence[str], env: dict[str, str], server: Server, name: str):
         self.argv = list(argv)
         self.env = env
+        self.server = server  # the tool's database server
+        self.name = name  # and its throwaway database there
 
     def time(self, *args: str, stdin: bytes | None = None) -> float:
         return wall([*self.argv, *args], self.env, stdin)
@@ -168,11 +170,6 @@ def stored_hash() -> str:
 class Mailctl(Tool):
     label = "mailctl"
 
-    def __init__(self, argv: Sequence[str], env: dict[str, str], server: Server, name: str):
-        super().__init__(argv, env)
-        self.server = server
-        self.name = name
-
     def domain_add(self, domain: str) -> float:
         return self.time("domain", "add", domain)
 
@@ -210,11 +207,6 @@ class Mailctl(Tool):
 
 class Vmm(Tool):
     label = "vmm"
-
-    def __init__(self, argv: Sequence[str], env: dict[str, str], server: Server, name: str):
-        super().__init__(argv, env)
-        self.server = server
-        self.name = name
 
     def domain_add(self, domain: str) -> float:
         return self.time("domainadd", domain)
@@ -255,11 +247,6 @@ class Vmm(Tool):
 
 class PostfixAdmin(Tool):
     label = "PostfixAdmin"
-
-    def __init__(self, argv: Sequence[str], env: dict[str, str], server: Server, name: str):
-        super().__init__(argv, env)
-        self.server = server
-        self.name = name
 
     def domain_add(self, domain: str) -> float:
         return self.time("domain", "add", domain)

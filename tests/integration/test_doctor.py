@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from support.cli import Mailctl
+from support.cli import Mailctl, add_admin_mailbox
 from support.files import make_cert
 
 
@@ -22,8 +22,7 @@ def healthy(lite: Mailctl) -> Mailctl:
     )
     lite("sync")
     lite("user", "add", "joe@example.nl", "--password-stdin", input="a good long password\n")
-    # server.admin_email: where postmaster@, abuse@ and the report addresses lead
-    lite("user", "add", "admin@example.nl", "--password-stdin", input="a good long password\n")
+    add_admin_mailbox(lite)  # where postmaster@, abuse@ and the report addresses lead
     return lite
 
 
