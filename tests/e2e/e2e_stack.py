@@ -60,6 +60,7 @@ from pathlib import Path
 from typing import Any
 
 from support.cli import Mailctl
+from support.dovecot import free_port, running, wait_for
 from support.files import make_cert
 
 ADMIN_EMAIL = "hostmaster@admin.example"  # server.admin_email: role and report aliases
@@ -80,15 +81,6 @@ DUMPED_TABLES = (
 # ------------------------------------------------------------------ processes
 
 
-def running(pid: int) -> bool:
-    """Alive per /proc/PID/stat (a zombie or a vanished entry counts as gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return False
-    return fields[0] not in ("Z", "X")
-
-
 def wait_gone(pid: int, timeout: float = 15) -> bool:
     deadline = time.monotonic() + timeout
     while running(pid):
@@ -96,13 +88,6 @@ def wait_gone(pid: int, timeout: float = 15) -> bool:
             return False
         time.sleep(0.02)
     return True
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def wait_listening(port: int, what: str, log: Path | None = None, timeout: float = 20) -> None:
@@ -114,17 +99,6 @@ def wait_listening(port: int, what: str, log: Path | None = None, timeout: float
             detail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
             raise RuntimeError(f"{what} is not listening on port {port}\n{detail}")
         time.sleep(0.02)
-
-
-def wait_for(predicate: Any, what: str, timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(0.05)
 
 
 def run(
