@@ -7,11 +7,9 @@ written here.
 
 from __future__ import annotations
 
-import getpass
-import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,7 +25,7 @@ def append(path: Path, *, changes: Sequence[str], result: str) -> None:
         "changes": list(changes),
         "result": result,
     }
-    line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
+    line = json_line(entry)
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -59,10 +57,44 @@ def _masked(arg: str) -> str:
 
 
 def _user() -> str:
+    """getpass.getuser()'s answer, without importing getpass for it."""
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        if user := os.environ.get(name):
+            return user
+    import pwd
+
     try:
-        return getpass.getuser()
-    except (KeyError, OSError):
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
         return str(os.getuid())
+
+
+# json.dumps(ensure_ascii=False) escapes exactly these; importing json for one line
+# per command costs more than the rest of the audit step.
+_ESCAPES = {code: f"\\u{code:04x}" for code in range(0x20)} | {
+    ord("\\"): "\\\\",
+    ord('"'): '\\"',
+    ord("\b"): "\\b",
+    ord("\t"): "\\t",
+    ord("\n"): "\\n",
+    ord("\f"): "\\f",
+    ord("\r"): "\\r",
+}
+
+
+def _json(value: str | None | Sequence[str]) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return f'"{value.translate(_ESCAPES)}"'
+    return f"[{', '.join(map(_json, value))}]"
+
+
+def json_line(entry: Mapping[str, str | None | Sequence[str]]) -> bytes:
+    """`entry` as one line of JSON, as json.dumps writes it, in UTF-8. A lone surrogate
+    (an argument that was not UTF-8) is written as its JSON escape, \\udcXX."""
+    body = ", ".join(f"{_json(key)}: {_json(value)}" for key, value in entry.items())
+    return f"{{{body}}}\n".encode("utf-8", "backslashreplace")
 
 
 def append_for(settings: Settings, *, changes: Sequence[str], result: str) -> None:

@@ -40,3 +40,37 @@ def test_plain_arguments_are_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(sys, "argv", ["mailctl", *argv])
     audit.append(tmp_path / "audit.log", changes=[], result="ok")
     assert json.loads((tmp_path / "audit.log").read_text())["command"] == ["mailctl", *argv]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "plain", 'quo"te', "back\\slash", "tab\tnew\nline\r", "\b\f\x00\x01\x1f\x7f",
+     "ünïcødé ✓ 𝄞", "\u2028\u2029", "</script>", "a\\u0041"],
+)
+def test_lines_are_what_json_dumps_writes(text: str) -> None:
+    entry = {"time": text, "user": None, "command": ["mailctl", text, ""], "changes": []}
+    line = audit.json_line(entry)
+    assert line == (json.dumps(entry, ensure_ascii=False) + "\n").encode()
+    assert json.loads(line) == entry
+
+
+def test_an_argument_that_is_not_utf8_is_escaped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sys.argv holds undecodable bytes as lone surrogates: written as \\udcXX, not a crash."""
+    undecodable = b"\xff@x.nl".decode(errors="surrogateescape")
+    monkeypatch.setattr(sys, "argv", ["mailctl", "alias", "add", undecodable])
+    audit.append(tmp_path / "audit.log", changes=[], result="error")
+    raw = (tmp_path / "audit.log").read_bytes()
+    assert b"\\udcff@x.nl" in raw
+    assert json.loads(raw)["command"][3] == "\udcff@x.nl"
+
+
+def test_the_user_is_getpass_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    import getpass
+
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.delenv(name, raising=False)
+    assert audit._user() == getpass.getuser()
+    monkeypatch.setenv("USER", "someone")
+    assert audit._user() == "someone" == getpass.getuser()
