@@ -10,6 +10,7 @@ import click
 
 from mailctl import __version__
 from mailctl.cli.app import App
+from mailctl.cli.commandtypes import Command, Group
 from mailctl.errors import MailctlError, printable
 
 # name -> ("module:attribute", the one-line help `mailctl --help` lists). A command's
@@ -72,7 +73,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-class MailctlGroup(click.Group):
+class MailctlGroup(Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
@@ -87,7 +88,7 @@ class MailctlGroup(click.Group):
         """The command list from COMMANDS, without importing every command's module."""
         limit = formatter.width - 6 - max(map(len, COMMANDS))
         rows = [  # click's own shortening, as it would list the real commands
-            (name, click.Command(name, help=COMMANDS[name][1]).get_short_help_str(limit))
+            (name, Command(name, help=COMMANDS[name][1]).get_short_help_str(limit))
             for name in sorted(COMMANDS)
         ]
         with formatter.section("Commands"):
@@ -115,6 +116,12 @@ def fail(ctx: click.Context, lines: list[str], code: int) -> None:
     ctx.exit(code)
 
 
+def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"mailctl, version {__version__}", color=ctx.color)
+        ctx.exit()
+
+
 @click.group(cls=MailctlGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
@@ -135,7 +142,14 @@ def fail(ctx: click.Context, lines: list[str], code: int) -> None:
 @click.option("-v", "--verbose", count=True, help="Say more (repeatable).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and requested output.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
-@click.version_option(__version__, prog_name="mailctl")
+@click.option(  # not click.version_option: it looks its texts up with gettext
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    help="Show the version and exit.",
+    callback=_show_version,
+)
 @click.pass_context
 def cli(
     ctx: click.Context,

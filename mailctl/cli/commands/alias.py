@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from mailctl.cli.app import App, app, emit_rows, mutating, output_format, pass_app
+from mailctl.cli.commandtypes import Group
 from mailctl.cli.complete import complete_addresses, complete_aliases, complete_domains
 
 
-@click.group()
+@click.group(cls=Group)
 def alias() -> None:
     """Aliases, catch-alls (@domain) and alias domains (@a.tld -> @b.tld)."""
 

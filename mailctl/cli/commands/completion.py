@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import click
 
+from mailctl.cli.commandtypes import Command
+
 SHELLS = ("bash", "zsh", "fish")
 PROG_NAME = "mailctl"
 COMPLETE_VAR = "_MAILCTL_COMPLETE"
@@ -74,7 +76,7 @@ BASH_SOURCE = r"""%(complete_func)s() {
 """
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("shell", type=click.Choice(SHELLS))
 def completion(shell: str) -> None:
     """Print the TAB completion script for SHELL (bash, zsh or fish).

@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 
 from mailctl.cli.app import App, emit_record, mutating, output_format, pass_app
+from mailctl.cli.commandtypes import Group
 
 
-@click.group()
+@click.group(cls=Group)
 def db() -> None:
     """Database schema: migrate, adopt, inspect."""
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from mailctl.cli.app import App, emit_rows, mutating, output_format, pass_app
+from mailctl.cli.commandtypes import Group
 
 if TYPE_CHECKING:
     from mailctl.services import Tx
@@ -21,7 +22,7 @@ algorithm_option = click.option(
 )
 
 
-@click.group()
+@click.group(cls=Group)
 def dkim() -> None:
     """DKIM keys: show, rotate, activate, retire."""
 

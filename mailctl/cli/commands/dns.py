@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mailctl.cli.app import App, emit_rows, output_format, pass_app
+from mailctl.cli.commandtypes import Group
 
 if TYPE_CHECKING:
     from mailctl.dns.check import Row
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 SHOW_FORMATS = ("table", "bind", "json")
 
 
-@click.group()
+@click.group(cls=Group)
 def dns() -> None:
     """DNS records to publish, MTA-STS policy and client autoconfiguration."""
 

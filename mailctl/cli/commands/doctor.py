@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from mailctl.cli.app import App, emit_rows, output_format, pass_app
+from mailctl.cli.commandtypes import Command
 from mailctl.errors import MailctlError
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option("--dns", "with_dns", is_flag=True, help="Also run `dns check` for every domain.")
 @click.option(
     "--web",

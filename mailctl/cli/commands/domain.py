@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mailctl.cli.app import App, emit_record, emit_rows, mutating, output_format, pass_app
+from mailctl.cli.commandtypes import Group
 from mailctl.cli.complete import complete_domains
 
 if TYPE_CHECKING:
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 CERT_NAMES = ("", "imap.", "smtp.", "autoconfig.", "autodiscover.", "mta-sts.")
 
 
-@click.group()
+@click.group(cls=Group)
 def domain() -> None:
     """Hosted mail domains."""
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import click
 
 from mailctl.cli.app import App, app, emit_rows, mutating, output_format, pass_app
+from mailctl.cli.commandtypes import Group
 from mailctl.cli.complete import complete_hosts
 
 COLUMNS = ("name", "roles", "last_sync", "ago", "stale", "version", "files")
 DETAIL = ("age_seconds", "digest")  # in json and csv only: for scripts, not for eyes
 
 
-@click.group()
+@click.group(cls=Group)
 def host() -> None:
     """Mail hosts on this database and when each last synced."""
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from mailctl.cli.app import App, FilePath, mutating, pass_app
+from mailctl.cli.commandtypes import Command, Group
 from mailctl.errors import AlreadyExists, ConfigError
 
 # init's prompts: option name -> (config section, key, question)
@@ -34,7 +35,7 @@ def _init_options(func: click.decorators.FC) -> click.decorators.FC:
     return func
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option(
     "--path",
     "target",
@@ -150,7 +151,7 @@ def _assignment(text: str) -> tuple[str, str, object]:
     return section, key, value
 
 
-@click.group()
+@click.group(cls=Group)
 def config() -> None:
     """Inspect the configuration."""
 

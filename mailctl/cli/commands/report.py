@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from mailctl.cli.app import App, WholeNumber, emit_rows, output_format, pass_app
+from mailctl.cli.commandtypes import Group
 from mailctl.cli.complete import complete_domains
 
 
-@click.group()
+@click.group(cls=Group)
 def report() -> None:
     """Reports over every mailbox, from what Dovecot records (usage, last login)."""
 

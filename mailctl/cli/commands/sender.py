@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from mailctl.cli.app import App, emit_rows, mutating, output_format, pass_app
+from mailctl.cli.commandtypes import Group
 from mailctl.cli.complete import complete_users
 
 
-@click.group()
+@click.group(cls=Group)
 def sender() -> None:
     """Send-as: the addresses (or @domains) a login may send as beyond its own."""
 

@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING
 import click
 
 from mailctl.cli.app import App, FilePath, mutating, pass_app
+from mailctl.cli.commandtypes import Group
 from mailctl.model.servers import DOVECOT_VERSIONS
 
 if TYPE_CHECKING:
     from mailctl.setup.webserver import WebServerFile
 
 
-@click.group()
+@click.group(cls=Group)
 def setup() -> None:
     """One-time server setup: SQL accounts and the read-only SQL config files."""
 

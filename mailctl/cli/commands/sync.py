@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 
 from mailctl.cli.app import App, mutating, pass_app
+from mailctl.cli.commandtypes import Command
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option("--check", is_flag=True, help="Change nothing; exit 1 if any file would change.")
 @click.option("--diff", is_flag=True, help="Show unified diffs of what changes.")
 @click.option(

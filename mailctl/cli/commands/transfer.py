@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from mailctl.cli.app import App, FilePath, mutating, pass_app
+from mailctl.cli.commandtypes import Command
 from mailctl.transfer import FORMATS
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ def _format_option(help_text: str) -> Callable[[F], F]:
     )
 
 
-@click.command("export")
+@click.command("export", cls=Command)
 @_format_option("json (default), jsonl or csv; without it, taken from --output's suffix.")
 @click.option(
     "--output",
@@ -79,7 +80,7 @@ def export(a: App, fmt: str | None, output: str | None, with_keys: bool) -> None
     )
 
 
-@click.command("import")
+@click.command("import", cls=Command)
 @click.argument("file", metavar="FILE", type=FilePath(dir_okay=False, allow_dash=True))
 @_format_option("json, jsonl or csv (default: from the suffix, else from the content).")
 @mutating
