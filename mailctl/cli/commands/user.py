@@ -19,6 +19,7 @@ from mailctl.cli.app import (
     password_options,
     read_password,
 )
+from mailctl.cli.commandtypes import Group
 from mailctl.cli.complete import complete_domains, complete_users
 from mailctl.errors import SavedButIncomplete
 from mailctl.model.schemes import SCHEMES
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from mailctl.services.reports import Mailbox
 
 
-@click.group()
+@click.group(cls=Group)
 def user() -> None:
     """Mailboxes (virtual_users) and their passwords."""
 
@@ -54,6 +55,13 @@ def _new_hash(password_stdin: bool, generate: bool, scheme: str | None) -> tuple
     return password, users.hash_new_password(settings, password, scheme)
 
 
+def _prompts(password_stdin: bool, generate: bool) -> bool:
+    """Whether the password comes from a prompt. Only then are the checks run once
+    before it too: a script's password on stdin (or a generated one) is checked with
+    the change, in one transaction, and costs no second round of queries."""
+    return not (password_stdin or generate)
+
+
 def _report_password(a: App, done: str, email: str, password: str, generated: bool) -> None:
     if a.dry_run:
         return
@@ -73,10 +81,13 @@ def add(
     a: App, email: str, password_stdin: bool, generate: bool, scheme: str | None, force: bool
 ) -> None:
     """Add a mailbox. The password comes from a hidden prompt, stdin or --generate."""
+    from mailctl.model.names import parse_address
     from mailctl.services import users
 
-    with a.reading() as db:  # refuse bad input before asking for a password
-        stored, _ = users.check_new_user(db, email, force=force)
+    stored = str(parse_address(email))
+    if _prompts(password_stdin, generate):  # refuse bad input before asking for a password
+        with a.reading() as db:
+            users.check_new_user(db, email, force=force)
     password, password_hash = _new_hash(password_stdin, generate, scheme)
     try:
         a.change(lambda tx: users.add_user(tx, email, password_hash, force=force))
@@ -94,10 +105,13 @@ def add(
 @pass_app
 def passwd(a: App, email: str, password_stdin: bool, generate: bool, scheme: str | None) -> None:
     """Set a new password, hashed with the configured (or given) scheme."""
+    from mailctl.model.names import parse_address
     from mailctl.services import users
 
-    with a.reading() as db:
-        stored = users.get_user(db, email).email
+    stored = str(parse_address(email))
+    if _prompts(password_stdin, generate):  # refuse bad input before asking for a password
+        with a.reading() as db:
+            users.get_user(db, email)
     password, password_hash = _new_hash(password_stdin, generate, scheme)
     try:
         a.change(lambda tx: users.set_password(tx, email, password_hash))
