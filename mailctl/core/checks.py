@@ -171,23 +171,18 @@ def ipv6(value: str) -> str | None:
 # ------------------------------------------------------------------ SQL and commands
 
 
-_DB_URL = re.compile(
-    # SQLAlchemy's own URL grammar (sqlalchemy.engine.url._parse_url), checked
-    # here without importing SQLAlchemy: config loading stays fast.
-    r"(?P<name>[\w+]+)://(?:[^:/]*(?::[^@]*)?@)?"
-    r"(?:(?:\[[^/?]+\]|[^/:?]+)?(?::(?P<port>[^/?]*))?)?(?:/[^?]*)?(?:\?.*)?",
-    re.DOTALL,
-)
 DB_BACKENDS = DATABASE_BACKENDS
 
 
 def database_url(value: str) -> str | None:
     """A URL SQLAlchemy parses, of a backend mailctl supports. Never echoes the URL."""
-    match = _DB_URL.fullmatch(value)
-    if match is None:
-        return "must be a database URL such as mysql+pymysql://user@host/db or sqlite:///path"
+    from mailctl.store.url import URL
+
     if not value.isprintable():
         return "must not contain control characters"
+    match = URL.fullmatch(value)  # SQLAlchemy's grammar (store.url), without SQLAlchemy
+    if match is None:
+        return "must be a database URL such as mysql+pymysql://user@host/db or sqlite:///path"
     backend = match["name"].partition("+")[0].lower()
     if backend not in DB_BACKENDS:
         return f"must be a {', '.join(DB_BACKENDS[:-1])} or {DB_BACKENDS[-1]} URL, not {backend}"

@@ -30,7 +30,6 @@ from mailctl.core import audit
 from mailctl.core.config import Settings
 from mailctl.errors import MailctlError, SavedButIncomplete
 from mailctl.model.datarecord import datarecord
-from mailctl.model.dkimstates import DkimState
 from mailctl.services import Tx
 
 if TYPE_CHECKING:
@@ -141,6 +140,9 @@ class Work:
     def _check_effects(self, tx: Tx) -> None:
         """What can be checked of the after-commit steps is checked before the commit:
         a removal the commit would make but the file system would refuse fails here."""
+        if not (tx.maildirs_to_remove or tx.domain_trees_to_remove or tx.key_dirs_to_remove
+                or tx.keys_to_archive):
+            return  # before the imports: most changes remove nothing
         from mailctl.services.dkim import archive_folder, purge_key_dir
         from mailctl.system import maildirs
 
@@ -212,7 +214,6 @@ class Work:
             raise SavedButIncomplete(f"changes are saved, but {exc}") from None
 
     def _effects(self, tx: Tx, applied: Applied | None) -> None:
-        from mailctl.services.dkim import archive_key_files, purge_key_dir
         from mailctl.system import maildirs
 
         settings = tx.settings
@@ -231,17 +232,24 @@ class Work:
         for domain in tx.domain_trees_to_remove:
             if (path := maildirs.remove_domain(settings.vmail, domain)) is not None:
                 tx.record("delete", "maildir", str(path))
-        for domain in tx.key_dirs_to_remove:
-            if (path := purge_key_dir(settings, domain)) is not None:
-                tx.record("delete", "dkim keys", str(path))
-        for domain, selector in tx.keys_to_archive:
-            if (path := archive_key_files(settings, domain, selector)) is not None:
-                tx.record("update", "dkim key", str(path), DkimState.ARCHIVED)
+        if tx.key_dirs_to_remove or tx.keys_to_archive:
+            self._key_effects(tx)
         if applied is not None:
             applied.reload()
         for login in tx.logins_to_kick:
             if kicked := kick(settings, login):
                 tx.record("update", "sessions", login, f"ended ({kicked})")
+
+    def _key_effects(self, tx: Tx) -> None:
+        from mailctl.model.dkimstates import DkimState
+        from mailctl.services.dkim import archive_key_files, purge_key_dir
+
+        for domain in tx.key_dirs_to_remove:
+            if (path := purge_key_dir(tx.settings, domain)) is not None:
+                tx.record("delete", "dkim keys", str(path))
+        for domain, selector in tx.keys_to_archive:
+            if (path := archive_key_files(tx.settings, domain, selector)) is not None:
+                tx.record("update", "dkim key", str(path), DkimState.ARCHIVED)
 
     # ------------------------------------------------------------ showing a plan
 

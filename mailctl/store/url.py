@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, quote, quote_plus, unquote
 from mailctl.errors import DatabaseError
 from mailctl.model.datarecord import datarecord
 
-_URL = re.compile(
+URL = re.compile(
     r"""
         (?P<name>[\w\+]+)://
         (?:
@@ -88,7 +88,7 @@ class DbUrl:
 
 def parse_url(text: str) -> DbUrl:
     """A URL string as SQLAlchemy's make_url reads it; DatabaseError when it cannot."""
-    match = _URL.match(text)
+    match = URL.match(text)
     if match is None:
         raise DatabaseError(f"invalid database URL: {_scheme_only(text)}")
     parts = match.groupdict()
