@@ -79,6 +79,7 @@ class Db:
         self._errors = errors
         self._style: dict[str, str] = {}
         self._in_transaction = False
+        self._reading = False  # a statement ran outside a transaction since the last end
         self._committing = False
         # A Galera node (probed only with failover): reads start from a causal snapshot.
         self.wsrep = False
@@ -103,6 +104,7 @@ class Db:
     def _cursor(self) -> Iterator[Any]:
         try:
             cursor = self.raw.cursor()
+            self._reading = not self._in_transaction
             try:
                 if self.wsrep and not self._snapshot:
                     self._causal_snapshot(cursor)
@@ -202,7 +204,7 @@ class Db:
         self._finish(commit=not dry_run)
 
     def _finish(self, *, commit: bool) -> None:
-        self._in_transaction = self._snapshot = False
+        self._in_transaction = self._snapshot = self._reading = False
         self._committing = commit
         try:
             if self.backend == "sqlite":
@@ -220,7 +222,8 @@ class Db:
     def end_reading(self) -> None:
         """End the implicit read transaction (MariaDB and PostgreSQL open one)."""
         self._snapshot = False
-        if self.backend != "sqlite":
+        if self.backend != "sqlite" and self._reading:  # else there is nothing to end
+            self._reading = False
             try:
                 self.raw.rollback()
             except self._errors as exc:
@@ -244,6 +247,7 @@ class Db:
         self.close()
         self.raw, self.url, self.shown = fresh.raw, fresh.url, fresh.shown
         self._errors, self.wsrep, self._snapshot = fresh._errors, fresh.wsrep, False
+        self._reading = fresh._reading
 
 
 def _is_disconnect(exc: BaseException) -> bool:
@@ -414,9 +418,11 @@ def sqlite_file(path: Path, shown: str, *, create: bool) -> None:
 def mysql_driver() -> str:
     """ "mysqlclient" (C, MySQLdb) when it is installed, else "pymysql": listing
     100,000 mailboxes, PyMySQL spends most of the time decoding rows in Python."""
-    import importlib.util
-
-    return "mysqlclient" if importlib.util.find_spec("MySQLdb") is not None else "pymysql"
+    try:
+        import MySQLdb  # noqa: F401 - imported to be used: the connection follows
+    except ImportError:
+        return "pymysql"
+    return "mysqlclient"
 
 
 def _mysql(url: DbUrl, tls: Tls, _create: bool, driver: str | None = None) -> Db:
