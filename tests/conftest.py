@@ -97,6 +97,9 @@ def _isolated_user_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(var, str(path))
     monkeypatch.delenv("MAILCTL_CONFIG", raising=False)
     monkeypatch.delenv("MAILCTL_DB_URL", raising=False)
+    # The parsed-config cache (core.configcache): the test's own, beside its files,
+    # never root's /var/cache/mailctl (nor for a call given an environment of its own).
+    monkeypatch.setenv("MAILCTL_CACHE_DIR", str(tmp_path / "mailctl-cache"))
     # A Postfix program run without -c reads $MAIL_CONFIG/main.cf: point that at
     # nothing, so a developer machine with /etc/postfix/main.cf fails such a call
     # exactly as a fresh machine (no main.cf) does.
@@ -105,11 +108,12 @@ def _isolated_user_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # (an installed mailctl, the package tier's own test) must not change what
     # an in-process command without --config does.
     from mailctl.cli import complete
-    from mailctl.core import config
+    from mailctl.core import config, configcache
 
     absent = tmp_path / "no-system-mailctl-config.toml"
     monkeypatch.setattr(config, "DEFAULT_CONFIG_PATH", absent)
     monkeypatch.setattr(complete, "DEFAULT_CONFIG_PATH", str(absent))
+    monkeypatch.setattr(configcache, "ROOT_CACHE_DIR", str(tmp_path / "root-mailctl-cache"))
 
 
 # ------------------------------------------------------------------ strict mode

@@ -111,9 +111,9 @@ def database_location(
     if path.exists():
         if path.stat().st_mode & 0o077:  # load_settings refuses such a file too
             raise PermissionError(f"{path} is accessible by group or others")
-        import tomllib
+        from mailctl.core import configcache
 
-        database = tomllib.loads(path.read_text(encoding="utf-8")).get("database", {})
+        database = configcache.parse(str(path), path.read_bytes(), env).get("database", {})
         url, password_file = database.get("url", DEFAULT_URL), database.get("password_file", "")
         failover = tuple(str(host) for host in database.get("failover", []))
     elif explicit:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin
 
+from mailctl.core import configcache
 from mailctl.core.settings import (  # the schema, re-exported (see __all__)
     FIELDS,
     SECTIONS,
@@ -152,7 +153,7 @@ def load_settings(
     sandbox = False
     if _exists(path):
         check_private_file(path, "config file")
-        data = _read_toml(path)
+        data = _read_toml(path, env)
         source = str(path)
     elif explicit:
         raise ConfigError(f"config file {path} does not exist")
@@ -197,20 +198,18 @@ def _reason(exc: Exception) -> str:
     return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    import tomllib  # here, not at the top: --help and completion need no TOML parser
-
+def _read_toml(path: Path, env: Mapping[str, str]) -> dict[str, Any]:
     try:
-        text = path.read_bytes().decode("utf-8")
+        source = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {_reason(exc)}") from None
+    try:
+        return configcache.parse(str(path), source, env)
     except UnicodeDecodeError as exc:
         raise ConfigError(
             f"config file {path}: not UTF-8 text (byte {exc.start} cannot be decoded)"
         ) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {_reason(exc)}") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # tomllib.TOMLDecodeError, not imported for a cached parse
         raise ConfigError(f"config file {path}: invalid TOML: {exc}") from None
 
 

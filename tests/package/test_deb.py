@@ -30,7 +30,16 @@ VENV = Path("/opt/venvs/mailctl")
 TEST_CONFIG = "# written by mailctl's tests/package/test_deb.py: safe to delete\n"
 # Everywhere the package's files, and what its maintainer scripts make, can be:
 # searched before the install and after the purge.
-SCAN_ROOTS = ("/etc", "/lib/systemd", "/opt", "/usr", "/var/lib/dpkg/info", "/var/lib/systemd")
+SCAN_ROOTS = (
+    "/etc",
+    "/lib/systemd",
+    "/opt",
+    "/usr",
+    "/var/cache",
+    "/var/lib/dpkg/info",
+    "/var/lib/systemd",
+)
+CACHE = Path("/var/cache/mailctl")  # root's parsed configs (mailctl.core.configcache)
 
 UNITS = ("mailctl-sync.service", "mailctl-sync.timer")
 SHIPPED = {
@@ -325,6 +334,9 @@ def test_remove_keeps_config_purge_leaves_nothing(installed: Installed) -> None:
     fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.write(fd, TEST_CONFIG.encode())
     os.close(fd)
+    shown = run(["mailctl", "--config", str(config), "config", "show"], env=system_env())
+    assert "[database]" in shown.stdout
+    assert list(CACHE.glob("config-*.marshal")), "root's parse of the config is kept"
 
     run(["apt-get", "remove", "-y", "-o", "DPkg::Lock::Timeout=600", "mailctl"])
     assert _status() == "rc"
@@ -332,6 +344,7 @@ def test_remove_keeps_config_purge_leaves_nothing(installed: Installed) -> None:
     assert stat.S_IMODE(ETC.stat().st_mode) == 0o700
     assert not os.path.lexists("/usr/bin/mailctl")
     assert not VENV.exists(), "remove leaves nothing of the venv (bytecode included)"
+    assert not CACHE.exists(), "remove drops the config cache"
 
     run(["apt-get", "purge", "-y", "-o", "DPkg::Lock::Timeout=600", "mailctl"])
     assert _status() in ("", "un")
