@@ -1,6 +1,9 @@
-"""Password scheme names, and how a stored hash names its scheme, with no
-imports: the CLI's option choices need them at start-up, and listings read every
-hash's scheme, before anything heavy is loaded. The one list for every layer."""
+"""Password scheme names, and how a stored hash names its scheme, importing
+nothing the interpreter has not loaded already: the CLI's option choices need
+them at start-up, and listings read every hash's scheme, before anything heavy
+is loaded. The one list for every layer."""
+
+import functools
 
 SCHEMES = ("SHA512-CRYPT", "BLF-CRYPT", "ARGON2ID")  # what mailctl writes
 # What a stored hash may be (verified by `user verify`, accepted by `import`,
@@ -25,3 +28,20 @@ def split_hash(stored: str, default_scheme: str) -> tuple[str, str] | None:
     if stored.startswith("$1$"):  # Dovecot reads an unprefixed $1$ as MD5-CRYPT
         return "MD5-CRYPT", stored
     return default_scheme.strip().strip("{}").upper(), stored
+
+
+def scheme_label(stored: str, default: str) -> str:
+    """The scheme to show for a stored hash (or just its head); "unknown" when unparseable.
+
+    Only the `{SCHEME}` prefix (or the first three characters of an unprefixed
+    hash) decides, so the lookup is cached on that: a listing of 100,000 users
+    repeats a handful of prefixes.
+    """
+    end = stored.find("}") + 1 if stored.startswith("{") else 3
+    return _label(stored[:end] if end > 0 else stored, default)
+
+
+@functools.lru_cache(maxsize=256)
+def _label(prefix: str, default: str) -> str:
+    found = split_hash(prefix, default)
+    return "unknown" if found is None else found[0]  # a foreign hash must not break a listing

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-
 from mailctl.core.config import Settings
 from mailctl.errors import AlreadyExists, Conflict, NotFound
 from mailctl.model.names import parse_address
 from mailctl.model.rules import catchall_mailbox_warning, mailbox_problem
+from mailctl.model.schemes import scheme_label
 from mailctl.services import Tx, limits
 from mailctl.services.aliases import (
     AliasInfo,
@@ -132,22 +131,3 @@ def delete_user(tx: Tx, value: str, *, purge_maildir: bool = False) -> list[Alia
 def stored_scheme(settings: Settings, stored: str) -> str:
     """The scheme of a stored hash, read as Dovecot reads it with this configuration."""
     return scheme_label(stored, settings.passwords.default_scheme)
-
-
-def scheme_label(stored: str, default: str) -> str:
-    """The scheme to show for a stored hash (or just its head); "unknown" when unparseable.
-
-    Only the `{SCHEME}` prefix (or the first three characters of an unprefixed
-    hash) decides, so the lookup is cached on that: a listing of 100,000 users
-    repeats a handful of prefixes.
-    """
-    end = stored.find("}") + 1 if stored.startswith("{") else 3
-    return _label(stored[:end] if end > 0 else stored, default)
-
-
-@functools.lru_cache(maxsize=256)
-def _label(prefix: str, default: str) -> str:
-    from mailctl.model.schemes import split_hash  # not passwords.hashing: no hash is checked
-
-    found = split_hash(prefix, default)
-    return "unknown" if found is None else found[0]  # a foreign hash must not break a listing

@@ -26,6 +26,7 @@ from mailctl.errors import (
     PasswordRejected,
 )
 from mailctl.model.dkimstates import PUBLISHED
+from mailctl.model.schemes import scheme_label
 from mailctl.passwords.hashing import SCHEMES_WRITE, scheme_of, verify_password
 from mailctl.serverfiles.managed import table_entries
 from mailctl.services import Change, Tx, aliases, domains, reports, users
@@ -417,7 +418,7 @@ def test_user_add_hash_verifies(tx: Tx, db: Db, scheme: str) -> None:
     assert verify_password(PASSWORD, stored)
     assert not verify_password(OTHER_PASSWORD, stored)
     default = tx.settings.passwords.default_scheme  # as `user list` shows it
-    assert [users.scheme_label(b.head, default) for b in reports.mailboxes(db)] == [scheme]
+    assert [scheme_label(b.head, default) for b in reports.mailboxes(db)] == [scheme]
 
 
 def test_hash_new_password_uses_the_configured_scheme_and_cost(tmp_path: Path) -> None:

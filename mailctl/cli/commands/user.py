@@ -171,8 +171,8 @@ def mailbox_cells(default_scheme: str) -> Callable[[Sequence[Any]], tuple[str, .
     (passwords.default_scheme). Made once per listing, which calls it per mailbox:
     a Mailbox, or the plain row it is made from, unpacked rather than read
     through Mailbox's properties."""
+    from mailctl.model.schemes import scheme_label
     from mailctl.services.reports import status_of
-    from mailctl.services.users import scheme_label
 
     def cells(box: Sequence[Any]) -> tuple[str, ...]:
         email, head, quota, used, last_login, flags = box
