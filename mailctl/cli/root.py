@@ -4,6 +4,7 @@ the one place where errors become a line on stderr and an exit code."""
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 import click
@@ -177,7 +178,38 @@ def cli(
 
 
 def main() -> None:
-    cli.main(prog_name="mailctl")
+    """The console script. click's main ends every run in SystemExit; the process then
+    ends without tearing the interpreter down module by module, which costs an
+    everyday command a tenth of its time, when nothing is left for that teardown
+    to do (see _leave)."""
+    try:
+        cli.main(prog_name="mailctl")
+    except SystemExit as exc:
+        _leave(exc)
+        raise
+
+
+def _leave(exc: SystemExit) -> None:
+    """os._exit(code) when the exit hooks and the teardown have nothing to do: no
+    atexit callback (none in everyday commands; a library that registers one, or an
+    interpreter without CPython's count, gets the ordinary exit), no other thread,
+    and stdout and stderr flushed. The database connection is closed already (the
+    click context's close), and every file mailctl writes is written and closed
+    before the command returns."""
+    import atexit
+    import os
+    import threading
+
+    code = 0 if exc.code is None else exc.code
+    pending = getattr(atexit, "_ncallbacks", lambda: 1)()
+    if not isinstance(code, int) or pending or threading.active_count() > 1:
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return  # a closed pipe, say: the ordinary exit reports it as it always has
+    os._exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

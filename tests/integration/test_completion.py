@@ -124,10 +124,10 @@ def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Complete
     """mailctl in a fresh interpreter; prints which heavy libraries it loaded."""
     code = (
         "import sys\n"
-        "from mailctl.cli.root import main\n"
+        "from mailctl.cli.root import cli\n"
         "sys.argv = ['mailctl', *sys.argv[1:]]\n"
         "try:\n"
-        "    main()\n"
+        "    cli.main(prog_name='mailctl')\n"
         "except SystemExit:\n"
         "    pass\n"
         f"heavy = sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))\n"

@@ -268,8 +268,8 @@ def test_commands_that_touch_no_key_load_no_cryptography(lite: Mailctl) -> None:
     lite("domain", "add", "example.nl")
     probe = (
         "import sys\n"
-        "from mailctl.cli.root import main\n"
-        "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+        "from mailctl.cli.root import cli\n"
+        "try:\n    cli.main(prog_name='mailctl')\nexcept SystemExit as exc:\n    code = exc.code\n"
         "print(code, 'cryptography' in sys.modules, file=sys.stderr)\n"
     )
 

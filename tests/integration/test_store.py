@@ -115,9 +115,9 @@ def test_everyday_commands_load_no_sqlalchemy(lite: Mailctl) -> None:
     unused = ("sqlalchemy", "alembic", "dns", "locale", "json", "getpass")
     probe = (
         "import sys\n"
-        "from mailctl.cli.root import main\n"
+        "from mailctl.cli.root import cli\n"
         "unused = sys.argv.pop(1).split()\n"
-        "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+        "try:\n    cli.main(prog_name='mailctl')\nexcept SystemExit as exc:\n    code = exc.code\n"
         "heavy = sorted(m for m in unused if m in sys.modules)\n"
         "print(code, *heavy, file=sys.stderr)\n"
     )
