@@ -37,8 +37,8 @@ def scheme_label(stored: str, default: str) -> str:
     hash) decides, so the lookup is cached on that: a listing of 100,000 users
     repeats a handful of prefixes.
     """
-    end = stored.find("}") + 1 if stored.startswith("{") else 3
-    return _label(stored[:end] if end > 0 else stored, default)
+    end = stored.find("}") + 1 if stored[:1] == "{" else 3
+    return _label(stored[:end] if end else stored, default)
 
 
 @functools.lru_cache(maxsize=256)

@@ -137,7 +137,9 @@ class Db:
         return DatabaseError(f"database error on {self.shown}: {detail}")
 
     def rows(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
-        return self._read(sql, params, lambda cursor: [tuple(r) for r in cursor.fetchall()])
+        # Each driver's rows are tuples already (sqlite3's and psycopg's default row
+        # types, MySQLdb's tuple of them): no copy per row of a 100,000-row listing.
+        return self._read(sql, params, lambda cursor: list(cursor.fetchall()))
 
     def row(self, sql: str, params: Params = ()) -> tuple[Any, ...] | None:
         def first(cursor: Any) -> tuple[Any, ...] | None:
