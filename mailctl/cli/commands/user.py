@@ -171,8 +171,13 @@ def mailbox_cells(default_scheme: str) -> Callable[[Sequence[Any]], tuple[str, .
     (passwords.default_scheme). Made once per listing, which calls it per mailbox:
     a Mailbox, or the plain row it is made from, unpacked rather than read
     through Mailbox's properties."""
+    from time import gmtime, strftime
+
     from mailctl.model.schemes import scheme_label
+    from mailctl.model.sizes import format_size
     from mailctl.services.reports import status_of
+
+    size = functools.lru_cache(maxsize=4096)(format_size)  # quotas repeat, usage less so
 
     def cells(box: Sequence[Any]) -> tuple[str, ...]:
         email, head, quota, used, last_login, flags = box
@@ -181,28 +186,13 @@ def mailbox_cells(default_scheme: str) -> Callable[[Sequence[Any]], tuple[str, .
             email[email.rfind("@") + 1 :],
             scheme_label(head, default_scheme),
             status_of(flags) if flags else "active",
-            _size(quota) if quota else "unlimited",
-            "" if used is None else _size(used),
+            size(quota) if quota else "unlimited",
+            "" if used is None else size(used),
             "" if used is None or not quota else f"{100.0 * used / quota:.1f}",
-            "never" if last_login is None else _when(last_login),
+            "never" if last_login is None else strftime("%Y-%m-%d %H:%M", gmtime(last_login)),
         )
 
     return cells
-
-
-@functools.lru_cache(maxsize=4096)
-def _size(value: int) -> str:
-    from mailctl.model.sizes import format_size
-
-    return format_size(value)
-
-
-def _when(stamp: int | None) -> str:
-    if stamp is None:
-        return "never"
-    import time
-
-    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(stamp))
 
 
 @user.command("show")
