@@ -26,15 +26,17 @@ def parse_size(text: str) -> int:
     return value
 
 
+_LARGEST_FIRST = tuple((UNITS[unit], unit) for unit in "TGMK")
+
+
 def format_size(value: int | None) -> str:
-    """`500M`, `2G`, `1.5G`; exact bytes below 1K; empty for None."""
+    """`500M`, `2G`, `1.5G`; exact bytes below 1K; empty for None. (A listing calls
+    this per mailbox: the scales are paired with their units once, here.)"""
     if value is None:
         return ""
-    for unit in ("T", "G", "M", "K"):
-        scale = UNITS[unit]
+    for scale, unit in _LARGEST_FIRST:
         if value >= scale:
-            shown = value / scale
-            return f"{shown:.0f}{unit}" if value % scale == 0 else f"{shown:.1f}{unit}"
+            return f"{value / scale:.1f}{unit}" if value % scale else f"{value / scale:.0f}{unit}"
     return f"{value}B"
 
 
