@@ -37,6 +37,18 @@ def _entry(cache: Path, path: Path) -> Path:
     return Path(configcache.entry_path(str(cache), str(path)))
 
 
+@pytest.fixture
+def cached(tmp_path: Path, cache: Path, env: dict[str, str]) -> tuple[Path, Path]:
+    """A config read once: (the config, its cache entry)."""
+    path = _config(tmp_path)
+    configcache.parse(str(path), path.read_bytes(), env)
+    return path, _entry(cache, path)
+
+
+def _kept(cache: Path, path: Path) -> dict[str, object] | None:
+    return configcache.load(str(cache), str(path), path.read_bytes())
+
+
 def test_the_second_read_takes_the_cached_parse(
     tmp_path: Path, cache: Path, env: dict[str, str]
 ) -> None:
@@ -89,47 +101,39 @@ def test_an_edit_is_seen_even_with_the_same_size_and_time(
 
 @pytest.mark.parametrize("mode", [0o640, 0o604, 0o620])
 def test_an_entry_others_can_reach_is_not_read(
-    tmp_path: Path, cache: Path, env: dict[str, str], mode: int
+    cached: tuple[Path, Path], cache: Path, mode: int
 ) -> None:
-    path = _config(tmp_path)
-    configcache.parse(str(path), path.read_bytes(), env)
-    _entry(cache, path).chmod(mode)
-    assert configcache.load(str(cache), str(path), path.read_bytes()) is None
+    path, entry = cached
+    entry.chmod(mode)
+    assert _kept(cache, path) is None
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
-def test_an_entry_of_another_user_is_not_read(
-    tmp_path: Path, cache: Path, env: dict[str, str]
-) -> None:
-    path = _config(tmp_path)
-    configcache.parse(str(path), path.read_bytes(), env)
-    os.chown(_entry(cache, path), 65534, 65534)
-    assert configcache.load(str(cache), str(path), path.read_bytes()) is None
+def test_an_entry_of_another_user_is_not_read(cached: tuple[Path, Path], cache: Path) -> None:
+    path, entry = cached
+    os.chown(entry, 65534, 65534)
+    assert _kept(cache, path) is None
 
 
 def test_a_damaged_entry_is_parsed_anew_and_replaced(
-    tmp_path: Path, cache: Path, env: dict[str, str]
+    cached: tuple[Path, Path], cache: Path, env: dict[str, str]
 ) -> None:
-    path = _config(tmp_path)
-    configcache.parse(str(path), path.read_bytes(), env)
-    entry = _entry(cache, path)
+    path, entry = cached
     for damage in (b"", b"\x00garbage", entry.read_bytes()[:-7]):
         entry.write_bytes(damage)
-        assert configcache.load(str(cache), str(path), path.read_bytes()) is None
+        assert _kept(cache, path) is None
         assert config.load_settings(str(path), env=env).server.hostname == "mail.example.nl"
-        assert configcache.load(str(cache), str(path), path.read_bytes()) is not None
+        assert _kept(cache, path) is not None
 
 
 def test_a_symlinked_entry_is_not_followed(
-    tmp_path: Path, cache: Path, env: dict[str, str]
+    cached: tuple[Path, Path], cache: Path, tmp_path: Path
 ) -> None:
-    path = _config(tmp_path)
-    configcache.parse(str(path), path.read_bytes(), env)
-    entry = _entry(cache, path)
+    path, entry = cached
     real = tmp_path / "elsewhere"
     entry.rename(real)
     entry.symlink_to(real)
-    assert configcache.load(str(cache), str(path), path.read_bytes()) is None
+    assert _kept(cache, path) is None
 
 
 def test_no_entry_in_a_directory_others_can_write(tmp_path: Path, cache: Path) -> None:
