@@ -56,7 +56,7 @@ def test_the_second_read_takes_the_cached_parse(
     first = configcache.parse(str(path), path.read_bytes(), env)
     entry = _entry(cache, path)
     assert entry.stat().st_mode & 0o777 == 0o600 and cache.stat().st_mode & 0o777 == 0o700
-    # The cached copy is what the next command reads: a parse tomllib never made.
+    # What the next command reads, without parsing the file again.
     kept = configcache.load(str(cache), str(path), path.read_bytes())
     assert kept == first == {
         "server": {"hostname": "mail.example.nl"},
