@@ -11,7 +11,7 @@ import click
 
 from mailctl import __version__
 from mailctl.cli.app import App
-from mailctl.cli.commandtypes import Command, Group
+from mailctl.cli.commandtypes import Command, Group, version_option
 from mailctl.errors import MailctlError, printable
 
 # name -> ("module:attribute", the one-line help `mailctl --help` lists). A command's
@@ -117,12 +117,6 @@ def fail(ctx: click.Context, lines: list[str], code: int) -> None:
     ctx.exit(code)
 
 
-def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
-    if value and not ctx.resilient_parsing:
-        click.echo(f"mailctl, version {__version__}", color=ctx.color)
-        ctx.exit()
-
-
 @click.group(cls=MailctlGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
@@ -143,14 +137,7 @@ def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> No
 @click.option("-v", "--verbose", count=True, help="Say more (repeatable).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and requested output.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
-@click.option(  # not click.version_option: it looks its texts up with gettext
-    "--version",
-    is_flag=True,
-    expose_value=False,
-    is_eager=True,
-    help="Show the version and exit.",
-    callback=_show_version,
-)
+@version_option(__version__)  # not click's: it looks its texts up with gettext
 @click.pass_context
 def cli(
     ctx: click.Context,
